@@ -1,0 +1,104 @@
+"""Glance-compatible module facade: ``glance.db.sqlalchemy.api`` by another import.
+
+Module-level functions with Glance's names delegate to one process-wide
+default :class:`~glancedb.database.Database`, created lazily from
+``GLANCEDB_DATABASE_URL`` (or the embedded ``./glancedb.sqlite``), or
+explicitly with :func:`configure`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import Engine
+
+from glancedb.database import Database
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_URL_ENV = "GLANCEDB_DATABASE_URL"
+EMBEDDED_URL = "sqlite:///glancedb.sqlite"
+
+_lock = threading.Lock()
+_default: Database | None = None
+
+
+def default_url() -> str:
+    """The URL used when none is configured: the environment, else the embedded file."""
+    return os.environ.get(DEFAULT_URL_ENV) or EMBEDDED_URL
+
+
+def configure(url: str | None = None, **options: Any) -> Database:
+    """Point the facade at ``url`` (default: :func:`default_url`).
+
+    Keyword options go to :class:`Database` (``read_url`` and engine options).
+    A previously configured database is disposed.
+    """
+    global _default
+    database = Database(url or default_url(), **options)
+    with _lock:
+        previous, _default = _default, database
+    if previous is not None:
+        previous.dispose()
+    return database
+
+
+def get_database() -> Database:
+    """The facade's default database, created on first use."""
+    global _default
+    with _lock:
+        if _default is None:
+            _default = Database(default_url())
+        return _default
+
+
+def get_engine() -> Engine:
+    """The SQLAlchemy engine of the default database."""
+    return get_database().engine
+
+
+def _delegate(method: Callable[Concatenate[Database, P], R]) -> Callable[P, R]:
+    """A module function calling ``method`` on the default database."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        return method(get_database(), *args, **kwargs)
+
+    signature = inspect.signature(method)
+    call.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=list(signature.parameters.values())[1:]
+    )
+    del call.__wrapped__
+    return call
+
+
+# --- schema (issue 2) -----------------------------------------------------------
+db_sync = _delegate(Database.db_sync)
+
+# --- images (issue 3) -----------------------------------------------------------
+
+# --- locations (issue 3) --------------------------------------------------------
+
+# --- properties (issue 3) -------------------------------------------------------
+
+# --- members (issue 3) ----------------------------------------------------------
+
+# --- tags (issue 3) -------------------------------------------------------------
+
+# --- listing (issue 4) ----------------------------------------------------------
+
+# --- tasks (issue 5) ------------------------------------------------------------
+
+# --- usage (issue 5) ------------------------------------------------------------
+
+# --- purge (issue 5) ------------------------------------------------------------
+
+# --- image cache (issue 5) ------------------------------------------------------
+
+# --- metadefs (issue 6) ---------------------------------------------------------

@@ -1,0 +1,40 @@
+"""The :class:`Database`: every API area composed over one set of engines."""
+
+from __future__ import annotations
+
+from glancedb.cache import CacheAPI
+from glancedb.images import ImagesAPI
+from glancedb.listing import ListingAPI
+from glancedb.locations import LocationsAPI
+from glancedb.members import MembersAPI
+from glancedb.metadefs import MetadefsAPI
+from glancedb.properties import PropertiesAPI
+from glancedb.purge import PurgeAPI
+from glancedb.schema import SchemaAPI
+from glancedb.tags import TagsAPI
+from glancedb.tasks import TasksAPI
+from glancedb.usage import UsageAPI
+
+
+class Database(
+    ImagesAPI,
+    ListingAPI,
+    LocationsAPI,
+    PropertiesAPI,
+    MembersAPI,
+    TagsAPI,
+    TasksAPI,
+    UsageAPI,
+    PurgeAPI,
+    CacheAPI,
+    MetadefsAPI,
+    SchemaAPI,
+):
+    """A glancedb database: ``Database(url, *, read_url=None, **engine_options)``.
+
+    Every function of Glance's SQL driver is a method (with Glance's name,
+    parameters and defaults); each call runs in one transaction and is
+    retried on deadlocks, serialization failures and dropped connections.
+    ``read_url`` names an optional read replica used by read-only calls.
+    Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
+    """

@@ -1,0 +1,146 @@
+"""Models of the image tables: images and their properties, locations,
+members and tags (Glance 2024.1 schema)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from glancedb.models.base import MYSQL_TABLE_ARGS, Base, BigIntForSQLite, SoftDeleteMixin
+
+IMAGE_VISIBILITIES = ("private", "public", "shared", "community")
+
+# A native enum on PostgreSQL and MySQL; a plain VARCHAR(9) without CHECK on
+# SQLite, exactly as Glance creates it.
+ImageVisibility = Enum(*IMAGE_VISIBILITIES, name="image_visibility", create_constraint=False)
+
+
+class Image(SoftDeleteMixin, Base):
+    """An image: one row of ``images``."""
+
+    __tablename__ = "images"
+    __table_args__ = (
+        Index("checksum_image_idx", "checksum"),
+        Index("ix_images_deleted", "deleted"),
+        Index("owner_image_idx", "owner"),
+        Index("created_at_image_idx", "created_at"),
+        Index("updated_at_image_idx", "updated_at"),
+        Index("visibility_image_idx", "visibility"),
+        Index("os_hidden_image_idx", "os_hidden"),
+        Index("os_hash_value_image_idx", "os_hash_value"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    disk_format: Mapped[str | None] = mapped_column(String(20))
+    container_format: Mapped[str | None] = mapped_column(String(20))
+    size: Mapped[int | None] = mapped_column(BigIntForSQLite)
+    virtual_size: Mapped[int | None] = mapped_column(BigIntForSQLite)
+    status: Mapped[str] = mapped_column(String(30), nullable=False)
+    visibility: Mapped[str] = mapped_column(
+        ImageVisibility, nullable=False, server_default="shared"
+    )
+    checksum: Mapped[str | None] = mapped_column(String(32))
+    os_hash_algo: Mapped[str | None] = mapped_column(String(64))
+    os_hash_value: Mapped[str | None] = mapped_column(String(128))
+    min_disk: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    min_ram: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    protected: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
+    os_hidden: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
+
+
+class ImageProperty(SoftDeleteMixin, Base):
+    """A key/value property of an image (``image_properties``)."""
+
+    __tablename__ = "image_properties"
+    __table_args__ = (
+        Index("ix_image_properties_image_id", "image_id"),
+        Index("ix_image_properties_deleted", "deleted"),
+        UniqueConstraint("image_id", "name", name="ix_image_properties_image_id_name"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[str] = mapped_column(String(36), ForeignKey("images.id"), nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    value: Mapped[str | None] = mapped_column(Text)
+
+
+class ImageTag(SoftDeleteMixin, Base):
+    """A tag of an image (``image_tags``)."""
+
+    __tablename__ = "image_tags"
+    __table_args__ = (
+        Index("ix_image_tags_image_id", "image_id"),
+        Index("ix_image_tags_image_id_tag_value", "image_id", "value"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[str] = mapped_column(String(36), ForeignKey("images.id"), nullable=False)
+    value: Mapped[str] = mapped_column(String(255), nullable=False)
+
+
+class ImageLocation(SoftDeleteMixin, Base):
+    """A storage location of an image's data (``image_locations``).
+
+    The URL lives in column ``value`` and the metadata, as JSON text, in
+    ``meta_data`` (Glance's column names).
+    """
+
+    __tablename__ = "image_locations"
+    __table_args__ = (
+        Index("ix_image_locations_image_id", "image_id"),
+        Index("ix_image_locations_deleted", "deleted"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[str] = mapped_column(String(36), ForeignKey("images.id"), nullable=False)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+    meta_data: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(
+        String(30), nullable=False, default="active", server_default="active"
+    )
+
+
+class ImageMember(SoftDeleteMixin, Base):
+    """A project an image is shared with (``image_members``)."""
+
+    __tablename__ = "image_members"
+    __table_args__ = (
+        Index("ix_image_members_deleted", "deleted"),
+        Index("ix_image_members_image_id", "image_id"),
+        Index("ix_image_members_image_id_member", "image_id", "member"),
+        UniqueConstraint(
+            "image_id",
+            "member",
+            "deleted_at",
+            name="image_members_image_id_member_deleted_at_key",
+        ),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[str] = mapped_column(String(36), ForeignKey("images.id"), nullable=False)
+    member: Mapped[str] = mapped_column(String(255), nullable=False)
+    can_share: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    status: Mapped[str] = mapped_column(
+        String(20), nullable=False, default="pending", server_default="pending"
+    )
