@@ -1,0 +1,3 @@
+"""glancedb db commands."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""glancedb images commands."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""glancedb metadefs commands."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""glancedb purge commands."""
+
+from __future__ import annotations
