@@ -26,7 +26,7 @@ def test_demo_command_runs_on_an_embedded_database(tmp_path: Path) -> None:
     demo = _blocks("sh")[0].strip()
     steps = [shlex.split(step) for step in demo.split("&&")]
     glancedb_steps = [s[1:] for s in steps if s[0].endswith("/glancedb")]
-    assert [s[0] for s in glancedb_steps][0] == "db"
+    assert glancedb_steps[0][0] == "db"
     url = f"sqlite:///{tmp_path / 'demo.sqlite'}"
     runner = CliRunner()
     output = ""
