@@ -82,8 +82,18 @@ def _delegate(method: Callable[Concatenate[Database, P], R]) -> Callable[P, R]:
 db_sync = _delegate(Database.db_sync)
 
 # --- images (issue 3) -----------------------------------------------------------
+image_create = _delegate(Database.image_create)
+image_update = _delegate(Database.image_update)
+image_destroy = _delegate(Database.image_destroy)
+image_get = _delegate(Database.image_get)
+image_restore = _delegate(Database.image_restore)
+is_image_visible = _delegate(Database.is_image_visible)
+is_image_mutable = _delegate(Database.is_image_mutable)
 
 # --- locations (issue 3) --------------------------------------------------------
+image_location_add = _delegate(Database.image_location_add)
+image_location_update = _delegate(Database.image_location_update)
+image_location_delete = _delegate(Database.image_location_delete)
 
 # --- properties (issue 3) -------------------------------------------------------
 

@@ -2,8 +2,349 @@
 
 from __future__ import annotations
 
-from glancedb.core import DatabaseCore
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Connection, Row, false, select, update
+from sqlalchemy import exc as sa_exc
+
+from glancedb.context import ContextLike, context_can_see_deleted, context_is_admin, context_owner
+from glancedb.core import DatabaseCore, retrying, translate_error
+from glancedb.exception import (
+    Conflict,
+    Duplicate,
+    Forbidden,
+    ForbiddenPublicImage,
+    ImageNotFound,
+)
+from glancedb.image_records import image_dicts
+from glancedb.image_values import prepare_create, prepare_update
+from glancedb.image_writes import (
+    insert_locations,
+    replace_locations,
+    set_properties,
+    soft_delete_children,
+)
+from glancedb.models import tables as t
+from glancedb.records import Record
+from glancedb.timeutils import utcnow
+from glancedb.validation import check_image_id_length
+
+
+def _field(image: Any, name: str) -> Any:
+    """Read ``name`` from an image dict (or, failing that, an image object)."""
+    if isinstance(image, Mapping):
+        return image.get(name)
+    return getattr(image, name, None)
+
+
+def is_image_mutable(context: ContextLike, image: Any) -> bool:
+    """Whether ``context`` may change ``image`` (SPEC 1.2).
+
+    Admins may change anything; otherwise the image and the context must
+    both have an owner, and the same one.
+    """
+    if context_is_admin(context):
+        return True
+    owner = _field(image, "owner")
+    context_project = context_owner(context)
+    if owner is None or context_project is None:
+        return False
+    return bool(owner == context_project)
+
+
+def check_mutable(context: ContextLike, image: Any) -> None:
+    """Raise :class:`Forbidden` (private/shared) or :class:`ForbiddenPublicImage`
+    (public/community) when ``context`` may not change ``image``."""
+    if is_image_mutable(context, image):
+        return
+    message = f"You do not own image {_field(image, 'id')}"
+    if _field(image, "visibility") in ("private", "shared"):
+        raise Forbidden(message)
+    raise ForbiddenPublicImage(message)
 
 
 class ImagesAPI(DatabaseCore):
     """Image calls: create, update, destroy, get, restore, visibility (SPEC 2)."""
+
+    # --- reads ------------------------------------------------------------------------
+
+    @retrying
+    def image_get(
+        self,
+        context: ContextLike,
+        image_id: str,
+        force_show_deleted: bool = False,
+        v1_mode: bool = False,
+    ) -> Record:
+        """Return the image ``image_id`` as a dict (SPEC 2.4).
+
+        :param context: the caller; deleted images are found only when it can
+            see deleted records or ``force_show_deleted`` is set.
+        :param image_id: the image's id (longer than 36 characters: not found).
+        :param force_show_deleted: find a deleted image and include deleted
+            locations.
+        :param v1_mode: return ``is_public`` instead of ``visibility``.
+        :raises ImageNotFound: unknown, or deleted and not shown.
+        :raises Forbidden: the image is not visible to ``context``.
+        """
+        check_image_id_length(image_id)
+        with self.reading() as conn:
+            row = self._visible_image_row(conn, context, image_id, force_show_deleted)
+            return image_dicts(
+                conn,
+                [row],
+                show_deleted_locations=force_show_deleted,
+                hide_deactivated_locations=not context_is_admin(context),
+                v1_mode=v1_mode,
+            )[0]
+
+    @retrying
+    def is_image_visible(self, context: ContextLike, image: Any, status: str | None = None) -> bool:
+        """Whether ``image`` (a dict with ``id``, ``owner``, ``visibility``) is
+        visible to ``context`` (SPEC 1.2).
+
+        :param status: for shared images, the membership status that grants
+            visibility (any status when None).
+        """
+        verdict = _visibility_without_members(context, image)
+        if verdict is not None:
+            return verdict
+        with self.reading() as conn:
+            return _has_membership(conn, _field(image, "id"), context_owner(context), status)
+
+    def is_image_mutable(self, context: ContextLike, image: Any) -> bool:
+        """Whether ``context`` may change ``image`` (SPEC 1.2): admin, or same owner."""
+        return is_image_mutable(context, image)
+
+    # --- writes -----------------------------------------------------------------------
+
+    @retrying
+    def image_create(
+        self, context: ContextLike, values: Mapping[str, Any], v1_mode: bool = False
+    ) -> Record:
+        """Create an image from ``values`` and return it as a dict (SPEC 2.1).
+
+        :param values: image columns (``status`` required), plus optional
+            ``properties`` (name -> value), ``locations`` (list of
+            ``{'url', 'metadata', 'status'}``) and v1-style ``is_public``.
+            ``created_at``, ``updated_at``, ``deleted`` and ``deleted_at`` are
+            stored as given.
+        :param v1_mode: return ``is_public`` instead of ``visibility``.
+        :raises Invalid: bad or unknown values.
+        :raises Duplicate: an image with the given ``id`` exists.
+        """
+        prepared = prepare_create(values)
+        now = utcnow()
+        columns = dict(prepared.columns)
+        for name in ("created_at", "updated_at"):
+            if columns.get(name) is None:
+                columns[name] = now
+        image_id: str = columns["id"]
+        with self.writing() as conn:
+            try:
+                conn.execute(t.images.insert().values(**columns))
+            except sa_exc.IntegrityError as exc:
+                error = translate_error(exc)
+                if isinstance(error, Duplicate):
+                    raise Duplicate(f"Image ID {image_id} already exists") from exc
+                raise error from exc
+            if prepared.properties:
+                set_properties(conn, image_id, prepared.properties, now=now, new_image=True)
+            insert_locations(conn, image_id, prepared.locations, now=now)
+            return self._image_dict(conn, context, image_id, v1_mode=v1_mode)
+
+    @retrying
+    def image_update(
+        self,
+        context: ContextLike,
+        image_id: str,
+        values: Mapping[str, Any],
+        purge_props: bool = False,
+        from_state: str | None = None,
+        v1_mode: bool = False,
+        atomic_props: Iterable[str] | None = None,
+    ) -> Record:
+        """Update image ``image_id`` with ``values`` and return it (SPEC 2.2).
+
+        Only the columns present in ``values`` are written (``updated_at`` is
+        always set to now); unknown keys, the timestamps and ``deleted`` are
+        ignored.
+
+        :param values: image columns, ``properties`` (created, updated or
+            revived) and ``locations`` (a non-empty list replaces them).
+        :param purge_props: soft-delete the live properties not named in
+            ``values['properties']``.
+        :param from_state: apply only if the stored status is this one,
+            atomically; else :class:`Conflict`.
+        :param v1_mode: return ``is_public`` instead of ``visibility``.
+        :param atomic_props: property names never touched by this call.
+        :raises ImageNotFound: unknown or deleted image.
+        :raises Forbidden: not visible, or not the owner of a private/shared
+            image (:class:`ForbiddenPublicImage` for public/community).
+        :raises Conflict: the status is not ``from_state``.
+        :raises Invalid: bad values.
+        """
+        check_image_id_length(image_id)
+        prepared = prepare_update(values)
+        now = utcnow()
+        with self.writing() as conn:
+            row = self._visible_image_row(conn, context, image_id, False)
+            check_mutable(context, row._mapping)
+            images = t.images
+            stmt = update(images).where(images.c.id == image_id)
+            if from_state:
+                stmt = stmt.where(images.c.status == from_state)
+            result = conn.execute(stmt.values(**prepared.columns, updated_at=now))
+            if result.rowcount == 0:
+                # Read the status that won, with a locking read so that
+                # MySQL's snapshot does not show the stale one.
+                current = conn.execute(
+                    select(images.c.status).where(images.c.id == image_id).with_for_update()
+                ).scalar()
+                raise Conflict(
+                    f"Cannot transition image {image_id} from {current} to "
+                    f"{prepared.columns.get('status', current)} in update "
+                    f"(wanted from_state={from_state})"
+                )
+            if prepared.properties is not None or purge_props:
+                set_properties(
+                    conn,
+                    image_id,
+                    prepared.properties or {},
+                    now=now,
+                    purge=purge_props,
+                    atomic=atomic_props or (),
+                )
+            if prepared.locations:
+                replace_locations(conn, image_id, prepared.locations, now=now)
+            return self._image_dict(conn, context, image_id, v1_mode=v1_mode)
+
+    @retrying
+    def image_destroy(self, context: ContextLike, image_id: str) -> Record:
+        """Soft-delete image ``image_id`` and its children; return it (SPEC 2.3).
+
+        The image, its properties, members and tags get the same
+        ``deleted_at``; its live locations are deleted with status
+        ``deleted``.  The image's own status is left as it was.
+
+        :raises ImageNotFound: unknown or already deleted.
+        :raises Forbidden: as for :meth:`image_update`.
+        """
+        check_image_id_length(image_id)
+        with self.writing() as conn:
+            row = self._visible_image_row(conn, context, image_id, False)
+            check_mutable(context, row._mapping)
+            now = utcnow()
+            conn.execute(
+                update(t.images)
+                .where(t.images.c.id == image_id)
+                .values(deleted=True, deleted_at=now, updated_at=now)
+            )
+            soft_delete_children(conn, image_id, now=now)
+            return self._image_dict(conn, context, image_id)
+
+    @retrying
+    def image_restore(self, context: ContextLike, image_id: str) -> None:
+        """Bring a ``pending_delete`` image back to ``active`` (SPEC 2.5).
+
+        Sets status ``active`` and ``deleted=False``.  No ownership check.
+
+        :raises ImageNotFound: unknown, or deleted and not shown to ``context``.
+        :raises Forbidden: not visible to ``context``.
+        :raises Conflict: the image is not in status ``pending_delete``.
+        """
+        check_image_id_length(image_id)
+        with self.writing() as conn:
+            row = self._visible_image_row(conn, context, image_id, False)
+            images = t.images
+            result = None
+            if row.status == "pending_delete":
+                result = conn.execute(
+                    update(images)
+                    .where(images.c.id == image_id, images.c.status == "pending_delete")
+                    .values(status="active", deleted=False, updated_at=utcnow())
+                )
+            if result is None or result.rowcount == 0:
+                raise Conflict(
+                    f"Cannot restore image {image_id} from {row.status} to active "
+                    "(wanted from_state=pending_delete)"
+                )
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _visible_image_row(
+        self,
+        conn: Connection,
+        context: ContextLike,
+        image_id: str,
+        force_show_deleted: bool,
+    ) -> Row[Any]:
+        """The image's row, applying the deleted and visibility rules of ``image_get``."""
+        images = t.images
+        stmt = select(images).where(images.c.id == image_id)
+        if not force_show_deleted and not context_can_see_deleted(context):
+            stmt = stmt.where(images.c.deleted == false())
+        row = conn.execute(stmt).first()
+        if row is None:
+            raise ImageNotFound(f"No image found with ID {image_id}")
+        image = row._mapping
+        verdict = _visibility_without_members(context, image)
+        if verdict is None:
+            verdict = _has_membership(conn, image_id, context_owner(context), None)
+        if not verdict:
+            raise Forbidden(f"Forbidden to access image {image_id}")
+        return row
+
+    def _image_dict(
+        self, conn: Connection, context: ContextLike, image_id: str, *, v1_mode: bool = False
+    ) -> Record:
+        """Re-read a just-written image as a dict (locations as ``image_get`` shows them)."""
+        row = conn.execute(select(t.images).where(t.images.c.id == image_id)).one()
+        return image_dicts(
+            conn,
+            [row],
+            hide_deactivated_locations=not context_is_admin(context),
+            v1_mode=v1_mode,
+        )[0]
+
+
+def _visibility_without_members(context: ContextLike, image: Any) -> bool | None:
+    """Rules 1-4 and 6 of SPEC 1.2; None when only a membership can decide (rule 5)."""
+    if context_is_admin(context):
+        return True
+    owner = _field(image, "owner")
+    if owner is None:
+        return True
+    visibility = _field(image, "visibility")
+    if visibility in ("public", "community"):
+        return True
+    context_project = context_owner(context)
+    if context_project is None:
+        return False
+    if context_project == owner:
+        return True
+    if visibility == "shared":
+        return None
+    return False
+
+
+def _has_membership(
+    conn: Connection, image_id: Any, member: str | None, status: str | None
+) -> bool:
+    """Whether ``member`` has a live membership (of ``status``, if given) on the image."""
+    if member is None:
+        return False
+    members = t.image_members
+    stmt = (
+        select(members.c.id)
+        .where(
+            members.c.image_id == image_id,
+            members.c.member == member,
+            members.c.deleted == false(),
+        )
+        .limit(1)
+    )
+    if status is not None:
+        stmt = stmt.where(members.c.status == status)
+    return conn.execute(stmt).first() is not None

@@ -2,8 +2,98 @@
 
 from __future__ import annotations
 
-from glancedb.core import DatabaseCore
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from glancedb.context import ContextLike
+from glancedb.core import DatabaseCore, retrying
+from glancedb.exception import ImageNotFound, Invalid, NotFound
+from glancedb.image_values import prepare_location
+from glancedb.image_writes import insert_locations, update_locations
+from glancedb.models import tables as t
+from glancedb.timeutils import to_naive_utc, utcnow
+from glancedb.validation import LOCATION_DELETE_STATUSES, check_image_id_length, to_int
 
 
 class LocationsAPI(DatabaseCore):
     """Image locations: add, update, delete (SPEC 4)."""
+
+    @retrying
+    def image_location_add(
+        self, context: ContextLike, image_id: str, location: Mapping[str, Any]
+    ) -> None:
+        """Add ``location`` (``{'url', 'metadata', 'status'}``) to image ``image_id``.
+
+        A location whose status is ``deleted`` or ``pending_delete`` is
+        stored soft-deleted.  Like Glance, no visibility check is made here.
+
+        :raises ImageNotFound: the image does not exist.
+        :raises Invalid: bad location values (4-byte characters included).
+        """
+        prepared = prepare_location(location)
+        with self.writing() as conn:
+            _require_image(conn, image_id)
+            insert_locations(conn, image_id, [prepared], now=utcnow())
+
+    @retrying
+    def image_location_update(
+        self, context: ContextLike, image_id: str, location: Mapping[str, Any]
+    ) -> None:
+        """Rewrite location ``location['id']`` of image ``image_id``.
+
+        Sets its url, metadata and status; ``deleted``/``pending_delete``
+        soft-deletes it, another status makes it live again.
+
+        :raises Invalid: ``location`` has no ``id``, or bad values.
+        :raises NotFound: no such location on this image.
+        """
+        prepared = prepare_location(location, require_id=True)
+        with self.writing() as conn:
+            update_locations(conn, image_id, [prepared], now=utcnow())
+
+    @retrying
+    def image_location_delete(
+        self,
+        context: ContextLike,
+        image_id: str,
+        location_id: int,
+        status: str,
+        delete_time: datetime.datetime | None = None,
+    ) -> None:
+        """Soft-delete location ``location_id`` of image ``image_id``.
+
+        :param status: the location's new status, ``deleted`` or
+            ``pending_delete``.
+        :param delete_time: the ``deleted_at`` to store (default now).
+        :raises Invalid: another status.
+        :raises NotFound: no such location on this image.
+        """
+        if status not in LOCATION_DELETE_STATUSES:
+            raise Invalid(
+                f"The status of a deleted image location can only be 'deleted' or "
+                f"'pending_delete', got {status!r}"
+            )
+        number = to_int("location id", location_id)
+        if delete_time is not None and not isinstance(delete_time, datetime.datetime):
+            raise Invalid(f"delete_time must be a datetime, got {delete_time!r}")
+        when = to_naive_utc(delete_time) if delete_time is not None else utcnow()
+        loc = t.image_locations
+        with self.writing() as conn:
+            result = conn.execute(
+                update(loc)
+                .where(loc.c.id == number, loc.c.image_id == image_id)
+                .values(deleted=True, status=status, deleted_at=when, updated_at=when)
+            )
+            if result.rowcount == 0:
+                raise NotFound(f"No location found with ID {location_id} from image {image_id}")
+
+
+def _require_image(conn: Connection, image_id: str) -> None:
+    """Raise :class:`ImageNotFound` unless an image row ``image_id`` exists."""
+    check_image_id_length(image_id)
+    found = conn.execute(select(t.images.c.id).where(t.images.c.id == image_id)).first()
+    if found is None:
+        raise ImageNotFound(f"No image found with ID {image_id}")

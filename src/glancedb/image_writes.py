@@ -1,0 +1,208 @@
+"""Bulk writes of an image's child rows for the image and location calls.
+
+Properties and locations given to ``image_create``/``image_update``, and the
+cascade of ``image_destroy``.  Each helper runs inside the caller's
+transaction and issues a constant number of statements (one ``executemany``
+per kind of change), never one round trip per property or location.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, false, select
+
+from glancedb.exception import NotFound
+from glancedb.image_records import chunks
+from glancedb.image_values import LocationValues
+from glancedb.models import tables as t
+
+
+def set_properties(
+    conn: Connection,
+    image_id: str,
+    properties: Mapping[str, str | None],
+    *,
+    now: datetime.datetime,
+    purge: bool = False,
+    atomic: Iterable[str] = (),
+    new_image: bool = False,
+) -> None:
+    """Create, update or revive ``properties`` of an image; purge the others.
+
+    A soft-deleted property of a given name is revived with the new value
+    (the ``(image_id, name)`` unique key spans deleted rows).  Names in
+    ``atomic`` are never touched.  With ``purge`` every live property not
+    named in ``properties`` (nor in ``atomic``) is soft-deleted.
+    """
+    prop = t.image_properties
+    atomic_names = set(atomic)
+    wanted = {name: value for name, value in properties.items() if name not in atomic_names}
+    existing: dict[str, tuple[int, str | None, bool]] = {}
+    if wanted and not new_image:
+        for chunk in chunks(list(wanted)):
+            stmt = select(prop.c.id, prop.c.name, prop.c.value, prop.c.deleted).where(
+                prop.c.image_id == image_id, prop.c.name.in_(chunk)
+            )
+            for row in conn.execute(stmt):
+                existing[row.name] = (row.id, row.value, bool(row.deleted))
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for name, value in wanted.items():
+        if name not in existing:
+            inserts.append(
+                {
+                    "image_id": image_id,
+                    "name": name,
+                    "value": value,
+                    "created_at": now,
+                    "updated_at": now,
+                    "deleted": False,
+                    "deleted_at": None,
+                }
+            )
+            continue
+        prop_id, old_value, deleted = existing[name]
+        if deleted or old_value != value:
+            updates.append({"prop_id": prop_id, "new_value": value})
+    if inserts:
+        conn.execute(prop.insert(), inserts)
+    if updates:
+        conn.execute(
+            prop.update()
+            .where(prop.c.id == bindparam("prop_id"))
+            .values(value=bindparam("new_value"), deleted=False, deleted_at=None, updated_at=now),
+            updates,
+        )
+    if purge:
+        keep = sorted(set(properties) | atomic_names)
+        conn.execute(
+            prop.update()
+            .where(
+                prop.c.image_id == image_id,
+                prop.c.deleted == false(),
+                prop.c.name.not_in(keep),
+            )
+            .values(deleted=True, deleted_at=now, updated_at=now)
+        )
+
+
+def insert_locations(
+    conn: Connection,
+    image_id: str,
+    locations: Sequence[LocationValues],
+    *,
+    now: datetime.datetime,
+) -> None:
+    """Insert new locations in list order (a deleting status stores them deleted)."""
+    if not locations:
+        return
+    conn.execute(
+        t.image_locations.insert(),
+        [
+            {
+                "image_id": image_id,
+                "value": loc.url,
+                "meta_data": loc.meta_data,
+                "status": loc.status,
+                "deleted": loc.deleted,
+                "deleted_at": now if loc.deleted else None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for loc in locations
+        ],
+    )
+
+
+def update_locations(
+    conn: Connection,
+    image_id: str,
+    locations: Sequence[LocationValues],
+    *,
+    now: datetime.datetime,
+) -> None:
+    """Rewrite existing locations (by id) of an image.
+
+    Every id must belong to ``image_id`` (deleted rows included), else
+    :class:`NotFound`; a deleting status soft-deletes, another revives.
+    """
+    if not locations:
+        return
+    loc = t.image_locations
+    ids = sorted({location.id for location in locations if location.id is not None})
+    stmt = select(loc.c.id).where(loc.c.image_id == image_id, loc.c.id.in_(ids))
+    found = set(conn.execute(stmt).scalars())
+    missing = [location_id for location_id in ids if location_id not in found]
+    if missing:
+        raise NotFound(
+            f"No location found with ID {', '.join(map(str, missing))} from image {image_id}"
+        )
+    conn.execute(
+        loc.update()
+        .where(loc.c.id == bindparam("loc_id"), loc.c.image_id == image_id)
+        .values(
+            value=bindparam("new_url"),
+            meta_data=bindparam("new_meta_data"),
+            status=bindparam("new_status"),
+            deleted=bindparam("new_deleted"),
+            deleted_at=bindparam("new_deleted_at"),
+            updated_at=now,
+        ),
+        [
+            {
+                "loc_id": location.id,
+                "new_url": location.url,
+                "new_meta_data": location.meta_data,
+                "new_status": location.status,
+                "new_deleted": location.deleted,
+                "new_deleted_at": now if location.deleted else None,
+            }
+            for location in locations
+        ],
+    )
+
+
+def replace_locations(
+    conn: Connection,
+    image_id: str,
+    locations: Sequence[LocationValues],
+    *,
+    now: datetime.datetime,
+) -> None:
+    """Make ``locations`` the image's locations (SPEC 4.4).
+
+    Live locations whose id is not in the list are deleted (status
+    ``deleted``); entries with an id are updated, the others added in order.
+    """
+    loc = t.image_locations
+    keep = sorted({location.id for location in locations if location.id is not None})
+    # Check and rewrite the kept ones first, so that an unknown id fails early.
+    update_locations(conn, image_id, [loc for loc in locations if loc.id is not None], now=now)
+    conn.execute(
+        loc.update()
+        .where(loc.c.image_id == image_id, loc.c.deleted == false(), loc.c.id.not_in(keep))
+        .values(status="deleted", deleted=True, deleted_at=now, updated_at=now)
+    )
+    insert_locations(conn, image_id, [loc for loc in locations if loc.id is None], now=now)
+
+
+def soft_delete_children(conn: Connection, image_id: str, *, now: datetime.datetime) -> None:
+    """Soft-delete every live child row of an image with one ``deleted_at``.
+
+    Locations also get status ``deleted``.
+    """
+    loc = t.image_locations
+    conn.execute(
+        loc.update()
+        .where(loc.c.image_id == image_id, loc.c.deleted == false())
+        .values(status="deleted", deleted=True, deleted_at=now, updated_at=now)
+    )
+    for table in (t.image_properties, t.image_members, t.image_tags):
+        conn.execute(
+            table.update()
+            .where(table.c.image_id == image_id, table.c.deleted == false())
+            .values(deleted=True, deleted_at=now, updated_at=now)
+        )
