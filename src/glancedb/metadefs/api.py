@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from glancedb.core import DatabaseCore
+from glancedb.metadefs.namespaces import MetadefNamespacesAPI
+from glancedb.metadefs.objects import MetadefObjectAPI
+from glancedb.metadefs.properties import MetadefPropertyAPI
+from glancedb.metadefs.resource_types import MetadefResourceTypesAPI
+from glancedb.metadefs.tags import MetadefTagAPI
 
 
-class MetadefsAPI(DatabaseCore):
+class MetadefsAPI(
+    MetadefNamespacesAPI,
+    MetadefObjectAPI,
+    MetadefPropertyAPI,
+    MetadefTagAPI,
+    MetadefResourceTypesAPI,
+):
     """Namespaces, objects, properties, tags, resource types and associations."""

@@ -1,0 +1,344 @@
+"""Helpers shared by every metadef area: lookups, visibility, records, paging.
+
+Every function here works on a :class:`~sqlalchemy.Connection` that belongs
+to the caller's transaction, so that an API call stays one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    CursorResult,
+    DateTime,
+    Integer,
+    Row,
+    Select,
+    String,
+    Table,
+    Text,
+    and_,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.sql.elements import ColumnElement
+
+from glancedb.context import ContextLike, context_is_admin, context_owner
+from glancedb.core import translate_error
+from glancedb.exception import (
+    Duplicate,
+    Invalid,
+    InvalidSortDir,
+    InvalidSortKey,
+    MetadefForbidden,
+    MetadefNamespaceNotFound,
+)
+from glancedb.models import tables as t
+from glancedb.records import Record, load_json
+from glancedb.timeutils import to_naive_utc, utcnow
+from glancedb.validation import check_lengths, reject_four_byte_chars, to_int
+
+NAMESPACE_VISIBILITIES = frozenset({"public", "private"})
+
+# Keys the database sets itself: ignored in ``values`` (as Glance drops them).
+PROTECTED_KEYS = frozenset({"id", "created_at", "updated_at", "deleted", "deleted_at"})
+
+# Sort values standing in for NULL, so that NULLs order and page alike on
+# every backend (PostgreSQL sorts NULLs last, MySQL and SQLite first).
+_EPOCH = datetime.datetime(1970, 1, 1)
+
+
+# --- visibility and namespace lookups ---------------------------------------------
+
+
+def is_namespace_visible(context: ContextLike, namespace: Mapping[Any, Any]) -> bool:
+    """Admin, owner None, public, or owned by the context owner."""
+    if context_is_admin(context):
+        return True
+    owner = namespace["owner"]
+    if owner is None or namespace["visibility"] == "public":
+        return True
+    ctx_owner = context_owner(context)
+    return ctx_owner is not None and ctx_owner == owner
+
+
+def check_namespace_visible(context: ContextLike, namespace: Mapping[Any, Any]) -> None:
+    """Raise :class:`MetadefForbidden` unless ``context`` may see ``namespace``."""
+    if not is_namespace_visible(context, namespace):
+        raise MetadefForbidden(
+            f"You are not authorized to access metadata definition namespace "
+            f"{namespace['namespace']!r}"
+        )
+
+
+def listing_condition(context: ContextLike) -> ColumnElement[bool] | None:
+    """SQL condition selecting the namespaces ``context`` may list (None = all)."""
+    if context_is_admin(context):
+        return None
+    ns = t.metadef_namespaces
+    owner = context_owner(context)
+    if owner is None:
+        return ns.c.visibility == "public"
+    return or_(ns.c.visibility == "public", ns.c.owner == owner)
+
+
+def namespace_row(conn: Connection, context: ContextLike, namespace_name: Any) -> Row[Any]:
+    """The visible namespace called ``namespace_name``.
+
+    Raises :class:`MetadefNamespaceNotFound` or :class:`MetadefForbidden`.
+    """
+    ns = t.metadef_namespaces
+    row = None
+    if isinstance(namespace_name, str):
+        row = conn.execute(select(ns).where(ns.c.namespace == namespace_name)).first()
+    if row is None:
+        raise MetadefNamespaceNotFound(
+            f"Metadata definition namespace {namespace_name!r} was not found"
+        )
+    check_namespace_visible(context, row._mapping)
+    return row
+
+
+def namespace_row_by_id(conn: Connection, context: ContextLike, namespace_id: Any) -> Row[Any]:
+    """The visible namespace with id ``namespace_id`` (NotFound / Forbidden)."""
+    ns = t.metadef_namespaces
+    try:
+        ident = to_int("namespace_id", namespace_id)
+    except Invalid:
+        ident = None
+    row = None
+    if ident is not None:
+        row = conn.execute(select(ns).where(ns.c.id == ident)).first()
+    if row is None:
+        raise MetadefNamespaceNotFound(
+            f"Metadata definition namespace with id {namespace_id!r} was not found"
+        )
+    check_namespace_visible(context, row._mapping)
+    return row
+
+
+def new_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row a single-row INSERT created."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def int_id(value: Any) -> int | None:
+    """``value`` as an integer id, or None when it cannot be one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# --- input checks ---------------------------------------------------------------
+
+
+def writable_values(table: Table, values: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """The column values of ``values`` that a caller may set, checked.
+
+    Keys that are not columns of ``table`` are ignored (Glance drops them
+    too); any string anywhere with a 4-byte character, or a string longer than
+    its column, raises :class:`Invalid`.
+    """
+    if not isinstance(values, Mapping):
+        raise Invalid(f"{what} values must be a mapping, got {type(values).__name__}")
+    reject_four_byte_chars(dict(values), what)
+    kept = {k: v for k, v in values.items() if k in table.c and k not in PROTECTED_KEYS}
+    check_lengths(table, kept)
+    return kept
+
+
+def creation_times(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``created_at`` / ``updated_at`` given on create, else now."""
+    now = utcnow()
+    times: dict[str, Any] = {}
+    for key in ("created_at", "updated_at"):
+        value = values.get(key)
+        if value is None:
+            times[key] = now
+        elif isinstance(value, datetime.datetime):
+            times[key] = to_naive_utc(value)
+        else:
+            raise Invalid(f"{key} must be a datetime, got {value!r}")
+    return times
+
+
+def require_name(values: Mapping[str, Any], key: str, what: str) -> str:
+    """The non-empty string ``values[key]``, else :class:`Invalid`."""
+    name = values.get(key)
+    if not isinstance(name, str) or not name:
+        raise Invalid(f"A {what} needs a non-empty string {key!r}, got {name!r}")
+    return name
+
+
+@contextmanager
+def duplicate_as(error: type[Duplicate], message: str) -> Iterator[None]:
+    """Turn a unique-key violation raised in the block into ``error(message)``.
+
+    The explicit look-ups before each insert catch duplicates first; this
+    covers a concurrent writer that inserted the same name in between.
+    """
+    try:
+        yield
+    except sa_exc.IntegrityError as exc:
+        translated = translate_error(exc)
+        if isinstance(translated, Duplicate):
+            raise error(message) from exc
+        raise translated from exc
+
+
+# --- records ----------------------------------------------------------------------
+
+
+def namespace_record(row: Row[Any] | Mapping[str, Any]) -> Record:
+    """A namespace row as a record of its columns."""
+    data = row._mapping if isinstance(row, Row) else row
+    return Record((c.name, data[c.name]) for c in t.metadef_namespaces.c)
+
+
+def object_record(row: Row[Any] | Mapping[str, Any]) -> Record:
+    """An object row as a record; ``json_schema`` and ``required`` decoded."""
+    data = row._mapping if isinstance(row, Row) else row
+    record = Record((c.name, data[c.name]) for c in t.metadef_objects.c)
+    record["json_schema"] = load_json(record["json_schema"])
+    record["required"] = load_json(record["required"])
+    return record
+
+
+def property_record(row: Row[Any] | Mapping[str, Any]) -> Record:
+    """A property row as a record; ``json_schema`` decoded."""
+    data = row._mapping if isinstance(row, Row) else row
+    record = Record((c.name, data[c.name]) for c in t.metadef_properties.c)
+    record["json_schema"] = load_json(record["json_schema"])
+    return record
+
+
+def tag_record(row: Row[Any] | Mapping[str, Any]) -> Record:
+    """A tag row as a record."""
+    data = row._mapping if isinstance(row, Row) else row
+    return Record((c.name, data[c.name]) for c in t.metadef_tags.c)
+
+
+def resource_type_record(row: Row[Any] | Mapping[str, Any]) -> Record:
+    """A resource-type row as a record."""
+    data = row._mapping if isinstance(row, Row) else row
+    return Record((c.name, data[c.name]) for c in t.metadef_resource_types.c)
+
+
+ASSOCIATION_COLUMNS = ("name", "properties_target", "prefix", "created_at", "updated_at")
+
+
+def association_select() -> Select[Any]:
+    """Associations joined with their resource type's name."""
+    assoc = t.metadef_namespace_resource_types
+    rt = t.metadef_resource_types
+    return select(
+        rt.c.name,
+        assoc.c.properties_target,
+        assoc.c.prefix,
+        assoc.c.created_at,
+        assoc.c.updated_at,
+    ).join_from(assoc, rt, assoc.c.resource_type_id == rt.c.id)
+
+
+def association_record(row: Row[Any] | Mapping[str, Any]) -> Record:
+    """``{name, properties_target, prefix, created_at, updated_at}``."""
+    data = row._mapping if isinstance(row, Row) else row
+    return Record((c, data[c]) for c in ASSOCIATION_COLUMNS)
+
+
+# --- sorting and keyset paging ----------------------------------------------------
+
+
+def _null_stand_in(column: Any) -> Any:
+    column_type = column.type
+    if isinstance(column_type, String | Text):
+        return ""
+    if isinstance(column_type, Boolean):
+        return False
+    if isinstance(column_type, Integer):
+        return 0
+    if isinstance(column_type, DateTime):
+        return _EPOCH
+    return None
+
+
+def sort_expression(column: Any) -> ColumnElement[Any]:
+    """``column``, with NULL replaced by its type's empty value when nullable."""
+    if not column.nullable:
+        return column  # type: ignore[no-any-return]
+    stand_in = _null_stand_in(column)
+    if stand_in is None:
+        return column  # type: ignore[no-any-return]
+    if isinstance(stand_in, bool):
+        return func.coalesce(column, false())
+    return func.coalesce(column, literal(stand_in, column.type))
+
+
+def sort_value(column: Any, value: Any) -> Any:
+    """The marker's value as :func:`sort_expression` sees it."""
+    if value is None and column.nullable:
+        return _null_stand_in(column)
+    return value
+
+
+def check_paging(limit: Any, sort_dir: Any) -> int | None:
+    """Validate ``sort_dir``; return ``limit`` as an int (None = no limit)."""
+    if sort_dir not in ("asc", "desc"):
+        raise InvalidSortDir(f"Sort direction {sort_dir!r} is invalid: use 'asc' or 'desc'")
+    if limit is None:
+        return None
+    number = to_int("limit", limit)
+    if number < 0:
+        raise Invalid(f"limit must not be negative, got {number}")
+    return number
+
+
+def sort_columns(table: Table, sort_key: Any) -> list[Any]:
+    """``[sort_key, 'created_at', 'id']`` as columns, without repeats."""
+    if not isinstance(sort_key, str) or sort_key not in table.c:
+        raise InvalidSortKey(f"Sort key {sort_key!r} is not a column of {table.name}")
+    keys: list[str] = []
+    for key in (sort_key, "created_at", "id"):
+        if key not in keys:
+            keys.append(key)
+    return [table.c[key] for key in keys]
+
+
+def paged(
+    query: Select[Any],
+    columns: Sequence[Any],
+    sort_dir: str,
+    marker: Mapping[Any, Any] | None,
+    limit: int | None,
+) -> Select[Any]:
+    """``query`` ordered by ``columns`` in ``sort_dir``, after ``marker``, limited.
+
+    The page starts strictly after the marker row in that (total) order.
+    """
+    exprs = [sort_expression(c) for c in columns]
+    if marker is not None:
+        values = [sort_value(c, marker[c.name]) for c in columns]
+        branches = []
+        for i, expr in enumerate(exprs):
+            earlier = [exprs[j] == values[j] for j in range(i)]
+            after = expr > values[i] if sort_dir == "asc" else expr < values[i]
+            branches.append(and_(*earlier, after))
+        query = query.where(or_(*branches))
+    query = query.order_by(*[e.asc() if sort_dir == "asc" else e.desc() for e in exprs])
+    if limit is not None:
+        query = query.limit(limit)
+    return query
