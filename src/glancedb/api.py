@@ -112,3 +112,48 @@ image_location_delete = _delegate(Database.image_location_delete)
 # --- image cache (issue 5) ------------------------------------------------------
 
 # --- metadefs (issue 6) ---------------------------------------------------------
+metadef_namespace_get_all = _delegate(Database.metadef_namespace_get_all)
+metadef_namespace_get = _delegate(Database.metadef_namespace_get)
+metadef_namespace_create = _delegate(Database.metadef_namespace_create)
+metadef_namespace_update = _delegate(Database.metadef_namespace_update)
+metadef_namespace_delete = _delegate(Database.metadef_namespace_delete)
+metadef_object_get_all = _delegate(Database.metadef_object_get_all)
+metadef_object_get = _delegate(Database.metadef_object_get)
+metadef_object_create = _delegate(Database.metadef_object_create)
+metadef_object_update = _delegate(Database.metadef_object_update)
+metadef_object_delete = _delegate(Database.metadef_object_delete)
+metadef_object_delete_namespace_content = _delegate(
+    Database.metadef_object_delete_namespace_content
+)
+metadef_object_count = _delegate(Database.metadef_object_count)
+metadef_property_get_all = _delegate(Database.metadef_property_get_all)
+metadef_property_get = _delegate(Database.metadef_property_get)
+metadef_property_create = _delegate(Database.metadef_property_create)
+metadef_property_update = _delegate(Database.metadef_property_update)
+metadef_property_delete = _delegate(Database.metadef_property_delete)
+metadef_property_delete_namespace_content = _delegate(
+    Database.metadef_property_delete_namespace_content
+)
+metadef_property_count = _delegate(Database.metadef_property_count)
+metadef_tag_get_all = _delegate(Database.metadef_tag_get_all)
+metadef_tag_get = _delegate(Database.metadef_tag_get)
+metadef_tag_create = _delegate(Database.metadef_tag_create)
+metadef_tag_create_tags = _delegate(Database.metadef_tag_create_tags)
+metadef_tag_update = _delegate(Database.metadef_tag_update)
+metadef_tag_delete = _delegate(Database.metadef_tag_delete)
+metadef_tag_delete_namespace_content = _delegate(Database.metadef_tag_delete_namespace_content)
+metadef_tag_count = _delegate(Database.metadef_tag_count)
+metadef_resource_type_create = _delegate(Database.metadef_resource_type_create)
+metadef_resource_type_get = _delegate(Database.metadef_resource_type_get)
+metadef_resource_type_get_all = _delegate(Database.metadef_resource_type_get_all)
+metadef_resource_type_delete = _delegate(Database.metadef_resource_type_delete)
+metadef_resource_type_association_get = _delegate(Database.metadef_resource_type_association_get)
+metadef_resource_type_association_create = _delegate(
+    Database.metadef_resource_type_association_create
+)
+metadef_resource_type_association_delete = _delegate(
+    Database.metadef_resource_type_association_delete
+)
+metadef_resource_type_association_get_all_by_namespace = _delegate(
+    Database.metadef_resource_type_association_get_all_by_namespace
+)
