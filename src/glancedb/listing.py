@@ -1,9 +1,410 @@
-"""image_get_all: Glance's listing semantics in one SQL statement per page (SPEC 3)."""
+"""image_get_all: Glance's listing semantics in one SQL statement per page (SPEC 3).
+
+The filters are parsed by :mod:`glancedb.filters` into an
+:class:`~glancedb.filters.ImageQuery`; this module turns it into SQL:
+visibility rules as ``OR`` / ``EXISTS`` conditions, filters as column
+comparisons and ``EXISTS`` on the child tables, a total order with
+``created_at`` and ``id`` as tie-breakers, and keyset pagination after the
+marker image.  A call issues a constant number of statements: the marker
+lookup (when there is a marker), the page, then one query per child table.
+"""
 
 from __future__ import annotations
 
-from glancedb.core import DatabaseCore
+import datetime
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Connection,
+    DateTime,
+    Integer,
+    Row,
+    Select,
+    String,
+    and_,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+
+from glancedb.context import (
+    ContextLike,
+    context_can_see_deleted,
+    context_is_admin,
+    context_owner,
+)
+from glancedb.core import DatabaseCore, retrying
+from glancedb.exception import Forbidden, ImageNotFound, Invalid
+from glancedb.filters import (
+    ColumnCondition,
+    ImageQuery,
+    PropertyCondition,
+    SortKey,
+    parse_limit,
+    parse_query,
+)
+from glancedb.image_records import image_dicts
+from glancedb.models import tables as t
+from glancedb.records import Record
+from glancedb.validation import MAX_ID_LENGTH, MEMBER_STATUSES
+
+#: What a NULL in a nullable sort column counts as, by column type (SPEC 3.3):
+#: the ordering and the marker comparison both use it, so they always agree.
+EMPTY_STRING = ""
+EMPTY_NUMBER = 0
+EMPTY_TIME = datetime.datetime(1900, 1, 1)
+
+_MEMBER_STATUS_CHOICES = MEMBER_STATUSES | {"all"}
+
+
+def empty_value(column: str) -> Any:
+    """The value a NULL of image column ``column`` sorts as."""
+    col_type = t.images.c[column].type
+    if isinstance(col_type, Boolean):
+        return False
+    if isinstance(col_type, Integer):
+        return EMPTY_NUMBER
+    if isinstance(col_type, DateTime):
+        return EMPTY_TIME
+    return EMPTY_STRING
+
+
+def sort_expression(column: str) -> ColumnElement[Any]:
+    """The SQL expression ``column`` sorts by.
+
+    NOT NULL columns are used as they are (so their indexes can serve the
+    order); nullable ones are ``COALESCE``d to their empty value; the
+    ``visibility`` enum is compared as text, so that every backend orders it
+    alphabetically (native enums order by declaration).
+    """
+    col = t.images.c[column]
+    if column == "visibility":
+        return cast(col, String(9))
+    if col.nullable:
+        return func.coalesce(col, literal(empty_value(column), col.type))
+    return col
+
+
+def sort_value(column: str, value: Any) -> Any:
+    """A marker's ``column`` value as :func:`sort_expression` sees it."""
+    if value is None:
+        return empty_value(column)
+    if column == "visibility":
+        return str(value)
+    return value
+
+
+# --- visibility (SPEC 3.1) ----------------------------------------------------
+
+
+def _member_exists(owner: str, member_status: str) -> ColumnElement[bool]:
+    member = t.image_members
+    conditions = [
+        member.c.image_id == t.images.c.id,
+        member.c.member == owner,
+        member.c.deleted == false(),
+    ]
+    if member_status != "all":
+        conditions.append(member.c.status == member_status)
+    return exists().where(*conditions)
+
+
+def visibility_condition(
+    context: ContextLike,
+    visibility: str | None,
+    member_status: str,
+    admin_as_user: bool,
+) -> ColumnElement[bool] | None:
+    """Which images the context sees, with the ``visibility`` filter folded in.
+
+    Regular contexts see public and community images, their own, and shared
+    images they are a member of (with ``member_status``); then a visibility
+    filter restricts that set, and without one community images show only
+    to their owner.  Each case is written as the smallest condition so that
+    the planner has a simple ``OR`` to work with.
+    """
+    img = t.images.c
+    owner = context_owner(context)
+    regular = admin_as_user or not context_is_admin(context)
+    owned: ColumnElement[bool] = img.owner == owner if owner is not None else false()
+    member: ColumnElement[bool] = (
+        and_(img.visibility == "shared", _member_exists(owner, member_status))
+        if owner is not None
+        else false()
+    )
+    if not regular:
+        if visibility is None:
+            return or_(img.visibility != "community", owned)
+        if visibility == "all":
+            return None
+        return img.visibility == visibility
+    if visibility is None:
+        return or_(img.visibility == "public", owned, member)
+    if visibility == "all":
+        return or_(img.visibility.in_(("public", "community")), owned, member)
+    if visibility in ("public", "community"):
+        return img.visibility == visibility
+    if visibility == "private":
+        return and_(img.visibility == "private", owned)
+    return and_(
+        img.visibility == "shared", or_(owned, _member_exists_or_false(owner, member_status))
+    )
+
+
+def _member_exists_or_false(owner: str | None, member_status: str) -> ColumnElement[bool]:
+    return false() if owner is None else _member_exists(owner, member_status)
+
+
+# --- filters (SPEC 3.2) -------------------------------------------------------
+
+
+def _literal_for(value: Any) -> Any:
+    if value is True:
+        return true()
+    if value is False:
+        return false()
+    return value
+
+
+_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "neq": operator.ne,
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+}
+
+
+def column_condition(condition: ColumnCondition) -> ColumnElement[bool]:
+    """SQL for one :class:`ColumnCondition` on ``images``."""
+    col = t.images.c[condition.column]
+    op, value = condition.op, _literal_for(condition.value)
+    if op == "is_null":
+        return col.is_(None)
+    if op == "in":
+        return col.in_(list(condition.value))
+    comparison = _COMPARISONS.get(op)
+    if comparison is not None:
+        result: ColumnElement[bool] = comparison(col, value)
+        return result
+    raise Invalid(f"Unknown filter operator {op!r}")  # pragma: no cover - parser guards it
+
+
+def property_condition(condition: PropertyCondition) -> ColumnElement[bool]:
+    """The image has a live property with that name and value (EXISTS)."""
+    prop = t.image_properties.c
+    value_match = prop.value.is_(None) if condition.value is None else prop.value == condition.value
+    return exists().where(
+        prop.image_id == t.images.c.id,
+        prop.name == condition.name,
+        value_match,
+        prop.deleted == false(),
+    )
+
+
+def tag_condition(tag: str) -> ColumnElement[bool]:
+    """The image carries the live tag ``tag`` (EXISTS)."""
+    tags = t.image_tags.c
+    return exists().where(
+        tags.image_id == t.images.c.id, tags.value == tag, tags.deleted == false()
+    )
+
+
+def filter_conditions(query: ImageQuery) -> list[ColumnElement[bool]]:
+    """Every filter of ``query`` as a SQL condition (all must hold)."""
+    conditions: list[ColumnElement[bool]] = []
+    if query.is_public is not None:
+        public = t.images.c.visibility == "public"
+        conditions.append(public if query.is_public else t.images.c.visibility != "public")
+    conditions.extend(column_condition(c) for c in query.conditions)
+    conditions.extend(property_condition(p) for p in query.properties)
+    conditions.extend(tag_condition(tag) for tag in query.tags)
+    return conditions
+
+
+# --- order and keyset pagination (SPEC 3.3) -----------------------------------
+
+
+def order_by(sort: Sequence[SortKey]) -> list[ColumnElement[Any]]:
+    """``ORDER BY`` terms for ``sort``."""
+    terms: list[ColumnElement[Any]] = []
+    for key in sort:
+        expr = sort_expression(key.column)
+        terms.append(expr.desc() if key.direction == "desc" else expr.asc())
+    return terms
+
+
+def after_marker(sort: Sequence[SortKey], marker: Mapping[str, Any]) -> ColumnElement[bool]:
+    """Rows strictly after ``marker`` in the order ``sort`` defines.
+
+    The lexicographic comparison is nested from the last key out:
+    ``k1 > m1 OR (k1 = m1 AND (k2 > m2 OR ...))``.  A redundant bound
+    ``k1 >= m1`` in front lets an index on the first key start at the marker
+    instead of filtering from the first row.
+    """
+    terms = [
+        (sort_expression(key.column), key.direction, sort_value(key.column, marker[key.column]))
+        for key in sort
+    ]
+    condition: ColumnElement[bool] | None = None
+    for expr, direction, value in reversed(terms):
+        beyond = expr < value if direction == "desc" else expr > value
+        condition = beyond if condition is None else or_(beyond, and_(expr == value, condition))
+    assert condition is not None  # sort always holds the tie-breakers
+    first_expr, first_direction, first_value = terms[0]
+    bound = first_expr <= first_value if first_direction == "desc" else first_expr >= first_value
+    return and_(bound, condition)
+
+
+def page_statement(
+    context: ContextLike,
+    query: ImageQuery,
+    *,
+    marker: Mapping[str, Any] | None,
+    limit: int | None,
+    member_status: str,
+    admin_as_user: bool,
+) -> Select[Any]:
+    """The one SELECT of ``images`` rows for the page."""
+    conditions = filter_conditions(query)
+    visible = visibility_condition(context, query.visibility, member_status, admin_as_user)
+    if visible is not None:
+        conditions.append(visible)
+    if marker is not None:
+        conditions.append(after_marker(query.sort, marker))
+    stmt = select(t.images).where(*conditions).order_by(*order_by(query.sort))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return stmt
+
+
+# --- the marker ----------------------------------------------------------------
+
+
+def _marker_visible(context: ContextLike, image: Mapping[str, Any], is_member: bool) -> bool:
+    """SPEC 1.2 for the marker image (membership of any status counts)."""
+    owner = context_owner(context)
+    if context_is_admin(context) or image["owner"] is None:
+        return True
+    if image["visibility"] in ("public", "community"):
+        return True
+    if owner is not None and owner == image["owner"]:
+        return True
+    return image["visibility"] == "shared" and owner is not None and is_member
+
+
+def load_marker(
+    conn: Connection, context: ContextLike, marker: Any, showing_deleted: bool
+) -> Row[Any]:
+    """The marker image's row, looked up with image_get's rules.
+
+    Unknown, malformed, or deleted while deleted images are not shown ->
+    :class:`ImageNotFound`; not visible to the context -> :class:`Forbidden`.
+    The membership needed for the visibility check is read in the same
+    statement.
+    """
+    if not isinstance(marker, str) or len(marker) > MAX_ID_LENGTH:
+        raise ImageNotFound(f"Marker image {marker!r} not found")
+    owner = context_owner(context)
+    member = t.image_members.c
+    is_member: ColumnElement[bool] = (
+        exists().where(
+            member.image_id == t.images.c.id, member.member == owner, member.deleted == false()
+        )
+        if owner is not None and not context_is_admin(context)
+        else false()
+    )
+    stmt = select(t.images, is_member.label("glancedb_marker_is_member")).where(
+        t.images.c.id == marker
+    )
+    row = conn.execute(stmt).first()
+    if row is None:
+        raise ImageNotFound(f"Marker image {marker!r} not found")
+    image = dict(row._mapping)
+    if image["deleted"] and not (showing_deleted or context_can_see_deleted(context)):
+        raise ImageNotFound(f"Marker image {marker!r} is deleted")
+    if not _marker_visible(context, image, bool(image["glancedb_marker_is_member"])):
+        raise Forbidden(f"Forbidden to access marker image {marker!r}")
+    return row
 
 
 class ListingAPI(DatabaseCore):
     """image_get_all: Glance's listing semantics in one SQL statement per page (SPEC 3)."""
+
+    @retrying
+    def image_get_all(
+        self,
+        context: ContextLike,
+        filters: Mapping[str, Any] | None = None,
+        marker: str | None = None,
+        limit: int | None = None,
+        sort_key: str | Sequence[str] | None = None,
+        sort_dir: str | Sequence[str] | None = None,
+        member_status: str = "accepted",
+        is_public: bool | None = None,
+        admin_as_user: bool = False,
+        return_tag: bool = False,
+        v1_mode: bool = False,
+    ) -> list[Record]:
+        """List the images ``context`` may see, filtered, sorted and paged.
+
+        :param filters: Glance's filter dict (SPEC 3.2): ``visibility``,
+            ``deleted``, ``changes-since``, ``checksum``, ``os_hash_value``,
+            ``os_hidden``, ``properties``, ``tags``, ``<attr>_min/_max``,
+            ``created_at``/``updated_at`` with operators, ``name``/``id``/
+            ``status``/``container_format``/``disk_format`` with ``in:``,
+            any other column (equality) or property name.
+        :param marker: id of the last image of the previous page.
+        :param limit: page size; None for all, 0 for none.
+        :param sort_key: list of image columns (default ``['created_at']``).
+        :param sort_dir: list of ``asc``/``desc`` (one per key, or one for all).
+        :param member_status: membership status that makes a shared image
+            visible to a member (``'all'`` for any).
+        :param is_public: True: only public images; False: only non-public.
+        :param admin_as_user: apply a regular user's visibility to an admin.
+        :param return_tag: add each image's ``tags``.
+        :param v1_mode: return ``is_public`` instead of ``visibility``.
+        :returns: a list of image dicts (SPEC 1.6).
+        :raises InvalidSortKey, InvalidSortDir, InvalidFilterRangeValue,
+            InvalidFilterOperatorValue, InvalidParameterValue, Invalid: bad
+            options; ImageNotFound / Forbidden: a bad marker.
+        """
+        query = parse_query(filters, sort_key, sort_dir, is_public)
+        page_limit = parse_limit(limit)
+        if member_status not in _MEMBER_STATUS_CHOICES:
+            raise Invalid(f"Unknown member status {member_status!r}")
+        if page_limit == 0:
+            return []
+        with self.reading() as conn:
+            marker_row = (
+                load_marker(conn, context, marker, query.showing_deleted)
+                if marker is not None
+                else None
+            )
+            stmt = page_statement(
+                context,
+                query,
+                marker=None if marker_row is None else dict(marker_row._mapping),
+                limit=page_limit,
+                member_status=member_status,
+                admin_as_user=admin_as_user,
+            )
+            rows = conn.execute(stmt).all()
+            return image_dicts(
+                conn,
+                rows,
+                show_deleted_locations=query.showing_deleted,
+                hide_deactivated_locations=not context_is_admin(context),
+                return_tag=return_tag,
+                v1_mode=v1_mode,
+            )

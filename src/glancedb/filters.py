@@ -1,0 +1,419 @@
+"""Parsing ``image_get_all``'s filters and sort options (SPEC 3.2, 3.3).
+
+Pure functions, no SQL: the Glance-style ``filters`` dict, ``sort_key`` /
+``sort_dir`` and ``is_public`` become an :class:`ImageQuery`, a typed and
+validated description that :mod:`glancedb.listing` turns into one SQL
+statement.  Every malformed input is rejected here, before any query runs.
+Filter keys are only ever compared with the known column names: a key that
+is not a column becomes a property *name* (data), never an identifier.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import Boolean, DateTime, Integer
+
+from glancedb.exception import (
+    Invalid,
+    InvalidFilterOperatorValue,
+    InvalidFilterRangeValue,
+    InvalidParameterValue,
+    InvalidSortDir,
+    InvalidSortKey,
+)
+from glancedb.models import tables as t
+from glancedb.timeutils import to_naive_utc
+
+Operator = Literal["eq", "neq", "lt", "lte", "gt", "gte", "in", "is_null"]
+Direction = Literal["asc", "desc"]
+
+#: Columns of ``images`` (the only names a filter or sort key may refer to as columns).
+IMAGE_COLUMNS: frozenset[str] = frozenset(c.name for c in t.images.columns)
+
+#: Comparison operators of the ``created_at`` / ``updated_at`` filters.
+TIME_OPERATORS: frozenset[str] = frozenset({"eq", "neq", "lt", "lte", "gt", "gte"})
+#: Columns filtered with ``in:a,b`` / ``eq:a`` / plain values.
+LIST_FILTER_COLUMNS: frozenset[str] = frozenset(
+    {"name", "id", "status", "container_format", "disk_format"}
+)
+TIME_FILTER_COLUMNS: frozenset[str] = frozenset({"created_at", "updated_at"})
+#: Keys whose None value means ``IS NULL`` (every other None-valued key is ignored).
+NULL_COMPARED_KEYS: frozenset[str] = frozenset(
+    {"checksum", "os_hash_value", "os_hidden", "deleted"}
+)
+VISIBILITIES: frozenset[str] = frozenset({"public", "private", "shared", "community", "all"})
+DEFAULT_SORT_KEY = "created_at"
+DEFAULT_SORT_DIR: Direction = "desc"
+TIE_BREAKERS: tuple[str, ...] = ("created_at", "id")
+
+
+@dataclass(frozen=True)
+class ColumnCondition:
+    """``images.<column> <op> value`` (``in``: value is a tuple; ``is_null``: no value)."""
+
+    column: str
+    op: Operator
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class PropertyCondition:
+    """The image has a live property ``name`` whose value equals ``value``."""
+
+    name: str
+    value: str | None
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One ``ORDER BY`` term: an image column and a direction."""
+
+    column: str
+    direction: Direction
+
+
+@dataclass(frozen=True)
+class ImageQuery:
+    """What ``image_get_all`` must return, validated and typed.
+
+    ``visibility`` is the ``filters['visibility']`` value (None when absent);
+    ``is_public`` the v1-style flag; ``showing_deleted`` whether deleted
+    images are asked for (``deleted=True`` or ``changes-since``), which
+    decides how the marker is looked up and whether deleted locations show.
+    """
+
+    conditions: tuple[ColumnCondition, ...] = ()
+    properties: tuple[PropertyCondition, ...] = ()
+    tags: tuple[str, ...] = ()
+    visibility: str | None = None
+    is_public: bool | None = None
+    showing_deleted: bool = False
+    sort: tuple[SortKey, ...] = field(
+        default=(SortKey("created_at", "desc"), SortKey("id", "desc"))
+    )
+
+
+# --- helpers for single values ------------------------------------------------
+
+
+def split_filter_op(expression: str) -> tuple[str, str]:
+    """Split ``"op:value"`` into ``(op, value)``; no operator means ``eq``.
+
+    A value that contains ``:`` but as a whole is an ISO-8601 time is not
+    split (``2024-01-01T10:00:00`` is an equality, not operator ``2024-01-01T10``).
+    """
+    op, sep, rest = expression.partition(":")
+    if not sep:
+        return "eq", expression
+    if _try_parse_isotime(expression) is not None:
+        return "eq", expression
+    return op, rest
+
+
+def _try_parse_isotime(text: str) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
+def parse_isotime(value: Any, key: str) -> datetime.datetime:
+    """An ISO-8601 time (or a datetime) as naive UTC; else InvalidParameterValue."""
+    if isinstance(value, datetime.datetime):
+        return to_naive_utc(value)
+    parsed = _try_parse_isotime(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise InvalidParameterValue(
+            f"Bad {key!r} filter value {value!r}: use ISO 8601 date-time notation"
+        )
+    return to_naive_utc(parsed)
+
+
+def split_in_list(value: str) -> list[str]:
+    """Items of an ``in:`` list, following the API-WG quoting rules.
+
+    Items are separated by commas.  An item may be double-quoted to contain
+    commas; inside quotes a backslash protects the next character (both are
+    kept, nothing is unescaped).  A quote must open at the start of an item,
+    be closed, and be followed by a comma or the end, else
+    :class:`InvalidParameterValue`.  A trailing comma ends the list.
+    """
+    items: list[str] = []
+    pos, end = 0, len(value)
+    while pos < end:
+        if value[pos] == '"':
+            pos += 1
+            start = pos
+            while pos < end and value[pos] != '"':
+                pos += 2 if value[pos] == "\\" else 1
+            if pos >= end:
+                raise InvalidParameterValue(
+                    f"Invalid filter value {value!r}: a quotation mark is not closed"
+                )
+            items.append(value[start:pos])
+            pos += 1
+            if pos < end and value[pos] != ",":
+                raise InvalidParameterValue(
+                    f"Invalid filter value {value!r}: no comma after a closing quotation mark"
+                )
+        else:
+            stop = value.find(",", pos)
+            stop = end if stop < 0 else stop
+            item = value[pos:stop]
+            _reject_bare_quote(item, value)
+            items.append(item)
+            pos = stop
+        pos += 1  # the comma
+    return items
+
+
+def _reject_bare_quote(item: str, whole: str) -> None:
+    for i, char in enumerate(item):
+        if char == '"' and (i == 0 or item[i - 1] != "\\"):
+            raise InvalidParameterValue(
+                f"Invalid filter value {whole!r}: no comma before an opening quotation mark"
+            )
+
+
+def _to_bool(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise InvalidParameterValue(f"Filter {key!r} needs a boolean, not {value!r}")
+
+
+def _to_int(value: Any, key: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidParameterValue(f"Filter {key!r} needs an integer, not {value!r}") from None
+
+
+def coerce_column_value(column: str, value: Any, key: str | None = None) -> Any:
+    """``value`` converted to the Python type of image column ``column``."""
+    key = key or column
+    col_type = t.images.c[column].type
+    if isinstance(col_type, Boolean):
+        return _to_bool(value, key)
+    if isinstance(col_type, Integer):
+        return _to_int(value, key)
+    if isinstance(col_type, DateTime):
+        return parse_isotime(value, key)
+    return value if isinstance(value, str) else str(value)
+
+
+def _property_value(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+# --- the filters dict ---------------------------------------------------------
+
+
+def _range_condition(key: str, value: Any) -> ColumnCondition | None:
+    """The condition of a ``<column>_min`` / ``<column>_max`` key (None: not one)."""
+    column, bound = key[:-4], key[-3:]
+    if column not in IMAGE_COLUMNS:
+        return None
+    if not isinstance(t.images.c[column].type, Integer):
+        raise InvalidFilterRangeValue(f"Unable to filter {key!r}: column {column!r} is not numeric")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidFilterRangeValue(
+            f"Unable to filter {key!r} on a range with the non-numeric value {value!r}"
+        ) from None
+    return ColumnCondition(column, "gte" if bound == "min" else "lte", number)
+
+
+def _time_condition(key: str, value: Any) -> ColumnCondition:
+    if isinstance(value, datetime.datetime):
+        return ColumnCondition(key, "eq", to_naive_utc(value))
+    if not isinstance(value, str):
+        raise InvalidParameterValue(f"Bad {key!r} filter value {value!r}: not a string")
+    op, text = split_filter_op(value)
+    if op not in TIME_OPERATORS:
+        raise InvalidFilterOperatorValue(f"Unable to filter {key!r} by unknown operator {op!r}")
+    return ColumnCondition(key, op, parse_isotime(text, key))  # type: ignore[arg-type]
+
+
+def _list_condition(key: str, value: Any) -> ColumnCondition:
+    if not isinstance(value, str):
+        return ColumnCondition(key, "eq", coerce_column_value(key, value))
+    op, text = split_filter_op(value)
+    if op == "in":
+        return ColumnCondition(key, "in", tuple(split_in_list(text)))
+    if op == "eq":
+        return ColumnCondition(key, "eq", text)
+    raise InvalidFilterOperatorValue(f"Unable to filter {key!r} by unknown operator {op!r}")
+
+
+def parse_filters(filters: Mapping[str, Any] | None, is_public: bool | None = None) -> ImageQuery:
+    """Validate Glance's ``filters`` dict (and ``is_public``) into an :class:`ImageQuery`.
+
+    The caller's dict is not modified.  Sorting is left at its default; see
+    :func:`parse_query` for the whole set of options.
+    """
+    if filters is not None and not isinstance(filters, Mapping):
+        raise Invalid(f"filters must be a dict, not {filters!r}")
+    remaining = dict(filters or {})
+    conditions: list[ColumnCondition] = []
+    properties: list[PropertyCondition] = []
+
+    visibility = remaining.pop("visibility", None)
+    if visibility is not None and visibility not in VISIBILITIES:
+        raise InvalidParameterValue(f"Unknown visibility {visibility!r} in filters")
+
+    showing_deleted = False
+    if "changes-since" in remaining:
+        since = remaining.pop("changes-since")
+        if since is not None:
+            conditions.append(
+                ColumnCondition("updated_at", "gt", parse_isotime(since, "changes-since"))
+            )
+            showing_deleted = True
+
+    if "deleted" in remaining:
+        deleted = remaining.pop("deleted")
+        if deleted is None:
+            conditions.append(ColumnCondition("deleted", "is_null"))
+        else:
+            flag = _to_bool(deleted, "deleted")
+            conditions.append(ColumnCondition("deleted", "eq", flag))
+            if flag:
+                showing_deleted = True
+            else:
+                conditions.append(ColumnCondition("status", "neq", "killed"))
+
+    for key in ("checksum", "os_hash_value", "os_hidden"):
+        if key in remaining:
+            value = remaining.pop(key)
+            if value is None:
+                conditions.append(ColumnCondition(key, "is_null"))
+            else:
+                conditions.append(ColumnCondition(key, "eq", coerce_column_value(key, value)))
+
+    props = remaining.pop("properties", None)
+    if props is not None:
+        if not isinstance(props, Mapping):
+            raise InvalidParameterValue(f"Filter 'properties' needs a dict, not {props!r}")
+        for name, value in props.items():
+            properties.append(PropertyCondition(str(name), _property_value(value)))
+
+    tags: tuple[str, ...] = ()
+    tag_values = remaining.pop("tags", None)
+    if tag_values is not None:
+        if isinstance(tag_values, str):
+            tag_values = [tag_values]
+        tags = tuple(str(tag) for tag in tag_values)
+
+    for key, value in remaining.items():
+        if value is None:
+            continue  # a None filter is ignored (SPEC 3.2)
+        if not isinstance(key, str):
+            raise InvalidParameterValue(f"Filter key {key!r} is not a string")
+        if key.endswith(("_min", "_max")):
+            range_condition = _range_condition(key, value)
+            if range_condition is not None:
+                conditions.append(range_condition)
+                continue
+        if key in TIME_FILTER_COLUMNS:
+            conditions.append(_time_condition(key, value))
+        elif key in LIST_FILTER_COLUMNS:
+            conditions.append(_list_condition(key, value))
+        elif key in IMAGE_COLUMNS:
+            conditions.append(ColumnCondition(key, "eq", coerce_column_value(key, value)))
+        else:
+            properties.append(PropertyCondition(key, _property_value(value)))
+
+    return ImageQuery(
+        conditions=tuple(conditions),
+        properties=tuple(properties),
+        tags=tags,
+        visibility=visibility,
+        is_public=is_public,
+        showing_deleted=showing_deleted,
+    )
+
+
+# --- sorting ------------------------------------------------------------------
+
+
+def _as_list(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def parse_sort(
+    sort_key: str | Sequence[str] | None, sort_dir: str | Sequence[str] | None
+) -> tuple[SortKey, ...]:
+    """The total order of a listing (SPEC 3.3).
+
+    Keys default to ``['created_at']`` and must be image columns
+    (:class:`InvalidSortKey`); directions default to ``desc``, one direction
+    applies to every key, and each must be ``asc`` or ``desc``
+    (:class:`InvalidSortDir`).  ``created_at`` then ``id`` are appended when
+    missing, with the single given direction (else ``desc``).
+    """
+    keys = _as_list(sort_key) or [DEFAULT_SORT_KEY]
+    dirs = _as_list(sort_dir)
+    for key in keys:
+        if key not in IMAGE_COLUMNS:
+            raise InvalidSortKey(f"Sort key {key!r} is not an image attribute")
+    for direction in dirs:
+        if direction not in ("asc", "desc"):
+            raise InvalidSortDir(f"Sort direction {direction!r} is not 'asc' or 'desc'")
+    default: Direction = DEFAULT_SORT_DIR
+    if not dirs:
+        dirs = [default] * len(keys)
+    elif len(dirs) == 1:
+        default = dirs[0]  # type: ignore[assignment]
+        dirs = dirs * len(keys)
+    elif len(dirs) != len(keys):
+        raise InvalidSortDir(
+            f"Sort directions {dirs!r} do not match sort keys {keys!r} (one per key, or one)"
+        )
+    order = [SortKey(key, direction) for key, direction in zip(keys, dirs, strict=True)]  # type: ignore[arg-type]
+    for key in TIE_BREAKERS:
+        if key not in keys:
+            order.append(SortKey(key, default))
+    return tuple(order)
+
+
+def parse_limit(limit: Any) -> int | None:
+    """``None`` (no limit) or a non-negative int; anything else is Invalid."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        try:
+            if isinstance(limit, bool) or not isinstance(limit, str):
+                raise ValueError
+            limit = int(limit)
+        except ValueError:
+            raise Invalid(f"limit must be an integer, not {limit!r}") from None
+    if limit < 0:
+        raise Invalid(f"limit must not be negative, got {limit}")
+    return int(limit)
+
+
+def parse_query(
+    filters: Mapping[str, Any] | None = None,
+    sort_key: str | Sequence[str] | None = None,
+    sort_dir: str | Sequence[str] | None = None,
+    is_public: bool | None = None,
+) -> ImageQuery:
+    """Filters and sort options of one ``image_get_all`` call, validated."""
+    sort = parse_sort(sort_key, sort_dir)
+    return dataclasses.replace(parse_filters(filters, is_public), sort=sort)
