@@ -102,6 +102,7 @@ image_location_delete = _delegate(Database.image_location_delete)
 # --- tags (issue 3) -------------------------------------------------------------
 
 # --- listing (issue 4) ----------------------------------------------------------
+image_get_all = _delegate(Database.image_get_all)
 
 # --- tasks (issue 5) ------------------------------------------------------------
 
