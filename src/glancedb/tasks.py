@@ -1,9 +1,360 @@
-"""Tasks and their info (SPEC 8)."""
+"""Tasks and their info (SPEC 8).
+
+A task is one row of ``tasks`` plus at most one row of ``task_info`` holding
+its ``input`` and ``result`` (JSON text) and ``message`` (plain text).
+"""
 
 from __future__ import annotations
 
-from glancedb.core import DatabaseCore
+import datetime
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    and_,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.sql.expression import Select
+
+from glancedb.context import ContextLike, context_can_see_deleted, context_is_admin, context_owner
+from glancedb.core import DatabaseCore, retrying
+from glancedb.exception import Forbidden, Invalid, InvalidSortDir, InvalidSortKey, TaskNotFound
+from glancedb.models import tables as t
+from glancedb.records import Record, dump_json, load_json
+from glancedb.timeutils import to_naive_utc, utcnow
+from glancedb.validation import check_lengths, reject_four_byte_chars, to_int
+
+TASK_COLUMNS: tuple[str, ...] = tuple(c.name for c in t.tasks.columns)
+TASK_INFO_KEYS: tuple[str, ...] = ("input", "result", "message")
+_REQUIRED_ON_CREATE = ("type", "status", "owner")
+# Keys callers may pass but that task_update never writes as given.
+_PROTECTED_ON_UPDATE = frozenset({"id", "created_at", "updated_at", "deleted_at"})
+# task_info columns are TEXT, which MySQL limits to 65535 bytes; checked on
+# every backend so that all three accept the same tasks.
+TEXT_MAX_BYTES = 65535
+# Stand-ins for NULL in the marker comparison of nullable sort columns, so a
+# NULL value neither loops nor skips a page.
+_EMPTY_TIME = datetime.datetime(1900, 1, 1)
+
+
+def _sort_expression(key: str) -> ColumnElement[Any]:
+    column = t.tasks.c[key]
+    if not column.nullable:
+        return column
+    if key in ("expires_at", "updated_at", "deleted_at", "created_at"):
+        return func.coalesce(column, _EMPTY_TIME)
+    return func.coalesce(column, "")
+
+
+def _empty_for(key: str, value: Any) -> Any:
+    if value is not None or not t.tasks.c[key].nullable:
+        return value
+    return _EMPTY_TIME if key.endswith("_at") else ""
+
+
+def _visible_clause(context: ContextLike) -> ColumnElement[bool] | None:
+    """SQL form of task visibility: None when everything is visible."""
+    if context_is_admin(context):
+        return None
+    owner = context_owner(context)
+    if owner is None:
+        # Only ownerless tasks (which the NOT NULL column cannot hold).
+        return t.tasks.c.owner.is_(None)
+    return t.tasks.c.owner == owner
+
+
+def is_task_visible(context: ContextLike, task: Mapping[str, Any]) -> bool:
+    """Admins see every task; others tasks without an owner or their own."""
+    if context_is_admin(context) or task["owner"] is None:
+        return True
+    owner = context_owner(context)
+    return owner is not None and owner == task["owner"]
+
+
+def _task_record(row: Row[Any], with_info: bool) -> Record:
+    mapping = row._mapping
+    record = Record((c, mapping[c]) for c in TASK_COLUMNS)
+    if with_info:
+        record["input"] = load_json(mapping["input"])
+        record["result"] = load_json(mapping["result"])
+        record["message"] = mapping["message"]
+    return record
+
+
+def _select_tasks(with_info: bool) -> Select[Any]:
+    if not with_info:
+        return select(t.tasks)
+    return select(
+        t.tasks, t.task_info.c.input, t.task_info.c.result, t.task_info.c.message
+    ).select_from(t.tasks.outerjoin(t.task_info, t.task_info.c.task_id == t.tasks.c.id))
+
+
+def _normalise_times(values: dict[str, Any]) -> None:
+    for key in ("expires_at", "created_at", "updated_at", "deleted_at"):
+        value = values.get(key)
+        if isinstance(value, datetime.datetime):
+            values[key] = to_naive_utc(value)
+
+
+def _encode_info(key: str, value: Any) -> str | None:
+    if key == "message":
+        return None if value is None else str(value)
+    return dump_json(value)
+
+
+def _info_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The task_info columns of ``values``, encoded and checked."""
+    info: dict[str, Any] = {}
+    for key in TASK_INFO_KEYS:
+        if key not in values:
+            continue
+        value = values[key]
+        stored = _encode_info(key, value)
+        if stored is not None and len(stored.encode("utf-8")) > TEXT_MAX_BYTES:
+            raise Invalid(
+                f"task_info.{key} is limited to {TEXT_MAX_BYTES} bytes, "
+                f"got {len(stored.encode('utf-8'))}"
+            )
+        info[key] = stored
+    return info
+
+
+def _task_values(values: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+    """The ``tasks`` columns of ``values`` (unknown keys ignored), checked."""
+    columns = {k: v for k, v in values.items() if k in t.tasks.c}
+    if not creating:
+        columns = {k: v for k, v in columns.items() if k not in _PROTECTED_ON_UPDATE}
+    for key in _REQUIRED_ON_CREATE:
+        if (creating or key in columns) and columns.get(key) is None:
+            raise Invalid(f"Task {key} is required, got {columns.get(key)!r}")
+    check_lengths(t.tasks, columns)
+    _normalise_times(columns)
+    if "deleted" in columns:
+        columns["deleted"] = bool(columns["deleted"])
+    return columns
 
 
 class TasksAPI(DatabaseCore):
     """Tasks and their info (SPEC 8)."""
+
+    # --- internals -------------------------------------------------------------
+
+    def _task_row(
+        self,
+        conn: Connection,
+        context: ContextLike,
+        task_id: str,
+        *,
+        force_show_deleted: bool = False,
+        with_info: bool = True,
+    ) -> Row[Any]:
+        """The task row, checked for existence and visibility."""
+        query = _select_tasks(with_info).where(t.tasks.c.id == task_id)
+        if not force_show_deleted and not context_can_see_deleted(context):
+            query = query.where(t.tasks.c.deleted == false())
+        row = conn.execute(query).first()
+        if row is None:
+            raise TaskNotFound(f"No task found with ID {task_id}")
+        if not is_task_visible(context, dict(row._mapping)):
+            raise Forbidden(f"Forbidding request, task {task_id} is not visible")
+        return row
+
+    def _soft_delete_expired(self, conn: Connection, context: ContextLike) -> None:
+        """Soft-delete the context owner's expired tasks (as Glance does)."""
+        owner = context_owner(context)
+        if owner is None:
+            return
+        now = utcnow()
+        conn.execute(
+            update(t.tasks)
+            .where(
+                t.tasks.c.owner == owner,
+                t.tasks.c.deleted == false(),
+                t.tasks.c.expires_at <= now,
+            )
+            .values(deleted=True, deleted_at=now)
+        )
+
+    def _fetch_task(self, conn: Connection, task_id: str) -> Record:
+        row = conn.execute(_select_tasks(True).where(t.tasks.c.id == task_id)).one()
+        return _task_record(row, with_info=True)
+
+    # --- public API ------------------------------------------------------------
+
+    @retrying
+    def task_create(self, context: ContextLike, values: Mapping[str, Any]) -> Record:
+        """Create a task from ``values`` and return the task dict.
+
+        ``input``, ``result`` and ``message`` go to ``task_info``; the other
+        keys naming a ``tasks`` column are stored (``type``, ``status`` and
+        ``owner`` are required); unknown keys are ignored.  A given ``id``,
+        ``created_at``, ``updated_at``, ``deleted`` and ``deleted_at`` are
+        stored as given.
+        """
+        reject_four_byte_chars(dict(values), "task")
+        columns = _task_values(values, creating=True)
+        info = _info_values(values)
+        now = utcnow()
+        if columns.get("id") is None:
+            columns["id"] = str(uuid.uuid4())
+        columns.setdefault("created_at", now)
+        columns.setdefault("updated_at", now)
+        columns.setdefault("deleted", False)
+        with self.writing() as conn:
+            conn.execute(insert(t.tasks).values(**columns))
+            conn.execute(insert(t.task_info).values(task_id=columns["id"], **info))
+            return self._fetch_task(conn, columns["id"])
+
+    @retrying
+    def task_update(self, context: ContextLike, task_id: str, values: Mapping[str, Any]) -> Record:
+        """Update the task ``task_id`` with ``values``; return the task dict.
+
+        The task must be visible (``TaskNotFound`` / ``Forbidden``).
+        ``updated_at`` is set to now; ``deleted`` becomes False unless
+        ``values`` gives it; ``id`` and the other timestamps are ignored.
+        """
+        reject_four_byte_chars(dict(values), "task")
+        columns = _task_values(values, creating=False)
+        info = _info_values(values)
+        now = utcnow()
+        columns["updated_at"] = now
+        columns.setdefault("deleted", False)
+        if columns["deleted"]:
+            columns["deleted_at"] = now
+        with self.writing() as conn:
+            self._task_row(conn, context, task_id, with_info=False)
+            conn.execute(update(t.tasks).where(t.tasks.c.id == task_id).values(**columns))
+            if info:
+                result = conn.execute(
+                    update(t.task_info).where(t.task_info.c.task_id == task_id).values(**info)
+                )
+                if result.rowcount == 0:
+                    conn.execute(insert(t.task_info).values(task_id=task_id, **info))
+            return self._fetch_task(conn, task_id)
+
+    @retrying
+    def task_get(
+        self, context: ContextLike, task_id: str, force_show_deleted: bool = False
+    ) -> Record:
+        """The task dict of ``task_id`` (with ``input``, ``result``, ``message``).
+
+        Deleted tasks are found only with ``force_show_deleted`` or a context
+        that can see deleted records; else ``TaskNotFound``.  A task of
+        another owner → ``Forbidden`` (admins see every task).
+        """
+        with self.reading() as conn:
+            row = self._task_row(conn, context, task_id, force_show_deleted=force_show_deleted)
+            return _task_record(row, with_info=True)
+
+    @retrying
+    def task_delete(self, context: ContextLike, task_id: str) -> Record:
+        """Soft-delete the task ``task_id`` and return its task dict."""
+        now = utcnow()
+        with self.writing() as conn:
+            self._task_row(conn, context, task_id, with_info=False)
+            conn.execute(
+                update(t.tasks)
+                .where(t.tasks.c.id == task_id)
+                .values(deleted=True, deleted_at=now, updated_at=now)
+            )
+            return self._fetch_task(conn, task_id)
+
+    @retrying
+    def task_get_all(
+        self,
+        context: ContextLike,
+        filters: Mapping[str, Any] | None = None,
+        marker: str | None = None,
+        limit: int | None = None,
+        sort_key: str = "created_at",
+        sort_dir: str = "desc",
+        admin_as_user: bool = False,
+    ) -> list[Record]:
+        """List task dicts (without ``input``, ``result``, ``message``).
+
+        ``filters``: ``deleted`` and any other task column, by equality (None
+        values and unknown keys ignored); no implicit ``deleted`` filter.
+        ``marker``: the task id the page starts after, in the order
+        ``[sort_key, created_at, id]`` all in ``sort_dir``.  A non-admin (or an
+        admin with ``admin_as_user``) that has an owner sees only its own
+        tasks.  The caller's expired tasks are soft-deleted first.
+        """
+        if sort_key not in t.tasks.c:
+            raise InvalidSortKey(f"Invalid sort key {sort_key!r} for tasks")
+        if sort_dir not in ("asc", "desc"):
+            raise InvalidSortDir(f"Invalid sort direction {sort_dir!r}: use 'asc' or 'desc'")
+        if limit is not None:
+            limit = to_int("limit", limit)
+            if limit < 0:
+                raise Invalid(f"limit must not be negative, got {limit}")
+        sort_keys = [sort_key] + [k for k in ("created_at", "id") if k != sort_key]
+        filters = dict(filters or {})
+        with self.writing() as conn:
+            self._soft_delete_expired(conn, context)
+            query = select(t.tasks)
+            owner = context_owner(context)
+            if (not context_is_admin(context) or admin_as_user) and owner is not None:
+                query = query.where(t.tasks.c.owner == owner)
+            showing_deleted = bool(filters.get("deleted"))
+            for key, value in filters.items():
+                if value is None or key not in t.tasks.c:
+                    continue
+                if key == "deleted":
+                    query = query.where(t.tasks.c.deleted == (true() if value else false()))
+                else:
+                    query = query.where(t.tasks.c[key] == value)
+            if marker is not None:
+                marker_row = self._task_row(
+                    conn, context, marker, force_show_deleted=showing_deleted, with_info=False
+                )
+                query = query.where(_after_marker(sort_keys, sort_dir, dict(marker_row._mapping)))
+            order = [_sort_expression(k) for k in sort_keys]
+            query = query.order_by(*(o.desc() if sort_dir == "desc" else o.asc() for o in order))
+            if limit is not None:
+                query = query.limit(limit)
+            return [_task_record(row, with_info=False) for row in conn.execute(query)]
+
+    @retrying
+    def tasks_get_by_image(self, context: ContextLike, image_id: str) -> list[Record]:
+        """The non-expired task dicts of ``image_id`` visible to ``context``.
+
+        Deleted tasks are included only for contexts that can see deleted
+        records.  The caller's expired tasks are soft-deleted first.
+        """
+        with self.writing() as conn:
+            self._soft_delete_expired(conn, context)
+            query = _select_tasks(True).where(
+                t.tasks.c.image_id == image_id,
+                or_(t.tasks.c.expires_at.is_(None), t.tasks.c.expires_at >= utcnow()),
+            )
+            if not context_can_see_deleted(context):
+                query = query.where(t.tasks.c.deleted == false())
+            visible = _visible_clause(context)
+            if visible is not None:
+                query = query.where(visible)
+            query = query.order_by(t.tasks.c.created_at, t.tasks.c.id)
+            return [_task_record(row, with_info=True) for row in conn.execute(query)]
+
+
+def _after_marker(
+    sort_keys: list[str], sort_dir: str, marker: Mapping[str, Any]
+) -> ColumnElement[bool]:
+    """Rows strictly after ``marker`` in the order of ``sort_keys``."""
+    alternatives: list[ColumnElement[bool]] = []
+    for i, key in enumerate(sort_keys):
+        equal_before = [_sort_expression(k) == _empty_for(k, marker[k]) for k in sort_keys[:i]]
+        expression = _sort_expression(key)
+        value = _empty_for(key, marker[key])
+        beyond = expression < value if sort_dir == "desc" else expression > value
+        alternatives.append(and_(true(), *equal_before, beyond))
+    return or_(*alternatives)
