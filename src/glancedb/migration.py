@@ -1,0 +1,282 @@
+"""Schema management: upgrade, downgrade, version, drift check and sync.
+
+glancedb's Alembic migrations live in :mod:`glancedb.migrations`; their
+configuration is built here in code, and the revision is kept in glancedb's
+own version table ``glancedb_version``.  Glance's ``alembic_version`` is read
+(to recognise a database Glance created) but never created or changed.
+
+Every function takes an :class:`~sqlalchemy.Engine` and returns plain data;
+failures are raised as :mod:`glancedb.exception` errors (never printed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import exc as sa_exc
+
+from glancedb.core import TransientError, translate_error
+from glancedb.exception import GlanceDBError, SchemaError
+from glancedb.migrations import VERSION_TABLE
+from glancedb.models import metadata
+from glancedb.schema_diff import compare_connection
+
+LOG = logging.getLogger("glancedb")
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+#: Glance's version table and the only Glance revision glancedb adopts.
+GLANCE_VERSION_TABLE = "alembic_version"
+GLANCE_REVISION = "2024_1_contract01"
+
+#: glancedb's first revision: Glance's 2024.1 schema, stamped on adoption.
+FIRST_REVISION = "0001_glance_2024_1"
+
+# Tables the listing queries depend on: their statistics are refreshed
+# after every sync (SPEC 3.4).
+_IMAGE_TABLES = ("images", "image_properties", "image_tags", "image_members", "image_locations")
+
+
+# --- plumbing ----------------------------------------------------------------
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic :class:`~alembic.config.Config` for glancedb's migrations.
+
+    No ``alembic.ini`` is involved.  When ``connection`` is given, the
+    migration environment runs on it (its transaction is the caller's).
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    """Raise driver and Alembic failures as glancedb errors."""
+    try:
+        yield
+    except GlanceDBError:
+        raise
+    except sa_exc.SQLAlchemyError as exc:
+        error = translate_error(exc)
+        if isinstance(error, TransientError):
+            error = error.final
+        raise error from exc
+    except (CommandError, RevisionError) as exc:
+        raise SchemaError(f"Migration failed: {exc}") from exc
+
+
+@contextmanager
+def _transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction (``BEGIN IMMEDIATE`` on SQLite), errors translated."""
+    with _translated_errors(), engine.connect() as connection:
+        connection.execution_options(glancedb_write=True)
+        with connection.begin():
+            yield connection
+
+
+def _glance_revisions(connection: Connection, tables: set[str]) -> list[str]:
+    if GLANCE_VERSION_TABLE not in tables:
+        return []
+    rows = connection.execute(text(f"SELECT version_num FROM {GLANCE_VERSION_TABLE}"))
+    return sorted(str(row[0]) for row in rows)
+
+
+def _current(connection: Connection) -> str | None:
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
+
+
+def _table_names(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+# --- queries -----------------------------------------------------------------
+
+
+def head_revision() -> str:
+    """The newest revision of glancedb's migrations."""
+    head = _script().get_current_head()
+    if head is None:  # pragma: no cover - the package ships revisions
+        raise SchemaError("glancedb's migrations have no revision")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The glancedb revision the database is at (None: not managed by glancedb)."""
+    with _translated_errors(), engine.connect() as connection:
+        return _current(connection)
+
+
+def glance_revision(engine: Engine) -> str | None:
+    """The revision in Glance's ``alembic_version`` (None when there is none)."""
+    with _translated_errors(), engine.connect() as connection:
+        revisions = _glance_revisions(connection, _table_names(connection))
+    return ", ".join(revisions) or None
+
+
+def compare_schema(engine: Engine) -> list[str]:
+    """Differences between glancedb's models and the live database schema.
+
+    Each difference is one human-readable line, such as ``"index
+    ix_images_deleted missing on images"`` or ``"extra column images.foo"``.
+    Tables, columns (type, nullability, server default), primary keys,
+    indexes, unique constraints and foreign keys are compared; spellings that
+    differ only by backend (``BOOLEAN`` as ``TINYINT(1)``, MySQL's implicit
+    foreign-key indexes, quoting of defaults, ...) are not differences.  The
+    version tables (``glancedb_version``, Glance's ``alembic_version``) are
+    ignored.  An empty list means the schema matches.
+    """
+    with _translated_errors(), engine.connect() as connection:
+        return compare_connection(connection, metadata)
+
+
+def check(engine: Engine) -> list[str]:
+    """What keeps the database from being current: empty means at head, no drift.
+
+    Lists a missing or outdated glancedb revision first, then every
+    difference found by :func:`compare_schema`.
+    """
+    problems: list[str] = []
+    current = current_revision(engine)
+    head = head_revision()
+    if current is None:
+        problems.append(
+            f"database is not managed by glancedb (no revision in {VERSION_TABLE});"
+            " run 'glancedb db sync'"
+        )
+    elif current != head:
+        problems.append(f"database is at revision {current}, head is {head}")
+    problems.extend(compare_schema(engine))
+    return problems
+
+
+# --- changes -----------------------------------------------------------------
+
+
+def upgrade(engine: Engine, rev: str = "head") -> None:
+    """Upgrade the database to glancedb revision ``rev`` (default: the head).
+
+    A database that has glancedb's tables but no glancedb revision (one
+    created by Glance, for instance) is refused: :func:`sync` adopts those.
+    """
+    with _transaction(engine) as connection:
+        _refuse_unmanaged(connection)
+        command.upgrade(alembic_config(connection), rev)
+
+
+def downgrade(engine: Engine, rev: str) -> None:
+    """Downgrade the database to glancedb revision ``rev`` (``base``: nothing).
+
+    When Glance shares the database (``alembic_version`` exists), going below
+    the first revision only removes glancedb's stamp: the tables belong to
+    Glance and are kept.
+    """
+    with _transaction(engine) as connection:
+        config = alembic_config(connection)
+        if GLANCE_VERSION_TABLE in _table_names(connection) and _reaches_base(rev):
+            command.downgrade(config, FIRST_REVISION)
+            command.stamp(config, "base")
+            return
+        command.downgrade(config, rev)
+
+
+def _reaches_base(rev: str) -> bool:
+    if rev == "base":
+        return True
+    if not _script().revision_map.get_revisions(rev):
+        raise SchemaError(f"Unknown revision {rev!r}")
+    return False
+
+
+def _refuse_unmanaged(connection: Connection) -> None:
+    tables = _table_names(connection)
+    if _current(connection) is None and tables & set(metadata.tables):
+        raise SchemaError(
+            f"The database has tables but no glancedb revision in {VERSION_TABLE}:"
+            " use 'glancedb db sync' to adopt a database created by Glance"
+        )
+
+
+def sync(engine: Engine) -> None:
+    """Bring the database to glancedb's head revision, adopting Glance's.
+
+    - an empty database gets the whole schema;
+    - a database created by Glance (its tables, and ``2024_1_contract01`` in
+      ``alembic_version``) is compared with the models, stamped with
+      glancedb's first revision without touching any row, then upgraded
+      (later revisions are additive);
+    - a database already managed by glancedb is upgraded.
+
+    Raises :class:`~glancedb.exception.SchemaError` for a Glance database at
+    another revision (naming it), for a schema that drifted (naming every
+    difference) and for tables managed by neither.  Table statistics are
+    refreshed afterwards, since the listing queries' plans depend on them.
+    """
+    with _transaction(engine) as connection:
+        config = alembic_config(connection)
+        tables = _table_names(connection)
+        if _current(connection) is None and tables & set(metadata.tables):
+            _adopt(connection, tables)
+            command.stamp(config, FIRST_REVISION)
+        command.upgrade(config, "head")
+    analyze(engine)
+
+
+def _adopt(connection: Connection, tables: set[str]) -> None:
+    """Check that an unmanaged database is Glance's 2024.1 schema, or raise."""
+    revisions = _glance_revisions(connection, tables)
+    if not revisions:
+        raise SchemaError(
+            "The database has tables ("
+            + ", ".join(sorted(tables & set(metadata.tables)))
+            + f") but neither glancedb's {VERSION_TABLE} nor Glance's"
+            f" {GLANCE_VERSION_TABLE}: refusing to adopt it"
+        )
+    if revisions != [GLANCE_REVISION]:
+        raise SchemaError(
+            f"The Glance database is at revision {', '.join(revisions)}; glancedb adopts only"
+            f" Glance's {GLANCE_REVISION} (upgrade it with 'glance-manage db sync' first)"
+        )
+    differences = compare_connection(connection, metadata)
+    if differences:
+        raise SchemaError(
+            f"The Glance database (revision {GLANCE_REVISION}) differs from the expected"
+            " schema: " + "; ".join(differences)
+        )
+
+
+def analyze(engine: Engine) -> None:
+    """Refresh the planner statistics of the image tables."""
+    with _translated_errors(), engine.connect() as connection:
+        backend = connection.dialect.name
+        present = [name for name in _IMAGE_TABLES if name in _table_names(connection)]
+        if not present:
+            return
+        if backend == "sqlite":
+            # Bounded sampling: ANALYZE stays quick on very large files.
+            connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+            connection.exec_driver_sql("ANALYZE")
+            connection.exec_driver_sql("PRAGMA optimize")
+        elif backend == "postgresql":
+            connection.exec_driver_sql("ANALYZE " + ", ".join(present))
+        elif backend in ("mysql", "mariadb"):
+            result = connection.exec_driver_sql("ANALYZE TABLE " + ", ".join(present))
+            result.fetchall()
+        connection.commit()

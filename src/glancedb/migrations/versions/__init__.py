@@ -1,0 +1,1 @@
+"""Revision scripts of glancedb's migrations, oldest first."""

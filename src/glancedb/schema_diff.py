@@ -1,0 +1,228 @@
+"""Schema drift: the differences between glancedb's models and a live database.
+
+Alembic's autogenerate compares tables, columns, types, nullability and
+(through :func:`_same_server_default`) server defaults.  Keys are compared
+here instead — primary keys, indexes, unique constraints and foreign keys —
+by name and columns, with each backend's spellings folded together: a unique
+constraint and a unique index of the same name are the same thing, MySQL's
+implicit foreign-key indexes and generated constraint names are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Column, Connection, Index, MetaData, Table, UniqueConstraint, inspect
+from sqlalchemy.engine.reflection import Inspector
+
+from glancedb.migrations import VERSION_TABLE
+
+#: Tables that are not part of the schema proper: glancedb's and Glance's
+#: version tables.
+IGNORED_TABLES = frozenset({VERSION_TABLE, "alembic_version"})
+
+# Alembic diff kinds replaced by this module's own key comparison.
+_KEY_DIFFS = frozenset(
+    {"add_index", "remove_index", "add_constraint", "remove_constraint", "add_fk", "remove_fk"}
+)
+
+
+def compare_connection(connection: Connection, metadata: MetaData) -> list[str]:
+    """Every difference between ``metadata`` and the database, one line each."""
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "include_object": include_object,
+            "compare_type": True,
+            "compare_server_default": _same_server_default_hook,
+            "target_metadata": metadata,
+        },
+    )
+    messages: list[str] = []
+    for diff in _flatten(compare_metadata(context, metadata)):
+        if diff[0] not in _KEY_DIFFS:
+            messages.append(_describe(diff))
+    inspector = inspect(connection)
+    existing = set(inspector.get_table_names())
+    for table in metadata.sorted_tables:
+        if table.name in existing:
+            messages.extend(_compare_keys(inspector, table))
+    return messages
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic filter: everything except the version tables."""
+    return not (type_ == "table" and name in IGNORED_TABLES)
+
+
+def _flatten(diffs: Iterable[Any]) -> Iterable[tuple[Any, ...]]:
+    for diff in diffs:
+        if isinstance(diff, list):
+            yield from diff
+        else:
+            yield diff
+
+
+# --- columns -------------------------------------------------------------------
+
+
+def _describe(diff: tuple[Any, ...]) -> str:
+    kind = diff[0]
+    if kind == "add_table":
+        return f"table {diff[1].name} missing"
+    if kind == "remove_table":
+        return f"extra table {diff[1].name}"
+    if kind == "add_column":
+        return f"column {diff[2]}.{diff[3].name} missing"
+    if kind == "remove_column":
+        return f"extra column {diff[2]}.{diff[3].name}"
+    if kind.startswith("modify_"):
+        table, column, old, new = diff[2], diff[3], diff[5], diff[6]
+        if kind == "modify_nullable":
+            expected = "NULL" if new else "NOT NULL"
+            actual = "NULL" if old else "NOT NULL"
+            return f"column {table}.{column} is {actual}, expected {expected}"
+        if kind == "modify_type":
+            return f"column {table}.{column} has type {old}, expected {new}"
+        if kind == "modify_default":
+            return (
+                f"column {table}.{column} has server default {_default_text(old)},"
+                f" expected {_default_text(new)}"
+            )
+        if kind == "modify_comment":
+            return f"column {table}.{column} has comment {old!r}, expected {new!r}"
+    return f"difference: {diff!r}"
+
+
+def _default_text(default: Any) -> str:
+    if default is None:
+        return "none"
+    arg = getattr(default, "arg", default)
+    return str(getattr(arg, "text", arg))
+
+
+def _normal_default(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    while text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
+    text = re.sub(r"::[\w. ]+$", "", text)  # PostgreSQL casts: 'x'::character varying
+    text = text.strip("'\"").lower()
+    return {"false": "0", "true": "1"}.get(text, text)
+
+
+def _same_server_default_hook(
+    context: Any,
+    inspected_column: Any,
+    metadata_column: Column[Any],
+    inspected_default: str | None,
+    metadata_default: Any,
+    rendered_metadata_default: str | None,
+) -> bool:
+    """Alembic hook: True when the two defaults differ beyond spelling."""
+    if (
+        inspected_default is not None
+        and inspected_default.startswith("nextval(")
+        and metadata_column.primary_key
+    ):
+        return False  # the sequence behind a serial primary key
+    return _normal_default(inspected_default) != _normal_default(rendered_metadata_default)
+
+
+# --- keys ------------------------------------------------------------------------
+
+
+def _compare_keys(inspector: Inspector, table: Table) -> list[str]:
+    name = table.name
+    messages: list[str] = []
+    expected_pk = [c.name for c in table.primary_key.columns]
+    actual_pk = inspector.get_pk_constraint(name).get("constrained_columns") or []
+    if list(actual_pk) != expected_pk:
+        messages.append(
+            f"primary key of {name} is ({', '.join(actual_pk)}),"
+            f" expected ({', '.join(expected_pk)})"
+        )
+
+    foreign_keys = inspector.get_foreign_keys(name)
+    messages.extend(_compare_indexes(inspector, table, foreign_keys))
+
+    expected_fks = {
+        (
+            tuple(fk.column_keys),
+            fk.elements[0].column.table.name,
+            tuple(e.column.name for e in fk.elements),
+        )
+        for fk in table.foreign_key_constraints
+    }
+    actual_fks = {
+        (tuple(fk["constrained_columns"]), fk["referred_table"], tuple(fk["referred_columns"]))
+        for fk in foreign_keys
+    }
+    for cols, referred, ref_cols in sorted(expected_fks - actual_fks):
+        messages.append(
+            f"foreign key {name}({', '.join(cols)}) -> {referred}({', '.join(ref_cols)}) missing"
+        )
+    for cols, referred, ref_cols in sorted(actual_fks - expected_fks):
+        messages.append(
+            f"extra foreign key {name}({', '.join(cols)}) -> {referred}({', '.join(ref_cols)})"
+        )
+    return messages
+
+
+Key = tuple[tuple[str, ...], bool]
+
+
+def _compare_indexes(inspector: Inspector, table: Table, foreign_keys: list[Any]) -> list[str]:
+    name = table.name
+    expected: dict[str, Key] = {}
+    kinds: dict[str, str] = {}
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint) and constraint.name:
+            expected[str(constraint.name)] = (tuple(c.name for c in constraint.columns), True)
+            kinds[str(constraint.name)] = "unique constraint"
+    for index in table.indexes:
+        if isinstance(index, Index) and index.name:
+            expected[str(index.name)] = (tuple(c.name for c in index.columns), bool(index.unique))
+            kinds[str(index.name)] = "unique index" if index.unique else "index"
+
+    actual: dict[str, Key] = {}
+    for index_info in inspector.get_indexes(name):
+        columns = tuple(str(c) for c in index_info["column_names"])
+        actual[str(index_info["name"])] = (columns, bool(index_info["unique"]))
+    for unique in inspector.get_unique_constraints(name):
+        if unique.get("name"):
+            actual[str(unique["name"])] = (tuple(unique["column_names"]), True)
+
+    if inspector.bind.dialect.name in ("mysql", "mariadb"):
+        # InnoDB adds an index for a foreign key that no index covers, named
+        # after the constraint or its first column.
+        for fk in foreign_keys:
+            columns = tuple(fk["constrained_columns"])
+            for implicit in {fk.get("name"), columns[0]}:
+                if implicit not in expected and actual.get(str(implicit)) == (columns, False):
+                    del actual[str(implicit)]
+
+    messages = []
+    for key in sorted(expected.keys() - actual.keys()):
+        messages.append(f"{kinds[key]} {key} missing on {name}")
+    for key in sorted(actual.keys() - expected.keys()):
+        kind = "unique index" if actual[key][1] else "index"
+        messages.append(f"extra {kind} {key} on {name}")
+    for key in sorted(expected.keys() & actual.keys()):
+        (want_cols, want_unique), (have_cols, have_unique) = expected[key], actual[key]
+        if want_cols != have_cols:
+            messages.append(
+                f"{kinds[key]} {key} on {name} has columns ({', '.join(have_cols)}),"
+                f" expected ({', '.join(want_cols)})"
+            )
+        elif want_unique != have_unique:
+            actual_kind = "unique" if have_unique else "not unique"
+            messages.append(f"{kinds[key]} {key} on {name} is {actual_kind}")
+    return messages
