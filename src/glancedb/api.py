@@ -80,6 +80,8 @@ def _delegate(method: Callable[Concatenate[Database, P], R]) -> Callable[P, R]:
 
 # --- schema (issue 2) -----------------------------------------------------------
 db_sync = _delegate(Database.db_sync)
+db_version = _delegate(Database.db_version)
+db_check = _delegate(Database.db_check)
 
 # --- images (issue 3) -----------------------------------------------------------
 image_create = _delegate(Database.image_create)
