@@ -146,17 +146,28 @@ def int_id(value: Any) -> int | None:
 # --- input checks ---------------------------------------------------------------
 
 
-def writable_values(table: Table, values: Mapping[str, Any], what: str) -> dict[str, Any]:
+def writable_values(
+    table: Table, values: Mapping[str, Any], what: str, json_columns: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """The column values of ``values`` that a caller may set, checked.
 
     Keys that are not columns of ``table`` are ignored (Glance drops them
-    too); any string anywhere with a 4-byte character, or a string longer than
-    its column, raises :class:`Invalid`.
+    too).  Any string anywhere with a 4-byte character, a string longer than
+    its column, or a non-string for a text column (``json_columns`` take any
+    JSON value) raises :class:`Invalid`.
     """
     if not isinstance(values, Mapping):
         raise Invalid(f"{what} values must be a mapping, got {type(values).__name__}")
     reject_four_byte_chars(dict(values), what)
     kept = {k: v for k, v in values.items() if k in table.c and k not in PROTECTED_KEYS}
+    for key, value in kept.items():
+        if (
+            value is not None
+            and key not in json_columns
+            and isinstance(table.c[key].type, String)
+            and not isinstance(value, str)
+        ):
+            raise Invalid(f"{what} {key} must be a string, got {value!r}")
     check_lengths(table, kept)
     return kept
 

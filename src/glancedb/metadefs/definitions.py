@@ -102,7 +102,7 @@ def column_values(kind: Kind, values: Mapping[str, Any], *, creating: bool) -> d
 
     The namespace id, if any, is dropped: the named namespace decides it.
     """
-    row = writable_values(kind.table, values, kind.label)
+    row = writable_values(kind.table, values, kind.label, kind.json_columns)
     row.pop("namespace_id", None)
     if creating or "name" in row:
         require_name(row, "name", f"metadata definition {kind.label}")

@@ -30,7 +30,7 @@ from glancedb.records import Record
 from glancedb.timeutils import utcnow
 
 
-def _check_namespace_values(values: dict[str, Any]) -> None:
+def check_namespace_values(values: dict[str, Any]) -> None:
     """Normalise ``visibility`` and ``protected`` in place."""
     visibility = values.get("visibility")
     if visibility is not None and visibility not in NAMESPACE_VISIBILITIES:
@@ -56,7 +56,7 @@ def insert_namespace(conn: Connection, context: ContextLike, values: Mapping[str
     row.setdefault("owner", context_owner(context))
     if row["owner"] is None:
         raise Invalid(f"Namespace {name!r} needs an owner (the context has none)")
-    _check_namespace_values(row)
+    check_namespace_values(row)
     row.update(creation_times(values))
     if _name_taken(conn, name):
         raise MetadefDuplicateNamespace(f"Metadata definition namespace {name!r} already exists")
@@ -165,7 +165,7 @@ class MetadefNamespacesAPI(DatabaseCore):
         """
         ns = t.metadef_namespaces
         changes = writable_values(ns, namespace_dict, "namespace")
-        _check_namespace_values(changes)
+        check_namespace_values(changes)
         if "namespace" in changes:
             require_name(changes, "namespace", "namespace")
         with self.writing() as conn:
