@@ -2,8 +2,229 @@
 
 from __future__ import annotations
 
-from glancedb.core import DatabaseCore
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, false, func, insert, or_, select, update
+
+from glancedb.context import ContextLike, context_is_admin, context_owner
+from glancedb.core import DatabaseCore, retrying
+from glancedb.exception import Duplicate, Invalid, NotFound
+from glancedb.image_children import inserted_id, lock_image
+from glancedb.models import tables as t
+from glancedb.records import Record
+from glancedb.timeutils import utcnow
+from glancedb.validation import (
+    check_image_id_length,
+    check_lengths,
+    check_member_status,
+    reject_four_byte_chars,
+    unknown_keys,
+)
+
+MEMBER_COLUMNS: tuple[str, ...] = (
+    "id",
+    "image_id",
+    "member",
+    "can_share",
+    "status",
+    "created_at",
+    "updated_at",
+    "deleted",
+)
+
+# What a caller may set: on create the bookkeeping columns are stored as
+# given (SPEC 1.4); on update they are ignored.
+_SETTABLE = frozenset({"image_id", "member", "can_share", "status"})
+_BOOKKEEPING = frozenset({"created_at", "updated_at", "deleted", "deleted_at"})
+
+
+def _check_member_values(values: Mapping[str, Any]) -> None:
+    """Validate the settable member attributes present in ``values`` (SPEC 12)."""
+    if "image_id" in values:
+        image_id = values["image_id"]
+        if not isinstance(image_id, str) or not image_id:
+            raise Invalid(f"A membership needs an image id, got {image_id!r}")
+        check_image_id_length(image_id)
+    if "member" in values:
+        member = values["member"]
+        if not isinstance(member, str) or not member:
+            raise Invalid(f"A membership needs a non-empty string member, got {member!r}")
+        reject_four_byte_chars(member, "Member")
+        check_lengths(t.image_members, {"member": member})
+    if "status" in values:
+        check_member_status(values["status"])
+
+
+def _live_duplicate(
+    conn: Connection, image_id: str, member: str, except_id: int | None = None
+) -> None:
+    """Raise Duplicate when ``member`` already has a live membership of the image."""
+    memb = t.image_members
+    stmt = select(memb.c.id).where(
+        memb.c.image_id == image_id,
+        memb.c.member == member,
+        memb.c.deleted == false(),
+    )
+    if except_id is not None:
+        stmt = stmt.where(memb.c.id != except_id)
+    if conn.execute(stmt.limit(1)).first() is not None:
+        raise Duplicate(f"Image {image_id} is already shared with member {member!r}")
 
 
 class MembersAPI(DatabaseCore):
     """Image members: sharing an image with other projects (SPEC 7)."""
+
+    @retrying
+    def image_member_create(self, context: ContextLike, values: Mapping[str, Any]) -> Record:
+        """Share an image with a project: create a membership and return its record.
+
+        ``values`` holds ``image_id`` and ``member``, optionally ``can_share``
+        (default False) and ``status`` (default ``pending``; one of
+        ``pending``, ``accepted``, ``rejected``).  A second live membership of
+        the same member on the image raises :class:`Duplicate`; an unknown
+        image raises :class:`ImageNotFound`.
+        """
+        extra = unknown_keys(values, _SETTABLE | _BOOKKEEPING)
+        if extra:
+            raise Invalid(f"Unknown image member attribute(s): {', '.join(extra)}")
+        for required in ("image_id", "member"):
+            if required not in values:
+                raise Invalid(f"A membership needs {required!r}")
+        _check_member_values(values)
+        now = utcnow()
+        deleted = bool(values.get("deleted", False))
+        row: dict[str, Any] = {
+            "image_id": values["image_id"],
+            "member": values["member"],
+            "can_share": bool(values.get("can_share", False)),
+            "status": values.get("status", "pending"),
+            "created_at": values.get("created_at") or now,
+            "updated_at": values.get("updated_at") or now,
+            "deleted": deleted,
+            "deleted_at": (values.get("deleted_at") or now) if deleted else None,
+        }
+        with self.writing() as conn:
+            lock_image(conn, row["image_id"])
+            if not deleted:
+                _live_duplicate(conn, row["image_id"], row["member"])
+            row["id"] = inserted_id(conn.execute(insert(t.image_members).values(**row)))
+        return Record((c, row[c]) for c in MEMBER_COLUMNS)
+
+    @retrying
+    def image_member_update(
+        self, context: ContextLike, memb_id: int, values: Mapping[str, Any]
+    ) -> Record:
+        """Update membership ``memb_id`` and return its record.
+
+        The membership is always made live again (a revoked membership is
+        re-granted this way); ``can_share`` falls back to False when absent;
+        ``updated_at`` becomes now.  ``created_at``, ``updated_at``,
+        ``deleted``, ``deleted_at`` and unknown keys in ``values`` are
+        ignored.  Unknown id → :class:`NotFound`; reviving or moving it onto a
+        member that already has a live membership → :class:`Duplicate`.
+        """
+        changes = {k: v for k, v in values.items() if k in _SETTABLE}
+        _check_member_values(changes)
+        changes["can_share"] = bool(changes.get("can_share", False))
+        memb = t.image_members
+        with self.writing() as conn:
+            found = (
+                conn.execute(
+                    select(*(memb.c[c] for c in MEMBER_COLUMNS))
+                    .where(memb.c.id == memb_id)
+                    .with_for_update()
+                )
+                .mappings()
+                .first()
+            )
+            if found is None:
+                raise NotFound(f"No image membership found with ID {memb_id}")
+            record = Record(found)
+            record.update(changes, deleted=False, updated_at=utcnow())
+            key_changed = any(record[k] != found[k] for k in ("image_id", "member"))
+            if found["deleted"] or key_changed:
+                lock_image(conn, record["image_id"])
+                _live_duplicate(conn, record["image_id"], record["member"], found["id"])
+            conn.execute(
+                update(memb)
+                .where(memb.c.id == found["id"])
+                .values(
+                    {
+                        **changes,
+                        "deleted": False,
+                        "deleted_at": None,
+                        "updated_at": record["updated_at"],
+                    }
+                )
+            )
+        return record
+
+    @retrying
+    def image_member_delete(self, context: ContextLike, memb_id: int) -> None:
+        """Soft-delete (revoke) membership ``memb_id``; unknown id → :class:`NotFound`.
+
+        Deleting an already deleted membership changes nothing.
+        """
+        memb = t.image_members
+        now = utcnow()
+        with self.writing() as conn:
+            result = conn.execute(
+                update(memb)
+                .where(memb.c.id == memb_id, memb.c.deleted == false())
+                .values(deleted=True, deleted_at=now, updated_at=now)
+            )
+            if result.rowcount:
+                return
+            exists = conn.execute(select(memb.c.id).where(memb.c.id == memb_id)).first()
+            if exists is None:
+                raise NotFound(f"No image membership found with ID {memb_id}")
+
+    @retrying
+    def image_member_find(
+        self,
+        context: ContextLike,
+        image_id: str | None = None,
+        member: str | None = None,
+        status: str | None = None,
+        include_deleted: bool = False,
+    ) -> list[Record]:
+        """Memberships matching the given image, member and status, ordered by id.
+
+        A non-admin context sees only memberships of images it owns and
+        memberships where it is the member (an owner of None matches a NULL
+        image owner, as SQL's ``IS NULL``).  Soft-deleted memberships are
+        included only with ``include_deleted``.
+        """
+        memb = t.image_members
+        stmt = select(*(memb.c[c] for c in MEMBER_COLUMNS))
+        if not include_deleted:
+            stmt = stmt.where(memb.c.deleted == false())
+        if not context_is_admin(context):
+            owner = context_owner(context)
+            stmt = stmt.join(t.images, t.images.c.id == memb.c.image_id).where(
+                or_(t.images.c.owner == owner, memb.c.member == owner)
+            )
+        if image_id is not None:
+            stmt = stmt.where(memb.c.image_id == image_id)
+        if member is not None:
+            stmt = stmt.where(memb.c.member == member)
+        if status is not None:
+            stmt = stmt.where(memb.c.status == status)
+        with self.reading() as conn:
+            rows = conn.execute(stmt.order_by(memb.c.id)).mappings().all()
+        return [Record(row) for row in rows]
+
+    @retrying
+    def image_member_count(self, context: ContextLike, image_id: str) -> int:
+        """Number of live memberships of ``image_id``; a falsy id → :class:`Invalid`."""
+        if not image_id:
+            raise Invalid(f"An image id is required to count its members, got {image_id!r}")
+        memb = t.image_members
+        stmt = (
+            select(func.count())
+            .select_from(memb)
+            .where(memb.c.image_id == str(image_id), memb.c.deleted == false())
+        )
+        with self.reading() as conn:
+            return int(conn.execute(stmt).scalar_one())
