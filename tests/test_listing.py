@@ -1,0 +1,565 @@
+"""image_get_all on every backend: visibility, filters, sorting, paging, cost (SPEC 3)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+
+from glancedb import Database, RequestContext, exception
+from glancedb.models import tables as t
+from tests.backends import count_statements
+from tests.listing_rows import add_image, add_rows, next_time
+
+A, B = "tenant-a", "tenant-b"
+
+
+def ids(images: list[Any]) -> list[str]:
+    return [image["id"] for image in images]
+
+
+def names(images: list[Any]) -> list[str | None]:
+    return [image["name"] for image in images]
+
+
+@pytest.fixture
+def world(db: Database) -> dict[str, str]:
+    """One image per visibility case; keys name them."""
+    w = {
+        "pub_a": add_image(db, name="pub_a", visibility="public", owner=A),
+        "priv_a": add_image(db, name="priv_a", visibility="private", owner=A),
+        "shared_a": add_image(db, name="shared_a", visibility="shared", owner=A),
+        "comm_a": add_image(db, name="comm_a", visibility="community", owner=A),
+        "pub_b": add_image(db, name="pub_b", visibility="public", owner=B),
+        "priv_b": add_image(db, name="priv_b", visibility="private", owner=B),
+        "shared_b": add_image(
+            db, name="shared_b", visibility="shared", owner=B, members=[(A, "accepted")]
+        ),
+        "shared_b_pending": add_image(
+            db, name="shared_b_pending", visibility="shared", owner=B, members=[(A, "pending")]
+        ),
+        "shared_b_rejected": add_image(
+            db, name="shared_b_rejected", visibility="shared", owner=B, members=[(A, "rejected")]
+        ),
+        "shared_b_revoked": add_image(
+            db, name="shared_b_revoked", visibility="shared", owner=B, members=[(A, "-accepted")]
+        ),
+        # A membership on a private image does not share it.
+        "priv_b_member": add_image(
+            db, name="priv_b_member", visibility="private", owner=B, members=[(A, "accepted")]
+        ),
+        "comm_b": add_image(db, name="comm_b", visibility="community", owner=B),
+        "private_no_owner": add_image(
+            db, name="private_no_owner", visibility="private", owner=None
+        ),
+    }
+    return w
+
+
+def listed(db: Database, context: Any, **kwargs: Any) -> set[str]:
+    return {image["name"] for image in db.image_get_all(context, **kwargs)}
+
+
+# --- visibility (SPEC 3.1) ----------------------------------------------------
+
+
+def test_regular_context_sees_public_own_and_accepted_shares(
+    db: Database, world: dict[str, str], ctx: RequestContext
+) -> None:
+    assert listed(db, ctx) == {"pub_a", "priv_a", "shared_a", "comm_a", "pub_b", "shared_b"}
+
+
+def test_other_tenant(db: Database, world: dict[str, str], other_ctx: RequestContext) -> None:
+    assert listed(db, other_ctx) == {
+        "pub_a",
+        "pub_b",
+        "priv_b",
+        "shared_b",
+        "shared_b_pending",
+        "shared_b_rejected",
+        "shared_b_revoked",
+        "priv_b_member",
+        "comm_b",
+    }
+
+
+def test_member_status(db: Database, world: dict[str, str], ctx: RequestContext) -> None:
+    own_and_public = {"pub_a", "priv_a", "shared_a", "comm_a", "pub_b"}
+    assert listed(db, ctx, member_status="pending") == own_and_public | {"shared_b_pending"}
+    assert listed(db, ctx, member_status="rejected") == own_and_public | {"shared_b_rejected"}
+    assert listed(db, ctx, member_status="all") == own_and_public | {
+        "shared_b",
+        "shared_b_pending",
+        "shared_b_rejected",
+    }
+    with pytest.raises(exception.Invalid, match="'bogus'"):
+        db.image_get_all(ctx, member_status="bogus")
+
+
+def test_visibility_filter_for_a_tenant(
+    db: Database, world: dict[str, str], ctx: RequestContext
+) -> None:
+    assert listed(db, ctx, filters={"visibility": "public"}) == {"pub_a", "pub_b"}
+    assert listed(db, ctx, filters={"visibility": "community"}) == {"comm_a", "comm_b"}
+    assert listed(db, ctx, filters={"visibility": "private"}) == {"priv_a"}
+    assert listed(db, ctx, filters={"visibility": "shared"}) == {"shared_a", "shared_b"}
+    assert listed(db, ctx, filters={"visibility": "all"}) == {
+        "pub_a",
+        "priv_a",
+        "shared_a",
+        "comm_a",
+        "pub_b",
+        "shared_b",
+        "comm_b",
+    }
+    assert listed(db, ctx, filters={"visibility": None}) == listed(db, ctx)
+
+
+def test_admin_sees_everything_but_foreign_community_images(
+    db: Database, world: dict[str, str], admin_ctx: RequestContext
+) -> None:
+    everything = {name for name in world}
+    assert listed(db, admin_ctx) == everything - {"comm_a", "comm_b"}
+    assert listed(db, admin_ctx, filters={"visibility": "all"}) == everything
+    assert listed(db, admin_ctx, filters={"visibility": "community"}) == {"comm_a", "comm_b"}
+    assert listed(db, admin_ctx, filters={"visibility": "private"}) == {
+        "priv_a",
+        "priv_b",
+        "priv_b_member",
+        "private_no_owner",
+    }
+    # An admin with a project sees its own community images.
+    admin_a = RequestContext(project_id=A, is_admin=True)
+    assert listed(db, admin_a) == everything - {"comm_b"}
+
+
+def test_admin_as_user(db: Database, world: dict[str, str], ctx: RequestContext) -> None:
+    admin_a = RequestContext(project_id=A, is_admin=True)
+    assert listed(db, admin_a, admin_as_user=True) == listed(db, ctx)
+    # An admin without a project, as a user, sees public images only.
+    assert listed(db, RequestContext(is_admin=True), admin_as_user=True) == {"pub_a", "pub_b"}
+
+
+def test_context_without_owner(db: Database, world: dict[str, str]) -> None:
+    anonymous = RequestContext()
+    assert listed(db, anonymous) == {"pub_a", "pub_b"}
+    # Deliberate difference: no shared image comes from memberships.
+    assert listed(db, anonymous, filters={"visibility": "shared"}) == set()
+    assert listed(db, anonymous, filters={"visibility": "all"}) == {
+        "pub_a",
+        "pub_b",
+        "comm_a",
+        "comm_b",
+    }
+
+
+def test_is_public(db: Database, world: dict[str, str], ctx: RequestContext) -> None:
+    assert listed(db, ctx, is_public=True) == {"pub_a", "pub_b"}
+    assert listed(db, ctx, is_public=False) == {"priv_a", "shared_a", "comm_a", "shared_b"}
+
+
+class ForeignContext:
+    """A duck-typed context (an oslo-style one): only these attributes exist."""
+
+    def __init__(self, project_id: str | None, is_admin: bool = False) -> None:
+        self.project_id = project_id
+        self.is_admin = is_admin
+        self.show_deleted = False
+
+
+def test_foreign_contexts_are_duck_typed(
+    db: Database, world: dict[str, str], ctx: RequestContext
+) -> None:
+    assert listed(db, ForeignContext(A)) == listed(db, ctx)
+
+
+def test_no_implicit_deleted_filter(db: Database, ctx: RequestContext) -> None:
+    live = add_image(db, name="live", owner=A)
+    gone = add_image(db, name="gone", owner=A, deleted=True, deleted_at=next_time())
+    killed = add_image(db, name="killed", owner=A, status="killed")
+    assert set(ids(db.image_get_all(ctx))) == {live, gone, killed}
+    assert ids(db.image_get_all(ctx, filters={"deleted": False})) == [live]
+    assert ids(db.image_get_all(ctx, filters={"deleted": True})) == [gone]
+    assert db.image_get_all(ctx, filters={"deleted": None}) == []
+
+
+# --- filters (SPEC 3.2) -------------------------------------------------------
+
+
+def test_in_filter_with_quoting(db: Database, admin_ctx: RequestContext) -> None:
+    for name in ('fake\\"name', "fakename", "fake,name", "other"):
+        add_image(db, name=name)
+    found = names(
+        db.image_get_all(admin_ctx, filters={"name": 'in:"fake\\"name",fakename,"fake,name"'})
+    )
+    assert sorted(n or "" for n in found) == sorted(['fake\\"name', "fakename", "fake,name"])
+    assert names(db.image_get_all(admin_ctx, filters={"name": "eq:other"})) == ["other"]
+    with pytest.raises(exception.InvalidParameterValue):
+        db.image_get_all(admin_ctx, filters={"name": 'in:"unclosed'})
+    with pytest.raises(exception.InvalidFilterOperatorValue, match="'lt'"):
+        db.image_get_all(admin_ctx, filters={"status": "lt:active"})
+
+
+def test_in_filter_on_other_columns(db: Database, admin_ctx: RequestContext) -> None:
+    raw = add_image(db, disk_format="raw", container_format="bare", status="queued")
+    qcow = add_image(db, disk_format="qcow2", container_format="ovf", status="active")
+    add_image(db, disk_format="iso", container_format="docker", status="saving")
+    assert set(ids(db.image_get_all(admin_ctx, filters={"disk_format": "in:raw,qcow2"}))) == {
+        raw,
+        qcow,
+    }
+    assert ids(db.image_get_all(admin_ctx, filters={"container_format": "in:ovf"})) == [qcow]
+    assert ids(db.image_get_all(admin_ctx, filters={"status": "queued"})) == [raw]
+    assert set(ids(db.image_get_all(admin_ctx, filters={"id": f"in:{raw},{qcow},nope"}))) == {
+        raw,
+        qcow,
+    }
+
+
+def test_time_filters(db: Database, admin_ctx: RequestContext) -> None:
+    base = datetime.datetime(2030, 5, 1, 10, 0, 0)
+    early = add_image(db, created_at=base, updated_at=base)
+    mid = add_image(
+        db,
+        created_at=base + datetime.timedelta(hours=1),
+        updated_at=base + datetime.timedelta(hours=5),
+    )
+    late = add_image(
+        db,
+        created_at=base + datetime.timedelta(hours=2),
+        updated_at=base + datetime.timedelta(hours=2),
+    )
+
+    def created(value: str) -> set[str]:
+        return set(ids(db.image_get_all(admin_ctx, filters={"created_at": value})))
+
+    assert created("gt:2030-05-01T10:00:00") == {mid, late}
+    assert created("gte:2030-05-01T11:00:00") == {mid, late}
+    assert created("lt:2030-05-01T11:00:00") == {early}
+    assert created("lte:2030-05-01T11:00:00") == {early, mid}
+    assert created("neq:2030-05-01T11:00:00") == {early, late}
+    assert created("eq:2030-05-01T11:00:00") == {mid}
+    assert created("2030-05-01T11:00:00") == {mid}
+    # An aware time is normalised to UTC.
+    assert created("2030-05-01T13:00:00+02:00") == {mid}
+    updated = db.image_get_all(admin_ctx, filters={"updated_at": "gt:2030-05-01T13:00:00"})
+    assert ids(updated) == [mid]
+    with pytest.raises(exception.InvalidParameterValue, match="created_at"):
+        created("gt:later")
+    with pytest.raises(exception.InvalidFilterOperatorValue, match="'in'"):
+        created("in:2030-05-01T11:00:00")
+
+
+def test_changes_since_shows_deleted(db: Database, ctx: RequestContext) -> None:
+    base = datetime.datetime(2030, 5, 1, 10, 0, 0)
+    add_image(db, owner=A, created_at=base, updated_at=base)
+    newer = add_image(
+        db,
+        owner=A,
+        created_at=base,
+        updated_at=base + datetime.timedelta(days=1),
+        deleted=True,
+        deleted_at=base,
+    )
+    since = base.replace(tzinfo=datetime.UTC)
+    assert ids(db.image_get_all(ctx, filters={"changes-since": since})) == [newer]
+
+
+def test_range_filters(db: Database, admin_ctx: RequestContext) -> None:
+    small = add_image(db, size=10, virtual_size=100)
+    big = add_image(db, size=1000, virtual_size=None)
+    add_image(db, size=None)
+
+    def found(filters: dict[str, Any]) -> set[str]:
+        return set(ids(db.image_get_all(admin_ctx, filters=filters)))
+
+    assert found({"size_min": 10}) == {small, big}
+    assert found({"size_min": "11"}) == {big}
+    assert found({"size_max": "10"}) == {small}
+    assert found({"size_min": 10, "size_max": 999}) == {small}
+    assert found({"virtual_size_max": 100}) == {small}
+    with pytest.raises(exception.InvalidFilterRangeValue, match="'ten'"):
+        found({"size_min": "ten"})
+
+
+def test_property_filters(db: Database, admin_ctx: RequestContext) -> None:
+    both = add_image(db, properties={"os_distro": "ubuntu", "arch": "x86_64"})
+    distro = add_image(db, properties={"os_distro": "ubuntu", "arch": "aarch64"})
+    add_image(db, properties={"os_distro": "fedora"})
+    with db.engine.begin() as conn:
+        conn.execute(
+            t.image_properties.update()
+            .where(t.image_properties.c.image_id == distro, t.image_properties.c.name == "arch")
+            .values(deleted=True)
+        )
+
+    def found(filters: dict[str, Any]) -> set[str]:
+        return set(ids(db.image_get_all(admin_ctx, filters=filters)))
+
+    assert found({"properties": {"os_distro": "ubuntu"}}) == {both, distro}
+    assert found({"properties": {"os_distro": "ubuntu", "arch": "x86_64"}}) == {both}
+    # A soft-deleted property does not match.
+    assert found({"properties": {"arch": "aarch64"}}) == set()
+    # Unknown keys are property filters too.
+    assert found({"os_distro": "ubuntu", "arch": "x86_64"}) == {both}
+    assert found({"os_distro": "debian"}) == set()
+
+
+def test_filter_keys_and_values_are_data(db: Database, admin_ctx: RequestContext) -> None:
+    nasty = "x' OR 1=1; DROP TABLE images; --"
+    image = add_image(db, name=nasty, properties={nasty: nasty}, tags=[nasty])
+    add_image(db, name="innocent")
+    assert ids(db.image_get_all(admin_ctx, filters={nasty: nasty})) == [image]
+    assert ids(db.image_get_all(admin_ctx, filters={"tags": [nasty]})) == [image]
+    assert ids(db.image_get_all(admin_ctx, filters={"name": nasty})) == [image]
+    assert len(db.image_get_all(admin_ctx)) == 2
+
+
+def test_tag_filter_needs_every_tag(db: Database, admin_ctx: RequestContext) -> None:
+    both = add_image(db, tags=["gpu", "ssd"])
+    gpu = add_image(db, tags=["gpu"])
+    add_image(db, tags=[])
+    with db.engine.begin() as conn:
+        conn.execute(
+            t.image_tags.update().where(t.image_tags.c.image_id == gpu).values(deleted=True)
+        )
+    assert ids(db.image_get_all(admin_ctx, filters={"tags": ["gpu", "ssd"]})) == [both]
+    assert ids(db.image_get_all(admin_ctx, filters={"tags": ["gpu"]})) == [both]
+
+
+def test_equality_and_null_filters(db: Database, admin_ctx: RequestContext) -> None:
+    with_sum = add_image(db, checksum="abc", os_hash_value="h1", os_hidden=True, owner=B)
+    without = add_image(db, checksum=None, os_hash_value=None, os_hidden=False, min_ram=512)
+
+    def found(filters: dict[str, Any]) -> list[str]:
+        return ids(db.image_get_all(admin_ctx, filters=filters))
+
+    assert found({"checksum": "abc"}) == [with_sum]
+    assert found({"checksum": None}) == [without]
+    assert found({"os_hash_value": "h1"}) == [with_sum]
+    assert found({"os_hash_value": None}) == [without]
+    assert found({"os_hidden": True}) == [with_sum]
+    assert found({"os_hidden": False}) == [without]
+    assert found({"os_hidden": None}) == []
+    assert found({"owner": B}) == [with_sum]
+    assert found({"min_ram": 512}) == [without]
+    # None is ignored for other keys.
+    assert set(found({"owner": None, "name": None, "tags": None})) == {with_sum, without}
+
+
+# --- sorting and paging (SPEC 3.3) --------------------------------------------
+
+
+def test_default_order_is_newest_first(db: Database, admin_ctx: RequestContext) -> None:
+    created = [add_image(db) for _ in range(4)]
+    assert ids(db.image_get_all(admin_ctx)) == created[::-1]
+
+
+def test_ties_broken_by_created_at_then_id(db: Database, admin_ctx: RequestContext) -> None:
+    same = datetime.datetime(2030, 1, 1)
+    made = [add_image(db, name="same", created_at=same, updated_at=same) for _ in range(5)]
+    listed_ids = ids(db.image_get_all(admin_ctx, sort_key=["name"], sort_dir=["asc"]))
+    assert listed_ids == sorted(made)
+    assert ids(db.image_get_all(admin_ctx, sort_key=["name"])) == sorted(made, reverse=True)
+
+
+def test_nulls_sort_as_empty_and_paging_over_them(db: Database, admin_ctx: RequestContext) -> None:
+    made = {
+        "b": add_image(db, name="b"),
+        "n1": add_image(db, name=None),
+        "a": add_image(db, name="a"),
+        "n2": add_image(db, name=None),
+    }
+    expected = [made["n1"], made["n2"], made["a"], made["b"]]
+    assert ids(db.image_get_all(admin_ctx, sort_key=["name"], sort_dir=["asc"])) == expected
+    pages: list[str] = []
+    marker = None
+    while True:
+        page = db.image_get_all(
+            admin_ctx, sort_key=["name"], sort_dir=["asc"], limit=1, marker=marker
+        )
+        if not page:
+            break
+        pages.extend(ids(page))
+        marker = page[-1]["id"]
+    assert pages == expected
+
+
+def test_multiple_keys_and_directions(db: Database, admin_ctx: RequestContext) -> None:
+    rows = [("x", 3), ("x", 1), ("y", 2), ("a", 2)]
+    made = {(n, s): add_image(db, name=n, size=s) for n, s in rows}
+    got = db.image_get_all(admin_ctx, sort_key=["size", "name"], sort_dir=["desc", "asc"])
+    assert ids(got) == [made[("x", 3)], made[("a", 2)], made[("y", 2)], made[("x", 1)]]
+    page = db.image_get_all(
+        admin_ctx,
+        sort_key=["size", "name"],
+        sort_dir=["desc", "asc"],
+        marker=made[("a", 2)],
+    )
+    assert ids(page) == [made[("y", 2)], made[("x", 1)]]
+
+
+def test_sort_by_visibility_is_alphabetical_everywhere(
+    db: Database, admin_ctx: RequestContext
+) -> None:
+    for visibility in ("shared", "public", "private", "community"):
+        add_image(db, visibility=visibility)
+    got = db.image_get_all(
+        admin_ctx, filters={"visibility": "all"}, sort_key=["visibility"], sort_dir=["asc"]
+    )
+    assert [image["visibility"] for image in got] == ["community", "private", "public", "shared"]
+
+
+def test_limit(db: Database, admin_ctx: RequestContext) -> None:
+    for _ in range(3):
+        add_image(db)
+    assert len(db.image_get_all(admin_ctx, limit=None)) == 3
+    assert len(db.image_get_all(admin_ctx, limit=2)) == 2
+    assert db.image_get_all(admin_ctx, limit=0) == []
+    with pytest.raises(exception.Invalid, match="-1"):
+        db.image_get_all(admin_ctx, limit=-1)
+
+
+def test_sort_errors(db: Database, admin_ctx: RequestContext) -> None:
+    with pytest.raises(exception.InvalidSortKey, match="'nope'"):
+        db.image_get_all(admin_ctx, sort_key=["nope"])
+    with pytest.raises(exception.InvalidSortDir, match="'sideways'"):
+        db.image_get_all(admin_ctx, sort_key=["name"], sort_dir=["sideways"])
+
+
+def test_marker_errors(db: Database, ctx: RequestContext, other_ctx: RequestContext) -> None:
+    private_b = add_image(db, visibility="private", owner=B)
+    deleted_a = add_image(db, owner=A, deleted=True, deleted_at=next_time())
+    live_a = add_image(db, owner=A)
+    with pytest.raises(exception.ImageNotFound, match="unknown"):
+        db.image_get_all(ctx, marker="unknown")
+    with pytest.raises(exception.ImageNotFound):
+        db.image_get_all(ctx, marker="x" * 37)
+    with pytest.raises(exception.Forbidden):
+        db.image_get_all(ctx, marker=private_b)
+    with pytest.raises(exception.ImageNotFound, match=deleted_a):
+        db.image_get_all(ctx, marker=deleted_a)
+    # Shown when listing deleted images, or for a context that sees them.
+    assert db.image_get_all(ctx, marker=deleted_a, filters={"deleted": True}) == []
+    assert ids(db.image_get_all(ctx, marker=live_a, filters={"changes-since": next_time()})) == []
+    show_deleted = RequestContext(project_id=A, show_deleted=True)
+    assert ids(db.image_get_all(show_deleted, marker=live_a)) == [deleted_a]
+    # A shared image is a valid marker for its member, whatever the status.
+    shared = add_image(db, visibility="shared", owner=B, members=[(A, "pending")])
+    assert db.image_get_all(ctx, marker=shared) is not None
+    assert db.image_get_all(other_ctx, marker=shared) is not None
+
+
+def test_marker_pages_through_everything(db: Database, ctx: RequestContext) -> None:
+    made = [add_image(db, owner=A) for _ in range(7)]
+    seen: list[str] = []
+    marker = None
+    while True:
+        page = db.image_get_all(ctx, limit=3, marker=marker)
+        if not page:
+            break
+        seen.extend(ids(page))
+        marker = page[-1]["id"]
+    assert seen == made[::-1]
+
+
+# --- returned dicts ------------------------------------------------------------
+
+
+def test_returned_dicts(db: Database, admin_ctx: RequestContext, ctx: RequestContext) -> None:
+    image = add_image(
+        db,
+        name="full",
+        owner=A,
+        properties={"a": "1", "b": "2"},
+        tags=["t2", "t1"],
+        locations=["file:///one", "file:///two"],
+        visibility="public",
+    )
+    with db.engine.begin() as conn:
+        conn.execute(
+            t.image_properties.update().where(t.image_properties.c.name == "b").values(deleted=True)
+        )
+        conn.execute(
+            t.image_locations.update()
+            .where(t.image_locations.c.value == "file:///two")
+            .values(deleted=True, status="deleted")
+        )
+    (plain,) = db.image_get_all(ctx)
+    assert plain["id"] == image and plain.id == image
+    assert "tags" not in plain
+    assert plain["visibility"] == "public"
+    assert {p["name"]: p["deleted"] for p in plain["properties"]} == {"a": False, "b": True}
+    assert [loc["url"] for loc in plain["locations"]] == ["file:///one"]
+    assert plain["locations"][0]["metadata"] == {"n": 0}
+    (tagged,) = db.image_get_all(ctx, return_tag=True)
+    assert tagged["tags"] == ["t2", "t1"]
+    (v1,) = db.image_get_all(ctx, v1_mode=True)
+    assert v1["is_public"] is True and "visibility" not in v1
+    # Deleted locations show when deleted images are listed.
+    (shown,) = db.image_get_all(
+        admin_ctx, filters={"deleted": False, "changes-since": "2000-01-01T00:00:00"}
+    )
+    assert [loc["url"] for loc in shown["locations"]] == ["file:///one", "file:///two"]
+
+
+def test_deactivated_images_hide_locations_from_non_admins(
+    db: Database, admin_ctx: RequestContext, ctx: RequestContext
+) -> None:
+    add_image(db, owner=A, status="deactivated", locations=["file:///x"])
+    assert db.image_get_all(ctx)[0]["locations"] == []
+    assert [loc["url"] for loc in db.image_get_all(admin_ctx)[0]["locations"]] == ["file:///x"]
+
+
+# --- cost (SPEC 3.4) ------------------------------------------------------------
+
+
+def test_statement_count_is_constant(db: Database, ctx: RequestContext) -> None:
+    lone = add_image(db, owner=A, created_at=datetime.datetime(2020, 1, 1))
+    with count_statements(db) as small:
+        page = db.image_get_all(ctx, return_tag=True, limit=25, filters={"deleted": False})
+    assert ids(page) == [lone]
+    for i in range(25):
+        add_image(
+            db,
+            owner=A,
+            properties={f"p{j}": f"v{i}-{j}" for j in range(50)},
+            locations=[f"file:///{i}/{j}" for j in range(10)],
+            tags=[f"t{j}" for j in range(5)],
+        )
+    with count_statements(db) as big:
+        page = db.image_get_all(ctx, return_tag=True, limit=25, filters={"deleted": False})
+    assert len(page) == 25
+    assert all(len(image["properties"]) == 50 for image in page)
+    assert all(len(image["locations"]) == 10 for image in page)
+    assert all(len(image["tags"]) == 5 for image in page)
+    assert big.count == small.count, (small.statements, big.statements)
+    # And with a marker: one more statement, whatever the page holds.
+    with count_statements(db) as marked:
+        db.image_get_all(ctx, return_tag=True, limit=25, marker=page[0]["id"])
+    assert marked.count == small.count + 1
+
+
+def test_large_id_lists_span_chunks(db: Database, admin_ctx: RequestContext) -> None:
+    made = set()
+    rows = []
+    for i in range(1100):
+        created = datetime.datetime(2031, 1, 1) + datetime.timedelta(seconds=i)
+        row = {
+            "id": f"bulk-{i:05d}",
+            "status": "active",
+            "visibility": "public",
+            "owner": A,
+            "min_disk": 0,
+            "min_ram": 0,
+            "protected": False,
+            "os_hidden": False,
+            "created_at": created,
+            "updated_at": created,
+            "deleted": False,
+        }
+        rows.append(row)
+        made.add(row["id"])
+    add_rows(db, t.images, rows)
+    assert set(ids(db.image_get_all(admin_ctx))) == made
