@@ -146,7 +146,7 @@ def load_metadefs(
         for file_path in paths:
             result = _load_file(database, file_path, merge, prefer_new, overwrite, dry_run)
             if result.failed:
-                LOG.error("%s: %s", result.file, result.error)
+                LOG.info("%s failed: %s", result.file, result.error)
             else:
                 LOG.info("%s: namespace %s %s", result.file, result.namespace, result.action)
             summary.results.append(result)
