@@ -1,9 +1,147 @@
-"""Image tags (SPEC 5)."""
+"""Image tags (SPEC 5).
+
+Tag values are compared in Python after SQL has narrowed the rows down:
+Glance's MySQL tables use a case- and accent-insensitive collation, under
+which ``'a' = 'A'``, while a tag is an exact string on every backend.
+"""
 
 from __future__ import annotations
 
-from glancedb.core import DatabaseCore
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, false, insert, select, update
+
+from glancedb.context import ContextLike
+from glancedb.core import DatabaseCore, retrying
+from glancedb.exception import Invalid, NotFound
+from glancedb.image_children import lock_image
+from glancedb.models import tables as t
+from glancedb.timeutils import utcnow
+from glancedb.validation import check_image_id_length, check_lengths, reject_four_byte_chars
+
+
+def _check_tag(value: Any) -> str:
+    """Validate one tag value before anything is written (SPEC 12)."""
+    if not isinstance(value, str):
+        raise Invalid(f"A tag must be a string, got {value!r}")
+    reject_four_byte_chars(value, "Tag")
+    check_lengths(t.image_tags, {"value": value})
+    return value
+
+
+def _live_tags(
+    conn: Connection, image_id: str, values: Iterable[str] | None = None
+) -> list[tuple[int, str]]:
+    """``(id, value)`` of the image's live tags in insertion order.
+
+    With ``values``, only rows whose value the database finds equal to one
+    of them (callers compare exactly afterwards).
+    """
+    tag = t.image_tags
+    stmt = select(tag.c.id, tag.c.value).where(tag.c.image_id == image_id, tag.c.deleted == false())
+    if values is not None:
+        stmt = stmt.where(tag.c.value.in_(list(values)))
+    return [(row.id, row.value) for row in conn.execute(stmt.order_by(tag.c.id))]
+
+
+def _soft_delete(conn: Connection, ids: list[int]) -> None:
+    if ids:
+        now = utcnow()
+        conn.execute(
+            update(t.image_tags)
+            .where(t.image_tags.c.id.in_(ids))
+            .values(deleted=True, deleted_at=now, updated_at=now)
+        )
 
 
 class TagsAPI(DatabaseCore):
     """Image tags (SPEC 5)."""
+
+    @retrying
+    def image_tag_create(self, context: ContextLike, image_id: str, value: str) -> str:
+        """Tag image ``image_id`` with ``value`` and return the value.
+
+        Tagging an image with a tag it already carries changes nothing.
+        Unknown image → :class:`ImageNotFound`; a 4-byte character or a value
+        longer than 255 characters → :class:`Invalid`.
+        """
+        check_image_id_length(image_id)
+        _check_tag(value)
+        with self.writing() as conn:
+            lock_image(conn, image_id)
+            if not any(v == value for _, v in _live_tags(conn, image_id, [value])):
+                now = utcnow()
+                conn.execute(
+                    insert(t.image_tags).values(
+                        image_id=image_id,
+                        value=value,
+                        created_at=now,
+                        updated_at=now,
+                        deleted=False,
+                    )
+                )
+        return value
+
+    @retrying
+    def image_tag_delete(self, context: ContextLike, image_id: str, value: str) -> None:
+        """Soft-delete tag ``value`` of image ``image_id``.
+
+        :class:`NotFound` when the image carries no live tag of that value.
+        """
+        check_image_id_length(image_id)
+        with self.writing() as conn:
+            ids = [i for i, v in _live_tags(conn, image_id, [value]) if v == value]
+            if not ids:
+                raise NotFound(f"Image {image_id} has no tag {value!r}")
+            _soft_delete(conn, ids)
+
+    @retrying
+    def image_tag_get_all(self, context: ContextLike, image_id: str) -> list[str]:
+        """The live tags of image ``image_id`` in insertion order.
+
+        An unknown image has no tags (``[]``); an id longer than 36
+        characters raises :class:`ImageNotFound`.
+        """
+        check_image_id_length(image_id)
+        with self.reading() as conn:
+            return [value for _, value in _live_tags(conn, image_id)]
+
+    @retrying
+    def image_tag_set_all(self, context: ContextLike, image_id: str, tags: Iterable[str]) -> None:
+        """Make the live tags of image ``image_id`` exactly the distinct ``tags``.
+
+        Tags the image already carries are kept (with their position), new
+        ones are added in the given order, the others are soft-deleted; ``[]``
+        removes every tag.  One transaction of at most four statements,
+        whatever the number of tags.  Unknown image → :class:`ImageNotFound`.
+        """
+        check_image_id_length(image_id)
+        if isinstance(tags, str):
+            raise Invalid(f"tags must be a list of strings, got the string {tags!r}")
+        wanted = list(dict.fromkeys(_check_tag(value) for value in tags))
+        with self.writing() as conn:
+            lock_image(conn, image_id)
+            kept: set[str] = set()
+            stale: list[int] = []
+            wanted_set = set(wanted)
+            for tag_id, value in _live_tags(conn, image_id):
+                if value in wanted_set and value not in kept:
+                    kept.add(value)
+                else:
+                    stale.append(tag_id)
+            _soft_delete(conn, stale)
+            now = utcnow()
+            new_rows = [
+                {
+                    "image_id": image_id,
+                    "value": value,
+                    "created_at": now,
+                    "updated_at": now,
+                    "deleted": False,
+                }
+                for value in wanted
+                if value not in kept
+            ]
+            if new_rows:
+                conn.execute(insert(t.image_tags), new_rows)
