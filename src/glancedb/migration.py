@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy import exc as sa_exc
 
 from glancedb.core import TransientError, translate_error
-from glancedb.exception import GlanceDBError, SchemaError
+from glancedb.exception import DBConnectionError, GlanceDBError, SchemaError
 from glancedb.migrations import VERSION_TABLE
 from glancedb.models import metadata
 from glancedb.schema_diff import compare_connection
@@ -67,7 +67,7 @@ def _script() -> ScriptDirectory:
 
 
 @contextmanager
-def _translated_errors() -> Iterator[None]:
+def _translated_errors(engine: Engine) -> Iterator[None]:
     """Raise driver and Alembic failures as glancedb errors."""
     try:
         yield
@@ -77,6 +77,9 @@ def _translated_errors() -> Iterator[None]:
         error = translate_error(exc)
         if isinstance(error, TransientError):
             error = error.final
+        if isinstance(error, DBConnectionError):
+            url = engine.url.render_as_string(hide_password=True)
+            error = DBConnectionError(f"{error.msg} (database {url})")
         raise error from exc
     except (CommandError, RevisionError) as exc:
         raise SchemaError(f"Migration failed: {exc}") from exc
@@ -85,7 +88,7 @@ def _translated_errors() -> Iterator[None]:
 @contextmanager
 def _transaction(engine: Engine) -> Iterator[Connection]:
     """One write transaction (``BEGIN IMMEDIATE`` on SQLite), errors translated."""
-    with _translated_errors(), engine.connect() as connection:
+    with _translated_errors(engine), engine.connect() as connection:
         connection.execution_options(glancedb_write=True)
         with connection.begin():
             yield connection
@@ -120,13 +123,13 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The glancedb revision the database is at (None: not managed by glancedb)."""
-    with _translated_errors(), engine.connect() as connection:
+    with _translated_errors(engine), engine.connect() as connection:
         return _current(connection)
 
 
 def glance_revision(engine: Engine) -> str | None:
     """The revision in Glance's ``alembic_version`` (None when there is none)."""
-    with _translated_errors(), engine.connect() as connection:
+    with _translated_errors(engine), engine.connect() as connection:
         revisions = _glance_revisions(connection, _table_names(connection))
     return ", ".join(revisions) or None
 
@@ -143,7 +146,7 @@ def compare_schema(engine: Engine) -> list[str]:
     version tables (``glancedb_version``, Glance's ``alembic_version``) are
     ignored.  An empty list means the schema matches.
     """
-    with _translated_errors(), engine.connect() as connection:
+    with _translated_errors(engine), engine.connect() as connection:
         return compare_connection(connection, metadata)
 
 
@@ -264,7 +267,7 @@ def _adopt(connection: Connection, tables: set[str]) -> None:
 
 def analyze(engine: Engine) -> None:
     """Refresh the planner statistics of the image tables."""
-    with _translated_errors(), engine.connect() as connection:
+    with _translated_errors(engine), engine.connect() as connection:
         backend = connection.dialect.name
         present = [name for name in _IMAGE_TABLES if name in _table_names(connection)]
         if not present:
