@@ -82,7 +82,9 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except GlanceDBError as exc:
-            raise click.ClickException(f"{type(exc).__name__}: {exc.msg}") from None
+            # One line, whatever the driver's message spans.
+            message = " ".join(f"{type(exc).__name__}: {exc.msg}".split())
+            raise click.ClickException(message) from None
 
     return wrapper
 
