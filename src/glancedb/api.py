@@ -98,10 +98,23 @@ image_location_update = _delegate(Database.image_location_update)
 image_location_delete = _delegate(Database.image_location_delete)
 
 # --- properties (issue 3) -------------------------------------------------------
+image_property_create = _delegate(Database.image_property_create)
+image_property_delete = _delegate(Database.image_property_delete)
+image_set_property_atomic = _delegate(Database.image_set_property_atomic)
+image_delete_property_atomic = _delegate(Database.image_delete_property_atomic)
 
 # --- members (issue 3) ----------------------------------------------------------
+image_member_create = _delegate(Database.image_member_create)
+image_member_update = _delegate(Database.image_member_update)
+image_member_delete = _delegate(Database.image_member_delete)
+image_member_find = _delegate(Database.image_member_find)
+image_member_count = _delegate(Database.image_member_count)
 
 # --- tags (issue 3) -------------------------------------------------------------
+image_tag_create = _delegate(Database.image_tag_create)
+image_tag_delete = _delegate(Database.image_tag_delete)
+image_tag_get_all = _delegate(Database.image_tag_get_all)
+image_tag_set_all = _delegate(Database.image_tag_set_all)
 
 # --- listing (issue 4) ----------------------------------------------------------
 image_get_all = _delegate(Database.image_get_all)
