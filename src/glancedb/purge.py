@@ -1,9 +1,299 @@
-"""Purging soft-deleted rows in bounded batches (SPEC 10)."""
+"""Purging soft-deleted rows in bounded batches (SPEC 10).
+
+A purge never runs as one transaction over every row: each batch (at most
+:data:`PURGE_BATCH_SIZE` rows of one table) selects the primary keys of the
+oldest purgeable rows, deletes exactly those, and commits.  Each batch is
+retried on its own after a deadlock or a lost connection; batches already
+committed stay committed.  Selecting the keys first, then ``DELETE ... WHERE
+id IN (<keys>)``, sidesteps MySQL's refusal of ``LIMIT`` inside an ``IN``
+subquery and keeps the statement identical on every backend.
+"""
 
 from __future__ import annotations
 
-from glancedb.core import DatabaseCore
+import datetime
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    delete,
+    exists,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+)
+
+from glancedb.context import ContextLike
+from glancedb.core import DatabaseCore, retrying
+from glancedb.exception import Invalid
+from glancedb.models import tables as t
+from glancedb.timeutils import utcnow
+from glancedb.validation import check_max_rows, to_int
+
+LOG = logging.getLogger("glancedb.purge")
+
+#: Rows of one table deleted per transaction.
+PURGE_BATCH_SIZE = 2000
+
+#: The image-side children purged by :meth:`PurgeAPI.purge_deleted_rows`, in order.
+IMAGE_CHILD_TABLES: tuple[Table, ...] = (
+    t.image_properties,
+    t.image_locations,
+    t.image_members,
+    t.image_tags,
+)
+
+#: Key of the purge result counting images kept because rows still refer to them.
+IMAGES_SKIPPED = "images_skipped"
+
+#: ``progress(table_name, rows_in_batch)``, called after each committed batch
+#: (or, in a dry run, once per table with the count).
+ProgressCallback = Callable[[str, int], None]
+
+
+def cutoff_for(age_in_days: Any) -> datetime.datetime:
+    """The moment before which a soft-deleted row is old enough to purge."""
+    days = to_int("age_in_days", age_in_days)
+    if days < 0:
+        raise Invalid(f"age_in_days must not be negative, got {days}")
+    try:
+        return utcnow() - datetime.timedelta(days=days)
+    except OverflowError:
+        raise Invalid(f"age_in_days {days} is out of range") from None
+
+
+def _purgeable(table: Table, cutoff: datetime.datetime) -> list[ColumnElement[bool]]:
+    # Both flags: a revived row (deleted=False) can keep an old deleted_at,
+    # and must not be purged.
+    return [table.c.deleted == true(), table.c.deleted_at < cutoff]
+
+
+def _unreferenced_image() -> list[ColumnElement[bool]]:
+    """No child row (deleted or not) refers to the image."""
+    return [not_(exists().where(child.c.image_id == t.images.c.id)) for child in IMAGE_CHILD_TABLES]
+
+
+def _referenced_image() -> ColumnElement[bool]:
+    """Some child row (deleted or not) refers to the image."""
+    return or_(*(exists().where(child.c.image_id == t.images.c.id) for child in IMAGE_CHILD_TABLES))
+
+
+class _Plan:
+    """Which rows of a table a purge targets: the table, its key, its filter."""
+
+    def __init__(self, table: Table, where: list[ColumnElement[bool]]) -> None:
+        self.table = table
+        self.where = where
+        self.key = table.c.id
+        self.order = [table.c.deleted_at, table.c.id]
 
 
 class PurgeAPI(DatabaseCore):
-    """Purging soft-deleted rows in bounded batches (SPEC 10)."""
+    """Purging soft-deleted rows in bounded batches (SPEC 10).
+
+    The public calls are deliberately not one ``@retrying`` transaction:
+    every batch is its own short, separately retried transaction.
+    """
+
+    def purge_deleted_rows(
+        self,
+        context: ContextLike,
+        age_in_days: int,
+        max_rows: int,
+        *,
+        dry_run: bool = False,
+        progress: ProgressCallback | None = None,
+        batch_size: int = PURGE_BATCH_SIZE,
+    ) -> dict[str, int]:
+        """Physically remove rows soft-deleted more than ``age_in_days`` ago.
+
+        Every soft-delete table except ``images``: the ``task_info`` rows of
+        purged tasks with their tasks, then image properties, locations,
+        members and tags; oldest first, at most ``max_rows`` per table
+        (``-1``: no limit).  Returns ``{table name: rows deleted}``.  With
+        ``dry_run`` nothing is deleted and the counts say what would be.
+        ``progress(table, rows)`` is called after each batch.
+        """
+        cutoff = cutoff_for(age_in_days)
+        limit = check_max_rows(max_rows)
+        size = _batch_size(batch_size)
+        result: dict[str, int] = {}
+        if dry_run:
+            result.update(self._count_tasks(cutoff, limit))
+            for table in IMAGE_CHILD_TABLES:
+                result[table.name] = self._count(_Plan(table, _purgeable(table, cutoff)), limit)
+            if progress is not None:
+                for name, count in result.items():
+                    progress(name, count)
+            return result
+        result.update(self._purge_tasks(cutoff, limit, size, progress))
+        for table in IMAGE_CHILD_TABLES:
+            plan = _Plan(table, _purgeable(table, cutoff))
+            result[table.name] = self._purge_table(plan, limit, size, progress)
+        return result
+
+    def purge_deleted_rows_from_images(
+        self,
+        context: ContextLike,
+        age_in_days: int,
+        max_rows: int,
+        *,
+        dry_run: bool = False,
+        progress: ProgressCallback | None = None,
+        batch_size: int = PURGE_BATCH_SIZE,
+    ) -> dict[str, int]:
+        """Physically remove images soft-deleted more than ``age_in_days`` ago.
+
+        Oldest first, at most ``max_rows`` (``-1``: no limit).  An image that
+        child rows (properties, locations, members, tags) still refer to is
+        skipped — run :meth:`purge_deleted_rows` first — and counted under
+        ``images_skipped``.  Returns ``{'images': deleted, 'images_skipped':
+        kept}``; ``dry_run`` and ``progress`` as for
+        :meth:`purge_deleted_rows`.
+        """
+        cutoff = cutoff_for(age_in_days)
+        limit = check_max_rows(max_rows)
+        size = _batch_size(batch_size)
+        plan = _Plan(t.images, [*_purgeable(t.images, cutoff), *_unreferenced_image()])
+        if dry_run:
+            deleted = self._count(plan, limit)
+            if progress is not None:
+                progress(t.images.name, deleted)
+        else:
+            deleted = self._purge_table(plan, limit, size, progress)
+        skipped = self._count(
+            _Plan(t.images, [*_purgeable(t.images, cutoff), _referenced_image()]), -1
+        )
+        if skipped:
+            LOG.warning(
+                "Kept %d deleted image(s) that other rows still refer to; "
+                "purge those rows first (glancedb db purge)",
+                skipped,
+            )
+        return {t.images.name: deleted, IMAGES_SKIPPED: skipped}
+
+    # --- batches -------------------------------------------------------------------
+
+    def _purge_table(
+        self,
+        plan: _Plan,
+        limit: int,
+        size: int,
+        progress: ProgressCallback | None,
+    ) -> int:
+        total = 0
+        while limit == -1 or total < limit:
+            wanted = size if limit == -1 else min(size, limit - total)
+            deleted, selected = self._purge_batch(plan, wanted)
+            total += deleted
+            if deleted and progress is not None:
+                progress(plan.table.name, deleted)
+            # A batch that deleted nothing means concurrent changes won: stop
+            # rather than spin.
+            if selected < wanted or deleted == 0:
+                break
+        LOG.info("Purged %d row(s) from %s", total, plan.table.name)
+        return total
+
+    @retrying
+    def _purge_batch(self, plan: _Plan, wanted: int) -> tuple[int, int]:
+        """One transaction: delete the ``wanted`` oldest rows; (deleted, selected)."""
+        with self.writing() as conn:
+            keys = _select_keys(conn, plan, wanted)
+            if not keys:
+                return 0, 0
+            statement = delete(plan.table).where(plan.key.in_(keys), *plan.where)
+            return conn.execute(statement).rowcount, len(keys)
+
+    def _purge_tasks(
+        self,
+        cutoff: datetime.datetime,
+        limit: int,
+        size: int,
+        progress: ProgressCallback | None,
+    ) -> dict[str, int]:
+        plan = _Plan(t.tasks, _purgeable(t.tasks, cutoff))
+        totals = {t.task_info.name: 0, t.tasks.name: 0}
+        while limit == -1 or totals[t.tasks.name] < limit:
+            wanted = size if limit == -1 else min(size, limit - totals[t.tasks.name])
+            info, tasks, selected = self._purge_task_batch(plan, wanted)
+            totals[t.task_info.name] += info
+            totals[t.tasks.name] += tasks
+            if progress is not None:
+                if info:
+                    progress(t.task_info.name, info)
+                if tasks:
+                    progress(t.tasks.name, tasks)
+            if selected < wanted or tasks == 0:
+                break
+        LOG.info(
+            "Purged %d row(s) from task_info and %d from tasks",
+            totals[t.task_info.name],
+            totals[t.tasks.name],
+        )
+        return totals
+
+    @retrying
+    def _purge_task_batch(self, plan: _Plan, wanted: int) -> tuple[int, int, int]:
+        """One transaction: the oldest tasks' info rows, then those tasks."""
+        with self.writing() as conn:
+            keys = _select_keys(conn, plan, wanted)
+            if not keys:
+                return 0, 0, 0
+            info = conn.execute(delete(t.task_info).where(t.task_info.c.task_id.in_(keys)))
+            tasks = conn.execute(delete(t.tasks).where(t.tasks.c.id.in_(keys), *plan.where))
+            return info.rowcount, tasks.rowcount, len(keys)
+
+    # --- dry-run counts --------------------------------------------------------------
+
+    @retrying
+    def _count(self, plan: _Plan, limit: int) -> int:
+        query = select(func.count()).select_from(plan.table).where(*plan.where)
+        with self.reading() as conn:
+            count = int(conn.execute(query).scalar() or 0)
+        return count if limit == -1 else min(count, limit)
+
+    @retrying
+    def _count_tasks(self, cutoff: datetime.datetime, limit: int) -> dict[str, int]:
+        # The tasks a real run would take (oldest first, at most ``limit``),
+        # as a derived table: MySQL accepts LIMIT there, unlike in IN (...).
+        chosen = select(t.tasks.c.id).where(*_purgeable(t.tasks, cutoff))
+        if limit != -1:
+            chosen = chosen.order_by(t.tasks.c.deleted_at, t.tasks.c.id).limit(limit)
+        picked = chosen.subquery("picked")
+        tasks_query = select(func.count()).select_from(picked)
+        info_query = select(func.count()).select_from(
+            picked.join(t.task_info, t.task_info.c.task_id == picked.c.id)
+        )
+        with self.reading() as conn:
+            tasks = int(conn.execute(tasks_query).scalar() or 0)
+            info = int(conn.execute(info_query).scalar() or 0)
+        return {t.task_info.name: info, t.tasks.name: tasks}
+
+
+def _select_keys(conn: Connection, plan: _Plan, wanted: int) -> Sequence[Any]:
+    query = select(plan.key).where(*plan.where).order_by(*plan.order).limit(wanted)
+    return list(conn.execute(query).scalars())
+
+
+def _batch_size(value: Any) -> int:
+    size = to_int("batch_size", value)
+    if size < 1:
+        raise Invalid(f"batch_size must be positive, got {size}")
+    return size
+
+
+__all__ = [
+    "IMAGES_SKIPPED",
+    "IMAGE_CHILD_TABLES",
+    "PURGE_BATCH_SIZE",
+    "ProgressCallback",
+    "PurgeAPI",
+    "cutoff_for",
+]
