@@ -120,12 +120,35 @@ image_tag_set_all = _delegate(Database.image_tag_set_all)
 image_get_all = _delegate(Database.image_get_all)
 
 # --- tasks (issue 5) ------------------------------------------------------------
+task_create = _delegate(Database.task_create)
+task_update = _delegate(Database.task_update)
+task_get = _delegate(Database.task_get)
+task_delete = _delegate(Database.task_delete)
+task_get_all = _delegate(Database.task_get_all)
+tasks_get_by_image = _delegate(Database.tasks_get_by_image)
 
 # --- usage (issue 5) ------------------------------------------------------------
+user_get_storage_usage = _delegate(Database.user_get_storage_usage)
+user_get_staging_usage = _delegate(Database.user_get_staging_usage)
+user_get_image_count = _delegate(Database.user_get_image_count)
+user_get_uploading_count = _delegate(Database.user_get_uploading_count)
 
 # --- purge (issue 5) ------------------------------------------------------------
+purge_deleted_rows = _delegate(Database.purge_deleted_rows)
+purge_deleted_rows_from_images = _delegate(Database.purge_deleted_rows_from_images)
 
 # --- image cache (issue 5) ------------------------------------------------------
+node_reference_create = _delegate(Database.node_reference_create)
+node_reference_get_by_url = _delegate(Database.node_reference_get_by_url)
+insert_cache_details = _delegate(Database.insert_cache_details)
+get_hit_count = _delegate(Database.get_hit_count)
+update_hit_count = _delegate(Database.update_hit_count)
+get_cached_images = _delegate(Database.get_cached_images)
+get_cached_nodes = _delegate(Database.get_cached_nodes)
+get_least_recently_accessed = _delegate(Database.get_least_recently_accessed)
+is_image_cached_for_node = _delegate(Database.is_image_cached_for_node)
+delete_cached_image = _delegate(Database.delete_cached_image)
+delete_all_cached_images = _delegate(Database.delete_all_cached_images)
 
 # --- metadefs (issue 6) ---------------------------------------------------------
 metadef_namespace_get_all = _delegate(Database.metadef_namespace_get_all)
