@@ -1,0 +1,58 @@
+"""image_update's ``from_state`` is a compare-and-swap (SPEC 2.2).
+
+16 threads race to move the same queued image to ``saving``: exactly one
+wins, the others get Conflict and write nothing.  Repeated over 50 images on
+every backend (SQLite serialises writers with BEGIN IMMEDIATE, so it must
+give the same answer).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from glancedb import Database, RequestContext
+from glancedb.exception import Conflict
+
+THREADS = 16
+ROUNDS = 50
+
+
+@pytest.mark.slow
+def test_from_state_race_has_exactly_one_winner(db: Database, ctx: RequestContext) -> None:
+    racer = Database(db.engine.url, pool_size=THREADS + 4, max_overflow=0)
+    try:
+        image_ids = [
+            db.image_create(ctx, {"status": "queued", "owner": "tenant-a", "name": "start"})["id"]
+            for _ in range(ROUNDS)
+        ]
+        barrier = threading.Barrier(THREADS)
+
+        def attempt(image_id: str, contender: int) -> str:
+            barrier.wait(timeout=30)
+            try:
+                racer.image_update(
+                    ctx,
+                    image_id,
+                    {"status": "saving", "name": f"winner-{contender}"},
+                    from_state="queued",
+                )
+            except Conflict as exc:
+                assert "queued" in str(exc) and "saving" in str(exc)
+                return "conflict"
+            return f"winner-{contender}"
+
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            for image_id in image_ids:
+                futures = [pool.submit(attempt, image_id, n) for n in range(THREADS)]
+                outcomes = [future.result(timeout=60) for future in futures]
+                winners = [o for o in outcomes if o != "conflict"]
+                assert len(winners) == 1, outcomes
+                assert outcomes.count("conflict") == THREADS - 1
+                final = db.image_get(ctx, image_id)
+                # Only the winner wrote: its name, the new status.
+                assert (final["status"], final["name"]) == ("saving", winners[0])
+    finally:
+        racer.dispose()
