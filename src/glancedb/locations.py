@@ -52,6 +52,7 @@ class LocationsAPI(DatabaseCore):
         """
         prepared = prepare_location(location, require_id=True)
         with self.writing() as conn:
+            _lock_image(conn, image_id)
             update_locations(conn, image_id, [prepared], now=utcnow())
 
     @retrying
@@ -82,6 +83,7 @@ class LocationsAPI(DatabaseCore):
         when = to_naive_utc(delete_time) if delete_time is not None else utcnow()
         loc = t.image_locations
         with self.writing() as conn:
+            _lock_image(conn, image_id)
             result = conn.execute(
                 update(loc)
                 .where(loc.c.id == number, loc.c.image_id == image_id)
@@ -91,9 +93,19 @@ class LocationsAPI(DatabaseCore):
                 raise NotFound(f"No location found with ID {location_id} from image {image_id}")
 
 
+def _lock_image(conn: Connection, image_id: str) -> bool:
+    """Lock the image's row for this transaction; whether it exists.
+
+    Every writer of an image's locations locks the image row first (image
+    updates and deletes do so by updating it), so that they serialise per
+    image in one lock order instead of deadlocking on index gaps.
+    """
+    stmt = select(t.images.c.id).where(t.images.c.id == image_id).with_for_update()
+    return conn.execute(stmt).first() is not None
+
+
 def _require_image(conn: Connection, image_id: str) -> None:
-    """Raise :class:`ImageNotFound` unless an image row ``image_id`` exists."""
+    """Lock image ``image_id``, raising :class:`ImageNotFound` if it does not exist."""
     check_image_id_length(image_id)
-    found = conn.execute(select(t.images.c.id).where(t.images.c.id == image_id)).first()
-    if found is None:
+    if not _lock_image(conn, image_id):
         raise ImageNotFound(f"No image found with ID {image_id}")
