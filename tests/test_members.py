@@ -416,3 +416,24 @@ def test_facade_has_glances_signatures() -> None:
         assert list(signature.parameters) == params, name
         for param, default in defaults.items():
             assert signature.parameters[param].default == default, (name, param)
+
+
+@pytest.mark.parametrize("memb_id", ["abc", None, 10**20, -(2**40)])
+def test_impossible_member_ids_are_not_found(
+    db: Database, ctx: RequestContext, memb_id: Any
+) -> None:
+    with pytest.raises(exception.NotFound):
+        db.image_member_update(ctx, memb_id, {"status": "accepted"})
+    with pytest.raises(exception.NotFound):
+        db.image_member_delete(ctx, memb_id)
+
+
+def test_unencodable_member_and_non_string_filters(db: Database, admin_ctx: RequestContext) -> None:
+    image_id = insert_image(db)
+    with pytest.raises(exception.Invalid, match="surrogate"):
+        member(db, image_id, "b\ud800")
+    assert count_rows(db, "image_members") == 0
+    member(db, image_id, "5")
+    assert db.image_member_find(admin_ctx, image_id=5) == []  # type: ignore[arg-type]
+    assert [m.member for m in db.image_member_find(admin_ctx, member=5)] == ["5"]  # type: ignore[arg-type]
+    assert db.image_member_count(admin_ctx, image_id) == 1

@@ -350,3 +350,17 @@ def test_facade_has_glances_signatures() -> None:
     }
     for name, params in expected.items():
         assert list(inspect.signature(getattr(api, name)).parameters) == params, name
+
+
+def test_unencodable_and_non_string_inputs(db: Database, ctx: RequestContext) -> None:
+    image_id = insert_image(db)
+    for values in ({"name": "a\ud800", "value": "v"}, {"name": "a", "value": "\udc00"}):
+        with pytest.raises(exception.Invalid, match="surrogate"):
+            db.image_property_create(ctx, {"image_id": image_id, **values})
+    with pytest.raises(exception.Invalid, match="surrogate"):
+        db.image_set_property_atomic(image_id, "a", "\ud800")
+    assert count_rows(db, "image_properties") == 0
+    with pytest.raises(exception.NotFound):
+        db.image_property_delete(ctx, 5, 7)  # type: ignore[arg-type]
+    with pytest.raises(exception.NotFound):
+        db.image_delete_property_atomic(image_id, 5, 6)  # type: ignore[arg-type]

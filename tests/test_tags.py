@@ -276,3 +276,19 @@ def test_facade_has_glances_signatures() -> None:
     }
     for name, params in expected.items():
         assert list(inspect.signature(getattr(api, name)).parameters) == params, name
+
+
+def test_unencodable_and_non_string_inputs(db: Database, ctx: RequestContext) -> None:
+    image_id = insert_image(db)
+    with pytest.raises(exception.Invalid, match="surrogate"):
+        db.image_tag_create(ctx, image_id, "a\ud800")
+    with pytest.raises(exception.Invalid, match="surrogate"):
+        db.image_tag_set_all(ctx, image_id, ["a", "\udfff"])
+    assert count_rows(db, "image_tags") == 0
+    # Ids of the wrong type find nothing on every backend (PostgreSQL would
+    # otherwise refuse to compare a varchar column with an integer).
+    assert db.image_tag_get_all(ctx, 5) == []  # type: ignore[arg-type]
+    with pytest.raises(exception.ImageNotFound):
+        db.image_tag_create(ctx, 5, "a")  # type: ignore[arg-type]
+    with pytest.raises(exception.NotFound):
+        db.image_tag_delete(ctx, 5, 6)  # type: ignore[arg-type]

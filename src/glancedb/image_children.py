@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlalchemy import Connection, CursorResult, select
 
-from glancedb.exception import DBError, ImageNotFound
+from glancedb.exception import DBError, ImageNotFound, Invalid, NotFound
 from glancedb.models import tables as t
+from glancedb.validation import reject_four_byte_chars
 
 
 def lock_image(conn: Connection, image_id: str) -> None:
@@ -30,3 +31,33 @@ def inserted_id(result: CursorResult[Any]) -> int:
     if key is None or key[0] is None:
         raise DBError("The database did not report the new row's id")
     return int(key[0])
+
+
+def check_text(value: str, what: str) -> None:
+    """Reject strings the database cannot store: 4-byte characters (SPEC 12)
+    and lone surrogates, which no UTF-8 codec can encode."""
+    reject_four_byte_chars(value, what)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Invalid(f"{what} {value!r} is not valid Unicode text (lone surrogate)") from None
+
+
+def as_key(value: Any) -> str:
+    """An image id, name or tag used only to look rows up, as a string.
+
+    Bound as the string column's type, so that a caller passing an int
+    finds nothing instead of making PostgreSQL reject the comparison.
+    """
+    return value if isinstance(value, str) else str(value)
+
+
+def as_row_id(value: Any, what: str) -> int:
+    """An integer primary key to look a row up by; NotFound when it cannot be one."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise NotFound(f"No {what} found with ID {value!r}") from None
+    if isinstance(value, bool) or not -(2**31) <= number < 2**31:
+        raise NotFound(f"No {what} found with ID {value!r}")
+    return number

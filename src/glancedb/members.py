@@ -10,7 +10,7 @@ from sqlalchemy import Connection, false, func, insert, or_, select, update
 from glancedb.context import ContextLike, context_is_admin, context_owner
 from glancedb.core import DatabaseCore, retrying
 from glancedb.exception import Duplicate, Invalid, NotFound
-from glancedb.image_children import inserted_id, lock_image
+from glancedb.image_children import as_key, as_row_id, check_text, inserted_id, lock_image
 from glancedb.models import tables as t
 from glancedb.records import Record
 from glancedb.timeutils import utcnow
@@ -18,7 +18,6 @@ from glancedb.validation import (
     check_image_id_length,
     check_lengths,
     check_member_status,
-    reject_four_byte_chars,
     unknown_keys,
 )
 
@@ -50,7 +49,7 @@ def _check_member_values(values: Mapping[str, Any]) -> None:
         member = values["member"]
         if not isinstance(member, str) or not member:
             raise Invalid(f"A membership needs a non-empty string member, got {member!r}")
-        reject_four_byte_chars(member, "Member")
+        check_text(member, "Member")
         check_lengths(t.image_members, {"member": member})
     if "status" in values:
         check_member_status(values["status"])
@@ -127,6 +126,7 @@ class MembersAPI(DatabaseCore):
         changes = {k: v for k, v in values.items() if k in _SETTABLE}
         _check_member_values(changes)
         changes["can_share"] = bool(changes.get("can_share", False))
+        memb_id = as_row_id(memb_id, "image membership")
         memb = t.image_members
         with self.writing() as conn:
             found = (
@@ -166,6 +166,7 @@ class MembersAPI(DatabaseCore):
 
         Deleting an already deleted membership changes nothing.
         """
+        memb_id = as_row_id(memb_id, "image membership")
         memb = t.image_members
         now = utcnow()
         with self.writing() as conn:
@@ -206,11 +207,11 @@ class MembersAPI(DatabaseCore):
                 or_(t.images.c.owner == owner, memb.c.member == owner)
             )
         if image_id is not None:
-            stmt = stmt.where(memb.c.image_id == image_id)
+            stmt = stmt.where(memb.c.image_id == as_key(image_id))
         if member is not None:
-            stmt = stmt.where(memb.c.member == member)
+            stmt = stmt.where(memb.c.member == as_key(member))
         if status is not None:
-            stmt = stmt.where(memb.c.status == status)
+            stmt = stmt.where(memb.c.status == as_key(status))
         with self.reading() as conn:
             rows = conn.execute(stmt.order_by(memb.c.id)).mappings().all()
         return [Record(row) for row in rows]

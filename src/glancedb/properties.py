@@ -11,14 +11,13 @@ from sqlalchemy import exc as sa_exc
 from glancedb.context import ContextLike
 from glancedb.core import DatabaseCore, retrying, translate_error
 from glancedb.exception import Duplicate, Invalid, NotFound
-from glancedb.image_children import inserted_id, lock_image
+from glancedb.image_children import as_key, check_text, inserted_id, lock_image
 from glancedb.models import tables as t
 from glancedb.records import Record
 from glancedb.timeutils import utcnow
 from glancedb.validation import (
     check_image_id_length,
     check_lengths,
-    reject_four_byte_chars,
     unknown_keys,
 )
 
@@ -50,8 +49,9 @@ def _check_property(image_id: Any, name: Any, value: Any) -> tuple[str, str]:
         raise Invalid(f"A property needs a non-empty string name, got {name!r}")
     if value is not None and not isinstance(value, str):
         raise Invalid(f"Property {name!r}: the value must be a string, got {value!r}")
-    reject_four_byte_chars(name, "Property name")
-    reject_four_byte_chars(value, f"Property {name!r} value")
+    check_text(name, "Property name")
+    if value is not None:
+        check_text(value, f"Property {name!r} value")
     check_lengths(t.image_properties, {"name": name})
     return image_id, name
 
@@ -115,6 +115,7 @@ class PropertiesAPI(DatabaseCore):
         Returns the deleted property's record; :class:`NotFound` when the
         image has no live property of that name.
         """
+        prop_ref, image_ref = as_key(prop_ref), as_key(image_ref)
         prop = t.image_properties
         cols = [prop.c[c] for c in PROPERTY_COLUMNS]
         with self.writing() as conn:
@@ -193,6 +194,9 @@ class PropertiesAPI(DatabaseCore):
 
         Otherwise raises :class:`NotFound`.  Takes no context.
         """
+        image_id, name = as_key(image_id), as_key(name)
+        if value is not None:
+            value = as_key(value)
         prop = t.image_properties
         with self.writing() as conn:
             result = conn.execute(

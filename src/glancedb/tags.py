@@ -15,17 +15,17 @@ from sqlalchemy import Connection, false, insert, select, update
 from glancedb.context import ContextLike
 from glancedb.core import DatabaseCore, retrying
 from glancedb.exception import Invalid, NotFound
-from glancedb.image_children import lock_image
+from glancedb.image_children import as_key, check_text, lock_image
 from glancedb.models import tables as t
 from glancedb.timeutils import utcnow
-from glancedb.validation import check_image_id_length, check_lengths, reject_four_byte_chars
+from glancedb.validation import check_image_id_length, check_lengths
 
 
 def _check_tag(value: Any) -> str:
     """Validate one tag value before anything is written (SPEC 12)."""
     if not isinstance(value, str):
         raise Invalid(f"A tag must be a string, got {value!r}")
-    reject_four_byte_chars(value, "Tag")
+    check_text(value, "Tag")
     check_lengths(t.image_tags, {"value": value})
     return value
 
@@ -67,6 +67,7 @@ class TagsAPI(DatabaseCore):
         longer than 255 characters → :class:`Invalid`.
         """
         check_image_id_length(image_id)
+        image_id = as_key(image_id)
         _check_tag(value)
         with self.writing() as conn:
             lock_image(conn, image_id)
@@ -90,6 +91,7 @@ class TagsAPI(DatabaseCore):
         :class:`NotFound` when the image carries no live tag of that value.
         """
         check_image_id_length(image_id)
+        image_id, value = as_key(image_id), as_key(value)
         with self.writing() as conn:
             ids = [i for i, v in _live_tags(conn, image_id, [value]) if v == value]
             if not ids:
@@ -104,6 +106,7 @@ class TagsAPI(DatabaseCore):
         characters raises :class:`ImageNotFound`.
         """
         check_image_id_length(image_id)
+        image_id = as_key(image_id)
         with self.reading() as conn:
             return [value for _, value in _live_tags(conn, image_id)]
 
@@ -117,6 +120,7 @@ class TagsAPI(DatabaseCore):
         whatever the number of tags.  Unknown image → :class:`ImageNotFound`.
         """
         check_image_id_length(image_id)
+        image_id = as_key(image_id)
         if isinstance(tags, str):
             raise Invalid(f"tags must be a list of strings, got the string {tags!r}")
         wanted = list(dict.fromkeys(_check_tag(value) for value in tags))
