@@ -171,7 +171,7 @@ class PurgeAPI(DatabaseCore):
             _Plan(t.images, [*_purgeable(t.images, cutoff), _referenced_image()]), -1
         )
         if skipped:
-            LOG.warning(
+            LOG.info(
                 "Kept %d deleted image(s) that other rows still refer to; "
                 "purge those rows first (glancedb db purge)",
                 skipped,

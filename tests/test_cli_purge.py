@@ -1,0 +1,124 @@
+"""``glancedb db purge`` and ``glancedb db purge-images-table``, on every backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from glancedb import Database
+from glancedb.cli import main
+from glancedb.models import tables as t
+from tests.raw_rows import child_row, count, days_ago, image_row, insert, task_row
+
+
+def run(db: Database, *args: str) -> Any:
+    url = db.url.render_as_string(hide_password=False)
+    return CliRunner().invoke(main, ["--db-url", url, "db", *args])
+
+
+def populate(db: Database) -> None:
+    """Five old deleted images with 3 deleted properties each; 4 old deleted tasks."""
+    old = days_ago(60)
+    images = [image_row(deleted=True, deleted_at=old, status="deleted") for _ in range(5)]
+    insert(db, t.images, images)
+    insert(
+        db,
+        t.image_properties,
+        [
+            child_row(t.image_properties, image["id"], deleted=True, deleted_at=old)
+            for image in images
+            for _ in range(3)
+        ],
+    )
+    tasks = [task_row(deleted=True, deleted_at=old) for _ in range(4)]
+    insert(db, t.tasks, tasks)
+    insert(db, t.task_info, [{"task_id": task["id"]} for task in tasks])
+    # Recent deletions stay.
+    insert(db, t.tasks, [task_row(deleted=True, deleted_at=days_ago(1))])
+
+
+def table_lines(output: str) -> dict[str, list[str]]:
+    lines = {}
+    for line in output.splitlines():
+        parts = line.split()
+        if parts and parts[0] in {"images", "tasks", "task_info", "image_properties"}:
+            lines[parts[0]] = parts[1:]
+    return lines
+
+
+def test_purge_then_purge_images(db: Database) -> None:
+    populate(db)
+    result = run(db, "purge", "--age-in-days", "30", "--max-rows", "-1")
+    assert result.exit_code == 0, result.output
+    summary = table_lines(result.stdout)
+    assert "Rows deleted" in result.stdout
+    assert summary["image_properties"] == ["15"]
+    assert summary["tasks"] == ["4"] and summary["task_info"] == ["4"]
+    # Progress went to stderr, one line per batch.
+    assert "image_properties: purged 15 row(s)" in result.stderr
+    assert count(db, t.image_properties) == 0 and count(db, t.tasks) == 1
+
+    result = run(db, "purge-images-table", "--age-in-days", "30", "--max-rows", "2")
+    assert result.exit_code == 0, result.output
+    assert table_lines(result.stdout)["images"] == ["2", "0"]
+    assert count(db, t.images) == 3
+
+
+def test_dry_run_deletes_nothing(db: Database) -> None:
+    populate(db)
+    result = run(db, "purge", "--age-in-days", "30", "--max-rows", "10", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "Would delete" in result.stdout
+    summary = table_lines(result.stdout)
+    assert summary["image_properties"] == ["10"] and summary["tasks"] == ["4"]
+    assert count(db, t.image_properties) == 15 and count(db, t.tasks) == 5
+
+
+def test_purge_images_reports_skipped(db: Database) -> None:
+    populate(db)
+    result = run(db, "purge-images-table", "--age-in-days", "30", "--max-rows", "-1")
+    assert result.exit_code == 0, result.output
+    assert table_lines(result.stdout)["images"] == ["0", "5"]
+    assert "still referenced" in result.stderr
+    assert count(db, t.images) == 5
+
+
+def test_default_arguments_follow_glance(db: Database) -> None:
+    populate(db)
+    # Glance's defaults: 30 days, 100 rows.
+    result = run(db, "purge", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert table_lines(result.stdout)["image_properties"] == ["15"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-rows", str(2**31)], "max_rows"),
+        (["--max-rows", "-5"], "max_rows"),
+        (["--age-in-days", "-1"], "age_in_days"),
+    ],
+)
+@pytest.mark.parametrize("command", ["purge", "purge-images-table"])
+def test_bad_arguments_exit_non_zero(
+    db: Database, command: str, args: list[str], message: str
+) -> None:
+    populate(db)
+    result = run(db, command, *args)
+    assert result.exit_code == 1
+    assert "Error: Invalid" in result.stderr and message in result.stderr
+    assert "Traceback" not in result.output
+    assert count(db, t.image_properties) == 15 and count(db, t.images) == 5
+
+
+def test_database_error_exits_non_zero(tmp_path: Any) -> None:
+    # A database without the schema: the purge fails, loudly.
+    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    result = CliRunner().invoke(
+        main, ["--db-url", url, "db", "purge", "--age-in-days", "1", "--max-rows", "-1"]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error:")
+    assert "Traceback" not in result.output
