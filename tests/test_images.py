@@ -9,6 +9,8 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event
 
 import glancedb.api
@@ -23,7 +25,7 @@ from glancedb.exception import (
 )
 from glancedb.image_records import IMAGE_COLUMNS
 from glancedb.timeutils import utcnow
-from tests.backends import count_statements
+from tests.backends import clear_tables, count_statements
 from tests.images_support import add_member, add_tag, row_counts, snapshot, table_rows
 
 PROPERTY_KEYS = {
@@ -681,3 +683,68 @@ def test_facade_has_glance_signatures(name: str) -> None:
         return_annotation=inspect.Signature.empty,
     )
     assert str(plain) == GLANCE_SIGNATURES[name]
+
+
+# --- properties of all inputs (Hypothesis) --------------------------------------------
+
+# Names from a case- and accent-free alphabet: MySQL's utf8_general_ci collation
+# (Glance's) makes 'A'/'a' and 'e'/'é' the same name under the unique key.
+PROPERTY_NAMES = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyz0123456789_:.-", min_size=1, max_size=30
+)
+# Any BMP text but NUL (PostgreSQL text cannot hold it).
+BMP_VALUES = st.text(
+    alphabet=st.characters(
+        max_codepoint=0xFFFF, exclude_categories=("Cs",), exclude_characters="\x00"
+    ),
+    max_size=40,
+)
+PROPERTY_DICTS = st.dictionaries(PROPERTY_NAMES, st.none() | BMP_VALUES, max_size=6)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(first=PROPERTY_DICTS, second=PROPERTY_DICTS, purge=st.booleans())
+def test_update_properties_end_state(
+    session_db: Database, first: dict[str, str | None], second: dict[str, str | None], purge: bool
+) -> None:
+    """After create(first) then update(second), the live properties are
+    second, plus first's others unless purged; the unique key never trips."""
+    clear_tables(session_db)
+    ctx = RequestContext(project_id="tenant-a")
+    image = create(session_db, ctx, properties=first)
+    updated = session_db.image_update(ctx, image["id"], {"properties": second}, purge_props=purge)
+    expected = dict(second) if purge else {**first, **second}
+    live = {p["name"]: p["value"] for p in updated["properties"] if not p["deleted"]}
+    assert live == expected
+    assert len(updated["properties"]) == len(set(first) | set(second))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.text(max_size=10),
+    # Keys from a small alphabet (MySQL collation: see PROPERTY_NAMES), astral chars included.
+    props=st.dictionaries(
+        st.text(alphabet="abc_\U0001f600\U00010348", min_size=1, max_size=6),
+        st.text(max_size=10),
+        max_size=3,
+    ),
+    url=st.text(min_size=1, max_size=10),
+)
+def test_four_byte_rule_for_all_inputs(
+    session_db: Database, name: str, props: dict[str, str], url: str
+) -> None:
+    """Whatever the strings, image_create either stores them exactly or, when
+    any holds a character outside the BMP, raises Invalid and writes nothing."""
+    strings = [name, url, *props, *props.values()]
+    assume(not any("\x00" in s or any(0xD800 <= ord(c) <= 0xDFFF for c in s) for s in strings))
+    clear_tables(session_db)
+    ctx = RequestContext(project_id="tenant-a")
+    values = {"name": name, "properties": props, "locations": [{"url": url, "metadata": {}}]}
+    if any(ord(c) > 0xFFFF for s in strings for c in s):
+        with pytest.raises(Invalid, match="4-byte"):
+            create(session_db, ctx, **values)
+        assert row_counts(session_db) == dict.fromkeys(row_counts(session_db), 0)
+    else:
+        image = create(session_db, ctx, **values)
+        assert image["name"] == name
+        assert image["locations"][0]["url"] == url
