@@ -127,6 +127,12 @@ def test_create_stores_given_timestamps(db: Database, ctx: RequestContext, admin
         db.image_get(ctx, image["id"])
 
 
+def test_create_converts_aware_timestamps_to_naive_utc(db: Database, ctx: RequestContext) -> None:
+    plus_two = datetime.timezone(datetime.timedelta(hours=2))
+    image = create(db, ctx, created_at=datetime.datetime(2020, 1, 2, 5, 4, 5, tzinfo=plus_two))
+    assert db.image_get(ctx, image["id"])["created_at"] == OLD
+
+
 @pytest.mark.parametrize(("is_public", "visibility"), [(True, "public"), (False, "shared")])
 def test_create_is_public(
     db: Database, ctx: RequestContext, is_public: bool, visibility: str

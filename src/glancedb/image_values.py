@@ -17,6 +17,7 @@ from glancedb.image_records import IMAGE_COLUMNS
 from glancedb.models import tables as t
 from glancedb.models.images import IMAGE_VISIBILITIES
 from glancedb.records import dump_json
+from glancedb.timeutils import to_naive_utc
 from glancedb.validation import (
     LOCATION_DELETE_STATUSES,
     check_image_status,
@@ -142,8 +143,11 @@ def _image_columns(values: Mapping[str, Any], *, ignored: frozenset[str]) -> dic
         raise Invalid(f"Image id must be a string, got {columns['id']!r}")
     for name in ("created_at", "updated_at", "deleted_at"):
         value = columns.get(name)
-        if value is not None and not isinstance(value, datetime.datetime):
+        if value is None:
+            continue
+        if not isinstance(value, datetime.datetime):
             raise Invalid(f"{name} must be a datetime, got {value!r}")
+        columns[name] = to_naive_utc(value)
     for name, value in columns.items():
         if name in _STRING_COLUMNS and value is not None and not isinstance(value, str):
             raise Invalid(f"Image {name} must be a string, got {value!r}")
