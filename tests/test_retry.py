@@ -1,0 +1,220 @@
+"""Retries of whole calls on transient failures (SPEC 13), never duplicating a write.
+
+The calls here are small functions decorated with :func:`glancedb.core.retrying`
+that write through ``db.writing()``, like every public API method.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, text
+from sqlalchemy import exc as sa_exc
+
+from glancedb import Database, core, exception
+
+
+class FakePGError(Exception):
+    """Shaped like a psycopg error: the SQLSTATE in ``sqlstate``."""
+
+    def __init__(self, sqlstate: str, message: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+def pg_serialization_failure() -> sa_exc.DBAPIError:
+    orig = FakePGError("40001", "could not serialize access due to concurrent update")
+    return sa_exc.OperationalError("UPDATE images ...", {}, orig)
+
+
+def pg_deadlock() -> sa_exc.DBAPIError:
+    return sa_exc.OperationalError(
+        "UPDATE images ...", {}, FakePGError("40P01", "deadlock detected")
+    )
+
+
+def mysql_deadlock() -> sa_exc.DBAPIError:
+    orig = Exception(1213, "Deadlock found when trying to get lock; try restarting transaction")
+    return sa_exc.OperationalError("UPDATE images ...", {}, orig)
+
+
+def mysql_lock_wait_timeout() -> sa_exc.DBAPIError:
+    orig = Exception(1205, "Lock wait timeout exceeded; try restarting transaction")
+    return sa_exc.OperationalError("UPDATE images ...", {}, orig)
+
+
+def node_urls(db: Database) -> list[str]:
+    with db.engine.connect() as conn:
+        query = text("SELECT node_reference_url FROM node_reference ORDER BY node_reference_url")
+        return list(conn.execute(query).scalars())
+
+
+def insert_node(conn: Connection, url: str) -> None:
+    conn.execute(text("INSERT INTO node_reference (node_reference_url) VALUES (:u)"), {"u": url})
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(core, "RETRY_FIRST_DELAY", 0.001)
+
+
+@pytest.mark.parametrize(
+    "transient",
+    [pg_serialization_failure, pg_deadlock, mysql_deadlock, mysql_lock_wait_timeout],
+)
+def test_transient_failure_is_retried_and_written_once(db: Database, transient: Any) -> None:
+    attempts: list[int] = []
+
+    @core.retrying
+    def write(url: str) -> str:
+        attempts.append(1)
+        with db.writing() as conn:
+            insert_node(conn, url)
+            if len(attempts) == 1:
+                # The first attempt fails after its write: it must be rolled back.
+                raise transient()
+        return url
+
+    assert write("http://node-1") == "http://node-1"
+    assert len(attempts) == 2
+    assert node_urls(db) == ["http://node-1"]
+
+
+def test_persistent_deadlock_gives_up_after_bounded_attempts(db: Database) -> None:
+    attempts: list[int] = []
+
+    @core.retrying
+    def write() -> None:
+        attempts.append(1)
+        with db.writing() as conn:
+            insert_node(conn, f"http://node-{len(attempts)}")
+            raise mysql_deadlock()
+
+    with pytest.raises(exception.DBDeadlock, match="Deadlock"):
+        write()
+    assert len(attempts) == core.RETRY_ATTEMPTS
+    assert node_urls(db) == []
+
+
+def test_duplicate_is_not_retried(db: Database) -> None:
+    attempts: list[int] = []
+
+    @core.retrying
+    def write() -> None:
+        attempts.append(1)
+        with db.writing() as conn:
+            insert_node(conn, "http://dup")
+
+    write()
+    with pytest.raises(exception.Duplicate):
+        write()
+    assert len(attempts) == 2  # one per call: the duplicate was not retried
+    assert node_urls(db) == ["http://dup"]
+
+
+def test_programming_error_is_not_retried(db: Database) -> None:
+    attempts: list[int] = []
+
+    @core.retrying
+    def write() -> None:
+        attempts.append(1)
+        with db.writing() as conn:
+            conn.execute(text("UPDATE no_such_table SET x = 1"))
+
+    with pytest.raises(exception.DBError):
+        write()
+    assert len(attempts) == 1
+
+
+def test_nested_call_does_not_retry_on_its_own(db: Database) -> None:
+    inner_attempts: list[int] = []
+    outer_attempts: list[int] = []
+
+    @core.retrying
+    def inner() -> None:
+        inner_attempts.append(1)
+        with db.writing() as conn:
+            insert_node(conn, f"http://inner-{len(outer_attempts)}")
+            if len(outer_attempts) == 1:
+                raise pg_deadlock()
+
+    @core.retrying
+    def outer() -> None:
+        outer_attempts.append(1)
+        with db.writing() as conn:
+            insert_node(conn, f"http://outer-{len(outer_attempts)}")
+            inner()
+
+    outer()
+    # The whole outer call was retried once; nothing of the failed attempt stays.
+    assert (len(outer_attempts), len(inner_attempts)) == (2, 2)
+    assert node_urls(db) == ["http://inner-2", "http://outer-2"]
+
+
+def test_real_deadlock_is_retried_once(db: Database, backend: str) -> None:
+    """Two transactions lock two rows in opposite orders; the server kills one of them.
+
+    The retried call waits first (so PostgreSQL's deadlock check fires in it)
+    and holds fewer locks (so InnoDB picks it as the victim).
+    """
+    if backend == "sqlite":
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): no deadlock possible")
+    with db.engine.begin() as conn:
+        insert_node(conn, "http://node")
+        node = conn.execute(text("SELECT node_reference_id FROM node_reference")).scalar_one()
+        for i in range(5):
+            conn.execute(
+                text(
+                    "INSERT INTO cached_images (image_id, last_accessed, last_modified, size,"
+                    " hits, node_reference_id) VALUES (:i, :t, :t, 1, 0, :n)"
+                ),
+                {"i": f"image-{i}", "t": datetime.datetime(2024, 1, 1), "n": node},
+            )
+        ids = list(conn.execute(text("SELECT id FROM cached_images ORDER BY id")).scalars())
+
+    # Primary-key lookups: each statement locks exactly one row.
+    bump = text("UPDATE cached_images SET hits = hits + :n WHERE id = :id")
+    first_locked = threading.Event()
+    other_locked = threading.Event()
+    attempts: list[int] = []
+    other_error: list[BaseException] = []
+
+    @core.retrying
+    def victim() -> None:
+        attempts.append(1)
+        with db.writing() as conn:
+            conn.execute(bump, {"n": 1, "id": ids[0]})
+            first_locked.set()
+            assert other_locked.wait(10)
+            conn.execute(bump, {"n": 1, "id": ids[1]})
+
+    def other() -> None:
+        try:
+            with db.engine.connect() as conn:
+                assert first_locked.wait(10)
+                for row_id in ids[1:]:
+                    conn.execute(bump, {"n": 10, "id": row_id})
+                other_locked.set()
+                time.sleep(0.3)  # let the victim block on the second row first
+                conn.execute(bump, {"n": 10, "id": ids[0]})
+                conn.commit()
+        except BaseException as exc:  # reported by the main thread
+            other_error.append(exc)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        victim()
+    finally:
+        other_locked.set()
+        thread.join(30)
+    assert other_error == []
+    assert len(attempts) == 2  # deadlocked once, then succeeded
+    # The victim's first attempt left nothing; its retry applied exactly once.
+    with db.engine.connect() as conn:
+        hits = list(conn.execute(text("SELECT hits FROM cached_images ORDER BY id")).scalars())
+    assert hits == [11, 11, 10, 10, 10]
