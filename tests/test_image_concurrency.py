@@ -56,3 +56,30 @@ def test_from_state_race_has_exactly_one_winner(db: Database, ctx: RequestContex
                 assert (final["status"], final["name"]) == ("saving", winners[0])
     finally:
         racer.dispose()
+
+
+@pytest.mark.slow
+def test_concurrent_updates_of_one_new_property_never_duplicate(
+    db: Database, ctx: RequestContext
+) -> None:
+    """Updaters adding the same new property serialise on the image row: the
+    later ones update the row the first inserted (no Duplicate)."""
+    racer = Database(db.engine.url, pool_size=THREADS + 4, max_overflow=0)
+    try:
+        image_ids = [
+            db.image_create(ctx, {"status": "active", "owner": "tenant-a"})["id"] for _ in range(5)
+        ]
+        barrier = threading.Barrier(THREADS)
+
+        def attempt(image_id: str, contender: int) -> None:
+            barrier.wait(timeout=30)
+            racer.image_update(ctx, image_id, {"properties": {"shared": f"v{contender}"}})
+
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            for image_id in image_ids:
+                for future in [pool.submit(attempt, image_id, n) for n in range(THREADS)]:
+                    future.result(timeout=60)
+                (prop,) = db.image_get(ctx, image_id)["properties"]
+                assert prop["name"] == "shared" and prop["deleted"] is False
+    finally:
+        racer.dispose()

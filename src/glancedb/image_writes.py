@@ -43,8 +43,12 @@ def set_properties(
     existing: dict[str, tuple[int, str | None, bool]] = {}
     if wanted and not new_image:
         for chunk in chunks(list(wanted)):
-            stmt = select(prop.c.id, prop.c.name, prop.c.value, prop.c.deleted).where(
-                prop.c.image_id == image_id, prop.c.name.in_(chunk)
+            # A locking read: MySQL's snapshot would miss a property that a
+            # concurrent update (serialised on the image row) just committed.
+            stmt = (
+                select(prop.c.id, prop.c.name, prop.c.value, prop.c.deleted)
+                .where(prop.c.image_id == image_id, prop.c.name.in_(chunk))
+                .with_for_update()
             )
             for row in conn.execute(stmt):
                 existing[row.name] = (row.id, row.value, bool(row.deleted))
