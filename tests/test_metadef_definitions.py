@@ -444,3 +444,52 @@ def test_facade_signatures() -> None:
             assert callable(getattr(facade, f"metadef_{kind}_{op}"))
     assert callable(facade.metadef_object_get_all)
     assert callable(facade.metadef_property_get_all)
+
+
+GLANCE_SIGNATURES = {
+    "metadef_namespace_get_all": "context marker limit sort_key sort_dir filters",
+    "metadef_namespace_get": "context namespace_name",
+    "metadef_namespace_create": "context values",
+    "metadef_namespace_update": "context namespace_id namespace_dict",
+    "metadef_namespace_delete": "context namespace_name",
+    "metadef_object_get_all": "context namespace_name",
+    "metadef_object_get": "context namespace_name object_name",
+    "metadef_object_create": "context namespace_name object_dict",
+    "metadef_object_update": "context namespace_name object_id object_dict",
+    "metadef_object_delete": "context namespace_name object_name",
+    "metadef_object_delete_namespace_content": "context namespace_name",
+    "metadef_object_count": "context namespace_name",
+    "metadef_property_get_all": "context namespace_name",
+    "metadef_property_get": "context namespace_name property_name",
+    "metadef_property_create": "context namespace_name property_dict",
+    "metadef_property_update": "context namespace_name property_id property_dict",
+    "metadef_property_delete": "context namespace_name property_name",
+    "metadef_property_delete_namespace_content": "context namespace_name",
+    "metadef_property_count": "context namespace_name",
+    "metadef_tag_get_all": "context namespace_name filters marker limit sort_key sort_dir",
+    "metadef_tag_get": "context namespace_name name",
+    "metadef_tag_create": "context namespace_name tag_dict",
+    "metadef_tag_create_tags": "context namespace_name tag_list can_append",
+    "metadef_tag_update": "context namespace_name id tag_dict",
+    "metadef_tag_delete": "context namespace_name name",
+    "metadef_tag_delete_namespace_content": "context namespace_name",
+    "metadef_tag_count": "context namespace_name",
+    "metadef_resource_type_create": "context values",
+    "metadef_resource_type_get": "context resource_type_name",
+    "metadef_resource_type_get_all": "context",
+    "metadef_resource_type_delete": "context resource_type_name",
+    "metadef_resource_type_association_get": "context namespace_name resource_type_name",
+    "metadef_resource_type_association_create": "context namespace_name values",
+    "metadef_resource_type_association_delete": "context namespace_name resource_type_name",
+    "metadef_resource_type_association_get_all_by_namespace": "context namespace_name",
+}
+
+
+@pytest.mark.parametrize("name", sorted(GLANCE_SIGNATURES))
+def test_facade_parameters_are_glances(name: str) -> None:
+    import inspect
+
+    from glancedb import api as facade
+
+    parameters = list(inspect.signature(getattr(facade, name)).parameters)
+    assert parameters == GLANCE_SIGNATURES[name].split()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 from glancedb.cli.base import CLIState, echo_table, handle_errors, metadefs_group, pass_state
@@ -13,11 +15,14 @@ from glancedb.metadefs.loader import (
 )
 
 
-def _progress(result: NamespaceResult) -> None:
-    if result.failed:
-        click.echo(f"FAILED   {result.file}: {result.error}", err=True)
-    else:
-        click.echo(f"{result.action:<11} {result.file} ({result.namespace})")
+def _progress(prefix: str) -> Callable[[NamespaceResult], None]:
+    def report(result: NamespaceResult) -> None:
+        if result.failed:
+            click.echo(f"{prefix}FAILED      {result.file}: {result.error}", err=True)
+        else:
+            click.echo(f"{prefix}{result.action:<11} {result.file} ({result.namespace})")
+
+    return report
 
 
 @metadefs_group.command("load")
@@ -50,7 +55,7 @@ def load(
         prefer_new=prefer_new,
         overwrite=overwrite,
         dry_run=dry_run,
-        progress=_progress,
+        progress=_progress("[dry run] " if dry_run else ""),
     )
     click.echo("")
     echo_table(
