@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from sqlalchemy import event
 
 from glancedb import Database, Record, RequestContext, api, exception
 from tests.backends import clear_tables, count_statements
@@ -437,3 +438,34 @@ def test_unencodable_member_and_non_string_filters(db: Database, admin_ctx: Requ
     assert db.image_member_find(admin_ctx, image_id=5) == []  # type: ignore[arg-type]
     assert [m.member for m in db.image_member_find(admin_ctx, member=5)] == ["5"]  # type: ignore[arg-type]
     assert db.image_member_count(admin_ctx, image_id) == 1
+
+
+def test_find_uses_the_image_id_index_without_statistics(
+    db: Database, ctx: RequestContext, backend: str
+) -> None:
+    """On SQLite without statistics, the two-valued ``deleted`` index must not win."""
+    if backend != "sqlite":
+        pytest.skip("SQLite's planner is the one that falls for the deleted index")
+    image_id = insert_image(db)
+    member(db, image_id, "tenant-b")
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        captured.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        db.image_member_find(ctx, image_id=image_id)
+        db.image_member_count(ctx, image_id)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    queries = [(s, p) for s, p in captured if s.lstrip().upper().startswith("SELECT")]
+    assert len(queries) == 2
+    with db.engine.connect() as conn:
+        for statement, parameters in queries:
+            plan = " ".join(
+                row[3]
+                for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            )
+            assert "ix_image_members_deleted" not in plan, plan
+            assert "USING INDEX ix_image_members_image_id" in plan, plan

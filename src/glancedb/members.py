@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, false, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    exists,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 
 from glancedb.context import ContextLike, context_is_admin, context_owner
 from glancedb.core import DatabaseCore, retrying
@@ -53,6 +64,17 @@ def _check_member_values(values: Mapping[str, Any]) -> None:
         check_lengths(t.image_members, {"member": member})
     if "status" in values:
         check_member_status(values["status"])
+
+
+def _live(deleted: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Not deleted, written so that no planner picks ``ix_image_members_deleted``.
+
+    That index has two values; without statistics SQLite prefers it to the
+    image_id index for ``deleted = 0`` and reads every live membership.
+    ``deleted != 1`` means the same for a NOT NULL boolean but is not
+    index-eligible, so the selective index wins on every backend.
+    """
+    return deleted != true()
 
 
 def _live_duplicate(
@@ -200,12 +222,14 @@ class MembersAPI(DatabaseCore):
         memb = t.image_members
         stmt = select(*(memb.c[c] for c in MEMBER_COLUMNS))
         if not include_deleted:
-            stmt = stmt.where(memb.c.deleted == false())
+            stmt = stmt.where(_live(memb.c.deleted))
         if not context_is_admin(context):
             owner = context_owner(context)
-            stmt = stmt.join(t.images, t.images.c.id == memb.c.image_id).where(
-                or_(t.images.c.owner == owner, memb.c.member == owner)
-            )
+            # A correlated EXISTS (one primary-key probe per membership)
+            # keeps image_members the driving table, reached by its image_id
+            # index; a join let SQLite scan images when statistics were stale.
+            owns_image = exists().where(t.images.c.id == memb.c.image_id, t.images.c.owner == owner)
+            stmt = stmt.where(or_(memb.c.member == owner, owns_image))
         if image_id is not None:
             stmt = stmt.where(memb.c.image_id == as_key(image_id))
         if member is not None:
@@ -225,7 +249,7 @@ class MembersAPI(DatabaseCore):
         stmt = (
             select(func.count())
             .select_from(memb)
-            .where(memb.c.image_id == str(image_id), memb.c.deleted == false())
+            .where(memb.c.image_id == str(image_id), _live(memb.c.deleted))
         )
         with self.reading() as conn:
             return int(conn.execute(stmt).scalar_one())
