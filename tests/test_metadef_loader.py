@@ -359,3 +359,11 @@ def test_export_file_names_are_safe_and_unique(db: Database, tmp_path: Path) -> 
     assert all(os.path.dirname(p) == str(tmp_path) for p in written)
     loaded = {json.loads(Path(p).read_text())["namespace"] for p in written}
     assert loaded == {"OS::A", "OS:A", "with/slash"}
+
+
+def test_glance_named_aliases(db: Database, tmp_path: Path) -> None:
+    write_json(tmp_path / "in", "a.json", sample(namespace="A"))
+    assert loader.db_load_metadefs(db.engine, str(tmp_path / "in")).ok
+    written = loader.db_export_metadefs(db.engine, str(tmp_path / "out"))
+    assert [os.path.basename(p) for p in written] == ["A.json"]
+    assert loader.db_unload_metadefs(db.engine)["metadef_namespaces"] == 1

@@ -83,6 +83,8 @@ def test_create_duplicate_name(
         ({"namespace": ""}, "namespace"),
         ({"display_name": "no name"}, "namespace"),
         ({"namespace": 5}, "namespace"),
+        ({"namespace": "N", "protected": "yes"}, "protected"),
+        ({"namespace": "N", "description": ["not", "text"]}, "description"),
     ],
 )
 def test_create_rejects_bad_input(

@@ -49,6 +49,8 @@ def test_create_duplicate_and_bad_input(db: Database, ctx: RequestContext) -> No
         db.metadef_resource_type_create(ctx, {"name": "R\U0001f600"})
     with pytest.raises(exc.Invalid, match="name"):
         db.metadef_resource_type_create(ctx, {"protected": True})
+    with pytest.raises(exc.Invalid, match="protected"):
+        db.metadef_resource_type_create(ctx, {"name": "Other", "protected": "no"})
     assert rows(db, t.metadef_resource_types) == 1
 
 

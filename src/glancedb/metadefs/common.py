@@ -111,10 +111,7 @@ def namespace_row(conn: Connection, context: ContextLike, namespace_name: Any) -
 def namespace_row_by_id(conn: Connection, context: ContextLike, namespace_id: Any) -> Row[Any]:
     """The visible namespace with id ``namespace_id`` (NotFound / Forbidden)."""
     ns = t.metadef_namespaces
-    try:
-        ident = to_int("namespace_id", namespace_id)
-    except Invalid:
-        ident = None
+    ident = int_id(namespace_id)
     row = None
     if ident is not None:
         row = conn.execute(select(ns).where(ns.c.id == ident)).first()

@@ -457,3 +457,30 @@ def export_metadefs(db: DatabaseLike, path: str) -> list[str]:
         written.append(file_path)
     LOG.info("Exported %d namespaces to %s", len(written), path)
     return written
+
+
+#: Where Glance installs its catalogue: the default path of the aliases below.
+GLANCE_METADEFS_PATH = "/etc/glance/metadefs"
+
+
+def db_load_metadefs(
+    engine: DatabaseLike,
+    metadata_path: str | None = None,
+    merge: bool = False,
+    prefer_new: bool = False,
+    overwrite: bool = False,
+) -> LoadSummary:
+    """:func:`load_metadefs` under the name and parameters Glance's loader uses."""
+    return load_metadefs(
+        engine, metadata_path or GLANCE_METADEFS_PATH, merge, prefer_new, overwrite
+    )
+
+
+def db_unload_metadefs(engine: DatabaseLike) -> dict[str, int]:
+    """:func:`unload_metadefs` under the name Glance's loader uses."""
+    return unload_metadefs(engine)
+
+
+def db_export_metadefs(engine: DatabaseLike, metadata_path: str | None = None) -> list[str]:
+    """:func:`export_metadefs` under the name and parameters Glance's loader uses."""
+    return export_metadefs(engine, metadata_path or GLANCE_METADEFS_PATH)

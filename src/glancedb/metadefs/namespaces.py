@@ -35,8 +35,11 @@ def check_namespace_values(values: dict[str, Any]) -> None:
     visibility = values.get("visibility")
     if visibility is not None and visibility not in NAMESPACE_VISIBILITIES:
         raise Invalid(f"Namespace visibility {visibility!r} is invalid: use 'public' or 'private'")
-    if "protected" in values and values["protected"] is not None:
-        values["protected"] = bool(values["protected"])
+    protected = values.get("protected")
+    if protected is not None:
+        if not isinstance(protected, bool | int):
+            raise Invalid(f"Namespace protected must be a boolean, got {protected!r}")
+        values["protected"] = bool(protected)
     if "owner" in values and values["owner"] is None:
         raise Invalid("A namespace owner cannot be None")
 

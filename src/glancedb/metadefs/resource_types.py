@@ -49,7 +49,10 @@ def insert_resource_type(conn: Connection, values: Mapping[str, Any]) -> int:
     rt = t.metadef_resource_types
     row = writable_values(rt, values, "resource type")
     name = require_name(row, "name", "resource type")
-    row["protected"] = bool(row.get("protected") or False)
+    protected = row.get("protected")
+    if protected is not None and not isinstance(protected, bool | int):
+        raise Invalid(f"Resource type protected must be a boolean, got {protected!r}")
+    row["protected"] = bool(protected)
     row.update(creation_times(values))
     message = f"Metadata definition resource type {name!r} already exists"
     if conn.execute(select(rt.c.id).where(rt.c.name == name)).first() is not None:
