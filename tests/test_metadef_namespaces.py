@@ -430,3 +430,32 @@ def test_module_facade_has_the_namespace_functions() -> None:
     assert signature.parameters["sort_dir"].default == "desc"
     for name in ("get", "create", "update", "delete"):
         assert callable(getattr(api, f"metadef_namespace_{name}"))
+
+
+def test_concurrent_creates_of_one_name_yield_one_namespace(db: Database) -> None:
+    import threading
+
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def create(i: int) -> None:
+        ctx = RequestContext(project_id=f"tenant-{i}")
+        barrier.wait()
+        try:
+            db.metadef_namespace_create(ctx, {"namespace": "Raced"})
+            outcome = "created"
+        except exc.MetadefDuplicateNamespace:
+            outcome = "duplicate"
+        except Exception as error:  # reported by the assertion below
+            outcome = repr(error)
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["created", "duplicate", "duplicate", "duplicate"]
+    assert row_count(db, t.metadef_namespaces) == 1
