@@ -13,6 +13,7 @@ from sqlalchemy import event
 from glancedb import Database, Record, RequestContext, api, exception
 from tests.backends import clear_tables, count_statements
 from tests.image_rows import count_rows, insert_image, rows
+from tests.races import race
 from tests.text_strategies import BMP_TEXT, FOUR_BYTE_TEXT
 
 MEMBER_KEYS = {
@@ -469,3 +470,22 @@ def test_find_uses_the_image_id_index_without_statistics(
             )
             assert "ix_image_members_deleted" not in plan, plan
             assert "USING INDEX ix_image_members_image_id" in plan, plan
+
+
+@pytest.mark.slow
+def test_concurrent_creates_leave_one_live_membership(db: Database) -> None:
+    threads = 8
+    contender = Database(db.engine.url, pool_size=threads + 2)
+    admin = RequestContext(is_admin=True)
+    try:
+        for _ in range(5):
+            image_id = insert_image(db)
+
+            def share(_n: int, image_id: str = image_id) -> None:
+                contender.image_member_create(admin, {"image_id": image_id, "member": "tenant-b"})
+
+            outcomes = race(threads, share)
+            assert sorted(outcomes) == ["duplicate"] * (threads - 1) + ["won"], outcomes
+            assert len(rows(db, "image_members", image_id=image_id)) == 1
+    finally:
+        contender.dispose()

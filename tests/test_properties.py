@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import inspect
 import logging
-import threading
 
 import pytest
 from hypothesis import given, settings
@@ -16,6 +15,7 @@ from glancedb import Database, Record, RequestContext, api, exception
 from glancedb.models import tables as t
 from tests.backends import clear_tables
 from tests.image_rows import count_rows, insert_image, rows
+from tests.races import race
 from tests.text_strategies import BMP_TEXT, FOUR_BYTE_TEXT
 
 PROPERTY_KEYS = {
@@ -281,39 +281,9 @@ def test_delete_atomic_ignores_soft_deleted(db: Database, ctx: RequestContext) -
     assert count_rows(db, "image_properties") == 1
 
 
-def _race(contender: Database, image_id: str, threads: int) -> list[str]:
-    """``threads`` callers race for the same property; each reports its outcome."""
-    barrier = threading.Barrier(threads)
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def attempt(n: int) -> None:
-        barrier.wait()
-        try:
-            contender.image_set_property_atomic(image_id, "os_glance_import_task", f"task-{n}")
-            outcome = "won"
-        except exception.Duplicate:
-            outcome = "duplicate"
-        except Exception as exc:  # reported, so that the assertion shows it
-            outcome = f"{type(exc).__name__}: {exc}"
-        with lock:
-            outcomes.append(outcome)
-
-    workers = [threading.Thread(target=attempt, args=(n,)) for n in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return outcomes
-
-
 @pytest.mark.slow
-def test_set_atomic_has_exactly_one_winner(
-    db: Database, backend: str, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_set_atomic_has_exactly_one_winner(db: Database, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="glancedb")
-    if backend == "sqlite":
-        pytest.skip("SQLite serialises writers; the race is meaningful on servers")
     threads = 16
     contender = Database(db.engine.url, pool_size=20)
     try:
@@ -326,7 +296,11 @@ def test_set_atomic_has_exactly_one_winner(
                 db.image_set_property_atomic(image_id, "os_glance_import_task", "old")
                 [prop] = rows(db, "image_properties", image_id=image_id)
                 soft_delete_property(db, prop["id"])
-            outcomes = _race(contender, image_id, threads)
+
+            def take(n: int, image_id: str = image_id) -> None:
+                contender.image_set_property_atomic(image_id, "os_glance_import_task", f"task-{n}")
+
+            outcomes = race(threads, take)
             assert sorted(outcomes) == ["duplicate"] * (threads - 1) + ["won"], outcomes
             [stored] = rows(db, "image_properties", image_id=image_id)
             assert stored["deleted"] is False and stored["value"].startswith("task-")

@@ -14,6 +14,7 @@ from glancedb.models import tables as t
 from glancedb.timeutils import utcnow
 from tests.backends import clear_tables, count_statements
 from tests.image_rows import count_rows, insert_image, rows
+from tests.races import race
 from tests.text_strategies import BMP_TEXT, FOUR_BYTE_TEXT
 
 
@@ -292,3 +293,25 @@ def test_unencodable_and_non_string_inputs(db: Database, ctx: RequestContext) ->
         db.image_tag_create(ctx, 5, "a")  # type: ignore[arg-type]
     with pytest.raises(exception.NotFound):
         db.image_tag_delete(ctx, 5, 6)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_concurrent_tag_writers_never_duplicate_a_tag(db: Database) -> None:
+    threads = 8
+    contender = Database(db.engine.url, pool_size=threads + 2)
+    ctx = RequestContext(project_id="tenant-a")
+    try:
+        for _ in range(5):
+            image_id = insert_image(db)
+
+            def write(n: int, image_id: str = image_id) -> None:
+                if n % 2:
+                    contender.image_tag_create(ctx, image_id, "shared")
+                else:
+                    contender.image_tag_set_all(ctx, image_id, ["shared", f"own-{n}"])
+
+            outcomes = race(threads, write)
+            assert outcomes == ["won"] * threads, outcomes
+            assert live(db, image_id).count("shared") == 1
+    finally:
+        contender.dispose()
