@@ -20,8 +20,11 @@ class MetadefObjectAPI(DatabaseCore):
     ) -> Record:
         """Create an object in the named namespace from ``object_dict``.
 
-        Keys: ``name``, ``description``, ``required`` (a list, stored as JSON)
-        and ``json_schema`` (the object's property schemas, any JSON value).
+        Keys: ``name``, ``description``, ``required`` and ``json_schema`` (the
+        object's property schemas).  ``required`` and ``json_schema`` are
+        stored as JSON text and come back as given: a list stays a list, and
+        a string (such as the comma-joined ``required`` Glance's upper layer
+        sends) comes back as the same string.
 
         Raises :class:`MetadefDuplicateObject` when the name exists in the namespace.
         """
