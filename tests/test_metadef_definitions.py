@@ -493,3 +493,26 @@ def test_facade_parameters_are_glances(name: str) -> None:
 
     parameters = list(inspect.signature(getattr(facade, name)).parameters)
     assert parameters == GLANCE_SIGNATURES[name].split()
+
+
+def test_rows_written_by_glance_are_readable(db: Database, ctx: RequestContext, ns: str) -> None:
+    # Glance's upper layer stores ``required`` comma-joined, not as JSON.
+    namespace_id = db.metadef_namespace_get(ctx, ns)["id"]
+    now = datetime.datetime(2024, 1, 1)
+    with db.engine.begin() as conn:
+        conn.execute(
+            t.metadef_objects.insert().values(
+                namespace_id=namespace_id,
+                name="glance-object",
+                required="a,b",
+                json_schema='{"a": {"type": "string"}}',
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    obj = db.metadef_object_get(ctx, ns, "glance-object")
+    assert obj["required"] == "a,b"
+    assert obj["json_schema"] == {"a": {"type": "string"}}
+    # And what such a caller sends comes back unchanged.
+    created = db.metadef_object_create(ctx, ns, {"name": "o2", "required": "x,y"})
+    assert db.metadef_object_get(ctx, ns, "o2")["required"] == created["required"] == "x,y"
