@@ -489,3 +489,14 @@ def test_concurrent_creates_leave_one_live_membership(db: Database) -> None:
             assert len(rows(db, "image_members", image_id=image_id)) == 1
     finally:
         contender.dispose()
+
+
+def test_given_timestamps_are_checked_and_made_naive_utc(db: Database) -> None:
+    image_id = insert_image(db)
+    with pytest.raises(exception.Invalid, match="deleted_at"):
+        member(db, image_id, "b", deleted=True, deleted_at=12)
+    aware = datetime.datetime(2022, 1, 1, 12, 0, tzinfo=datetime.UTC)
+    memb = member(db, image_id, "b", created_at=aware, deleted=True)
+    [stored] = rows(db, "image_members")
+    assert stored["created_at"] == memb.created_at == datetime.datetime(2022, 1, 1, 12, 0)
+    assert stored["deleted"] is True and isinstance(stored["deleted_at"], datetime.datetime)

@@ -338,3 +338,19 @@ def test_unencodable_and_non_string_inputs(db: Database, ctx: RequestContext) ->
         db.image_property_delete(ctx, 5, 7)  # type: ignore[arg-type]
     with pytest.raises(exception.NotFound):
         db.image_delete_property_atomic(image_id, 5, 6)  # type: ignore[arg-type]
+
+
+def test_given_timestamps_are_checked_and_made_naive_utc(db: Database, ctx: RequestContext) -> None:
+    image_id = insert_image(db)
+    with pytest.raises(exception.Invalid, match="created_at"):
+        db.image_property_create(
+            ctx, {"image_id": image_id, "name": "a", "value": "b", "created_at": "yesterday"}
+        )
+    aware = datetime.datetime(
+        2022, 1, 1, 12, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=2))
+    )
+    prop = db.image_property_create(
+        ctx, {"image_id": image_id, "name": "a", "value": "b", "created_at": aware}
+    )
+    assert prop.created_at == datetime.datetime(2022, 1, 1, 10, 0)
+    assert rows(db, "image_properties")[0]["created_at"] == datetime.datetime(2022, 1, 1, 10, 0)

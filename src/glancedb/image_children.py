@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, select
 
 from glancedb.exception import DBError, ImageNotFound, Invalid, NotFound
 from glancedb.models import tables as t
+from glancedb.timeutils import to_naive_utc
 from glancedb.validation import reject_four_byte_chars
 
 
@@ -61,3 +64,13 @@ def as_row_id(value: Any, what: str) -> int:
     if isinstance(value, bool) or not -(2**31) <= number < 2**31:
         raise NotFound(f"No {what} found with ID {value!r}")
     return number
+
+
+def given_time(values: Mapping[str, Any], key: str) -> datetime.datetime | None:
+    """A bookkeeping timestamp a caller passed on create (SPEC 1.4), as naive UTC."""
+    value = values.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, datetime.datetime):
+        raise Invalid(f"{key} must be a datetime, got {value!r}")
+    return to_naive_utc(value)

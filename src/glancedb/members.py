@@ -21,7 +21,14 @@ from sqlalchemy import (
 from glancedb.context import ContextLike, context_is_admin, context_owner
 from glancedb.core import DatabaseCore, retrying
 from glancedb.exception import Duplicate, Invalid, NotFound
-from glancedb.image_children import as_key, as_row_id, check_text, inserted_id, lock_image
+from glancedb.image_children import (
+    as_key,
+    as_row_id,
+    check_text,
+    given_time,
+    inserted_id,
+    lock_image,
+)
 from glancedb.models import tables as t
 from glancedb.records import Record
 from glancedb.timeutils import utcnow
@@ -120,10 +127,10 @@ class MembersAPI(DatabaseCore):
             "member": values["member"],
             "can_share": bool(values.get("can_share", False)),
             "status": values.get("status", "pending"),
-            "created_at": values.get("created_at") or now,
-            "updated_at": values.get("updated_at") or now,
+            "created_at": given_time(values, "created_at") or now,
+            "updated_at": given_time(values, "updated_at") or now,
             "deleted": deleted,
-            "deleted_at": (values.get("deleted_at") or now) if deleted else None,
+            "deleted_at": (given_time(values, "deleted_at") or now) if deleted else None,
         }
         with self.writing() as conn:
             lock_image(conn, row["image_id"])

@@ -11,7 +11,7 @@ from sqlalchemy import exc as sa_exc
 from glancedb.context import ContextLike
 from glancedb.core import DatabaseCore, retrying, translate_error
 from glancedb.exception import Duplicate, Invalid, NotFound
-from glancedb.image_children import as_key, check_text, inserted_id, lock_image
+from glancedb.image_children import as_key, check_text, given_time, inserted_id, lock_image
 from glancedb.models import tables as t
 from glancedb.records import Record
 from glancedb.timeutils import utcnow
@@ -80,9 +80,9 @@ class PropertiesAPI(DatabaseCore):
             "image_id": image_id,
             "name": name,
             "value": value,
-            "updated_at": values.get("updated_at") or now,
+            "updated_at": given_time(values, "updated_at") or now,
             "deleted": deleted,
-            "deleted_at": values.get("deleted_at") if deleted else None,
+            "deleted_at": (given_time(values, "deleted_at") or now) if deleted else None,
         }
         prop = t.image_properties
         with self.writing() as conn:
@@ -97,11 +97,11 @@ class PropertiesAPI(DatabaseCore):
                 .first()
             )
             if existing is None:
-                row["created_at"] = values.get("created_at") or now
+                row["created_at"] = given_time(values, "created_at") or now
                 result = conn.execute(insert(prop).values(**row))
                 row["id"] = inserted_id(result)
             elif existing["deleted"]:
-                row["created_at"] = values.get("created_at") or existing["created_at"]
+                row["created_at"] = given_time(values, "created_at") or existing["created_at"]
                 conn.execute(update(prop).where(prop.c.id == existing["id"]).values(**row))
                 row["id"] = existing["id"]
             else:
