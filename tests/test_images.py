@@ -213,6 +213,40 @@ def test_four_byte_characters_are_rejected_everywhere(
     assert snapshot(db) == before
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"name": "lone\ud800"},
+        {"properties": {"key\udfff": "v"}},
+        {"properties": {"key": "\ud800value"}},
+        {"locations": [{"url": "file:///\ud800", "metadata": {}}]},
+        {"locations": [{"url": "file:///a", "metadata": {"k": ["\udc00"]}}]},
+    ],
+    ids=["name", "prop-key", "prop-value", "loc-url", "loc-meta"],
+)
+def test_lone_surrogates_are_invalid(
+    db: Database, ctx: RequestContext, values: dict[str, Any]
+) -> None:
+    with pytest.raises(Invalid, match="surrogate"):
+        db.image_create(ctx, {"status": "queued", **values})
+    assert row_counts(db) == dict.fromkeys(row_counts(db), 0)
+
+
+def test_non_string_image_ids_are_just_not_found(db: Database, ctx: RequestContext) -> None:
+    """An int id finds nothing on every backend (no PostgreSQL type error)."""
+    for call in (
+        lambda: db.image_get(ctx, 12345),  # type: ignore[arg-type]
+        lambda: db.image_update(ctx, 12345, {"name": "x"}),  # type: ignore[arg-type]
+        lambda: db.image_destroy(ctx, 12345),  # type: ignore[arg-type]
+        lambda: db.image_restore(ctx, 12345),  # type: ignore[arg-type]
+        lambda: db.image_location_add(ctx, 12345, {"url": "file:///a"}),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(ImageNotFound):
+            call()
+    shared = {"id": 12345, "owner": "tenant-b", "visibility": "shared"}
+    assert db.is_image_visible(ctx, shared) is False
+
+
 def test_create_is_atomic_when_a_property_is_invalid(db: Database, ctx: RequestContext) -> None:
     for properties in ({"good": "1", "bad": f"x{FOUR_BYTE}"}, {"good": "1", "p" * 256: "x"}):
         with pytest.raises(Invalid):

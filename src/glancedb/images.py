@@ -31,6 +31,15 @@ from glancedb.timeutils import utcnow
 from glancedb.validation import check_image_id_length
 
 
+def as_image_id(image_id: Any) -> str:
+    """An image id to look a row up by, as a string.
+
+    Bound as the string column's type, so that an int finds nothing instead
+    of making PostgreSQL reject the comparison.
+    """
+    return image_id if isinstance(image_id, str) else str(image_id)
+
+
 def _field(image: Any, name: str) -> Any:
     """Read ``name`` from an image dict (or, failing that, an image object)."""
     if isinstance(image, Mapping):
@@ -89,6 +98,7 @@ class ImagesAPI(DatabaseCore):
         :raises Forbidden: the image is not visible to ``context``.
         """
         check_image_id_length(image_id)
+        image_id = as_image_id(image_id)
         with self.reading() as conn:
             row = self._visible_image_row(conn, context, image_id, force_show_deleted)
             return image_dicts(
@@ -111,7 +121,8 @@ class ImagesAPI(DatabaseCore):
         if verdict is not None:
             return verdict
         with self.reading() as conn:
-            return _has_membership(conn, _field(image, "id"), context_owner(context), status)
+            image_id = as_image_id(_field(image, "id"))
+            return _has_membership(conn, image_id, context_owner(context), status)
 
     def is_image_mutable(self, context: ContextLike, image: Any) -> bool:
         """Whether ``context`` may change ``image`` (SPEC 1.2): admin, or same owner."""
@@ -186,6 +197,7 @@ class ImagesAPI(DatabaseCore):
         :raises Invalid: bad values.
         """
         check_image_id_length(image_id)
+        image_id = as_image_id(image_id)
         prepared = prepare_update(values)
         now = utcnow()
         with self.writing() as conn:
@@ -232,6 +244,7 @@ class ImagesAPI(DatabaseCore):
         :raises Forbidden: as for :meth:`image_update`.
         """
         check_image_id_length(image_id)
+        image_id = as_image_id(image_id)
         with self.writing() as conn:
             row = self._visible_image_row(conn, context, image_id, False)
             check_mutable(context, row._mapping)
@@ -255,6 +268,7 @@ class ImagesAPI(DatabaseCore):
         :raises Conflict: the image is not in status ``pending_delete``.
         """
         check_image_id_length(image_id)
+        image_id = as_image_id(image_id)
         with self.writing() as conn:
             row = self._visible_image_row(conn, context, image_id, False)
             images = t.images
@@ -330,7 +344,7 @@ def _visibility_without_members(context: ContextLike, image: Any) -> bool | None
 
 
 def _has_membership(
-    conn: Connection, image_id: Any, member: str | None, status: str | None
+    conn: Connection, image_id: str, member: str | None, status: str | None
 ) -> bool:
     """Whether ``member`` has a live membership (of ``status``, if given) on the image."""
     if member is None:
