@@ -12,6 +12,7 @@ from glancedb.context import ContextLike
 from glancedb.core import DatabaseCore, retrying, translate_error
 from glancedb.exception import Duplicate, Invalid, NotFound
 from glancedb.image_children import as_key, check_text, given_time, inserted_id, lock_image
+from glancedb.image_records import PROPERTY_COLUMNS
 from glancedb.models import tables as t
 from glancedb.records import Record
 from glancedb.timeutils import utcnow
@@ -19,17 +20,6 @@ from glancedb.validation import (
     check_image_id_length,
     check_lengths,
     unknown_keys,
-)
-
-PROPERTY_COLUMNS: tuple[str, ...] = (
-    "id",
-    "image_id",
-    "name",
-    "value",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    "deleted",
 )
 
 # Keys a caller may pass to image_property_create (SPEC 1.4: the four
