@@ -516,3 +516,29 @@ def test_rows_written_by_glance_are_readable(db: Database, ctx: RequestContext, 
     # And what such a caller sends comes back unchanged.
     created = db.metadef_object_create(ctx, ns, {"name": "o2", "required": "x,y"})
     assert db.metadef_object_get(ctx, ns, "o2")["required"] == created["required"] == "x,y"
+
+
+def test_four_byte_names_are_not_found_on_every_backend(
+    db: Database, ctx: RequestContext, ns: str
+) -> None:
+    # MySQL's utf8 columns cannot even compare such strings: never query them.
+    emoji = "\U0001f600"
+    not_found: list[tuple[type[Exception], Callable[[], Any]]] = [
+        (exc.MetadefNamespaceNotFound, lambda: db.metadef_namespace_get(ctx, emoji)),
+        (exc.MetadefNamespaceNotFound, lambda: db.metadef_namespace_delete(ctx, emoji)),
+        (exc.MetadefObjectNotFound, lambda: db.metadef_object_get(ctx, ns, emoji)),
+        (exc.MetadefPropertyNotFound, lambda: db.metadef_property_delete(ctx, ns, emoji)),
+        (exc.MetadefTagNotFound, lambda: db.metadef_tag_get(ctx, ns, emoji)),
+        (exc.MetadefResourceTypeNotFound, lambda: db.metadef_resource_type_get(ctx, emoji)),
+        (
+            exc.MetadefResourceTypeNotFound,
+            lambda: db.metadef_resource_type_association_get(ctx, ns, emoji),
+        ),
+    ]
+    for error, call in not_found:
+        with pytest.raises(error):
+            call()
+    db.metadef_tag_create(ctx, ns, {"name": "plain"})
+    assert db.metadef_tag_get_all(ctx, ns, filters={"name": emoji}) == []
+    assert db.metadef_namespace_get_all(ctx, filters={"visibility": emoji}) == []
+    assert db.metadef_namespace_get_all(ctx, filters={"resource_types": emoji}) == []

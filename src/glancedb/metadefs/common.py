@@ -45,7 +45,12 @@ from glancedb.exception import (
 from glancedb.models import tables as t
 from glancedb.records import Record, load_json
 from glancedb.timeutils import to_naive_utc, utcnow
-from glancedb.validation import check_lengths, reject_four_byte_chars, to_int
+from glancedb.validation import (
+    check_lengths,
+    has_four_byte_chars,
+    reject_four_byte_chars,
+    to_int,
+)
 
 NAMESPACE_VISIBILITIES = frozenset({"public", "private"})
 
@@ -91,6 +96,15 @@ def listing_condition(context: ContextLike) -> ColumnElement[bool] | None:
     return or_(ns.c.visibility == "public", ns.c.owner == owner)
 
 
+def storable(value: Any) -> bool:
+    """Whether ``value`` can be stored, hence matched: no 4-byte characters.
+
+    Looking such a string up must not reach the database: MySQL's 3-byte
+    ``utf8`` columns reject the comparison instead of finding nothing.
+    """
+    return not (isinstance(value, str) and has_four_byte_chars(value))
+
+
 def namespace_row(conn: Connection, context: ContextLike, namespace_name: Any) -> Row[Any]:
     """The visible namespace called ``namespace_name``.
 
@@ -98,7 +112,7 @@ def namespace_row(conn: Connection, context: ContextLike, namespace_name: Any) -
     """
     ns = t.metadef_namespaces
     row = None
-    if isinstance(namespace_name, str):
+    if isinstance(namespace_name, str) and storable(namespace_name):
         row = conn.execute(select(ns).where(ns.c.namespace == namespace_name)).first()
     if row is None:
         raise MetadefNamespaceNotFound(

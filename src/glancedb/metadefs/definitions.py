@@ -34,6 +34,7 @@ from glancedb.metadefs.common import (
     object_record,
     property_record,
     require_name,
+    storable,
     tag_record,
     writable_values,
 )
@@ -154,9 +155,11 @@ def get_row(
     """The definition called ``name`` in the named namespace, else NotFound."""
     namespace = namespace_row(conn, context, namespace_name)
     table = kind.table
-    row = conn.execute(
-        select(table).where(table.c.namespace_id == namespace.id, table.c.name == name)
-    ).first()
+    row = None
+    if storable(name):
+        row = conn.execute(
+            select(table).where(table.c.namespace_id == namespace.id, table.c.name == name)
+        ).first()
     if row is None:
         raise kind.not_found_error(name, namespace_name)
     return row

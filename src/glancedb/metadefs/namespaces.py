@@ -23,6 +23,7 @@ from glancedb.metadefs.common import (
     paged,
     require_name,
     sort_columns,
+    storable,
     writable_values,
 )
 from glancedb.models import tables as t
@@ -116,8 +117,13 @@ class MetadefNamespacesAPI(DatabaseCore):
             query = query.where(condition)
         visibility = filters.get("visibility")
         if visibility:
+            if not storable(visibility):
+                return []
             query = query.where(ns.c.visibility == visibility)
-        names = _resource_type_names(filters.get("resource_types"))
+        requested = _resource_type_names(filters.get("resource_types"))
+        names = [name for name in requested if storable(name)]
+        if requested and not names:
+            return []
         if names:
             assoc = t.metadef_namespace_resource_types
             rt = t.metadef_resource_types

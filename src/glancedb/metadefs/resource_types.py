@@ -27,6 +27,7 @@ from glancedb.metadefs.common import (
     new_id,
     require_name,
     resource_type_record,
+    storable,
     writable_values,
 )
 from glancedb.models import tables as t
@@ -36,7 +37,9 @@ from glancedb.records import Record
 def resource_type_row(conn: Connection, name: Any) -> Row[Any]:
     """The resource type called ``name``; :class:`MetadefResourceTypeNotFound` if none."""
     rt = t.metadef_resource_types
-    row = conn.execute(select(rt).where(rt.c.name == name)).first()
+    row = None
+    if storable(name):
+        row = conn.execute(select(rt).where(rt.c.name == name)).first()
     if row is None:
         raise MetadefResourceTypeNotFound(
             f"Metadata definition resource type {name!r} was not found"

@@ -18,6 +18,7 @@ from glancedb.metadefs.common import (
     namespace_row,
     paged,
     sort_columns,
+    storable,
     tag_record,
 )
 from glancedb.models import tables as t
@@ -102,8 +103,11 @@ class MetadefTagAPI(DatabaseCore):
             query = select(tags).where(tags.c.namespace_id == namespace.id)
             for key in _FILTER_COLUMNS:
                 value = (filters or {}).get(key)
-                if value is not None:
-                    query = query.where(tags.c[key] == value)
+                if value is None:
+                    continue
+                if not storable(value):
+                    return []
+                query = query.where(tags.c[key] == value)
             marker_row = None
             if marker is not None:
                 ident = int_id(marker)
