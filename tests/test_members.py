@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import inspect
+import uuid
 from typing import Any
 
 import pytest
@@ -500,3 +501,12 @@ def test_given_timestamps_are_checked_and_made_naive_utc(db: Database) -> None:
     [stored] = rows(db, "image_members")
     assert stored["created_at"] == memb.created_at == datetime.datetime(2022, 1, 1, 12, 0)
     assert stored["deleted"] is True and isinstance(stored["deleted_at"], datetime.datetime)
+
+
+def test_image_id_may_be_a_uuid_object(db: Database, admin_ctx: RequestContext) -> None:
+    image_id = uuid.uuid4()
+    insert_image(db, id=str(image_id))
+    memb = member(db, image_id, "b")  # type: ignore[arg-type]
+    assert memb.image_id == str(image_id)
+    assert [m.id for m in db.image_member_find(admin_ctx, image_id=image_id)] == [memb.id]  # type: ignore[arg-type]
+    assert db.image_member_count(admin_ctx, image_id) == 1  # type: ignore[arg-type]

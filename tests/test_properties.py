@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import inspect
 import logging
+import uuid
 
 import pytest
 from hypothesis import given, settings
@@ -354,3 +355,13 @@ def test_given_timestamps_are_checked_and_made_naive_utc(db: Database, ctx: Requ
     )
     assert prop.created_at == datetime.datetime(2022, 1, 1, 10, 0)
     assert rows(db, "image_properties")[0]["created_at"] == datetime.datetime(2022, 1, 1, 10, 0)
+
+
+def test_image_id_may_be_a_uuid_object(db: Database, ctx: RequestContext) -> None:
+    image_id = uuid.uuid4()
+    insert_image(db, id=str(image_id))
+    prop = db.image_property_create(ctx, {"image_id": image_id, "name": "a", "value": "b"})
+    assert prop.image_id == str(image_id)
+    db.image_set_property_atomic(image_id, "lock", "x")  # type: ignore[arg-type]
+    db.image_delete_property_atomic(image_id, "lock", "x")  # type: ignore[arg-type]
+    assert db.image_property_delete(ctx, "a", image_id).deleted is True  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import inspect
+import uuid
 
 import pytest
 from hypothesis import given, settings
@@ -315,3 +316,12 @@ def test_concurrent_tag_writers_never_duplicate_a_tag(db: Database) -> None:
             assert live(db, image_id).count("shared") == 1
     finally:
         contender.dispose()
+
+
+def test_image_id_may_be_a_uuid_object(db: Database, ctx: RequestContext) -> None:
+    image_id = uuid.uuid4()
+    insert_image(db, id=str(image_id))
+    db.image_tag_create(ctx, image_id, "a")  # type: ignore[arg-type]
+    db.image_tag_set_all(ctx, image_id, ["a", "b"])  # type: ignore[arg-type]
+    db.image_tag_delete(ctx, image_id, "a")  # type: ignore[arg-type]
+    assert db.image_tag_get_all(ctx, image_id) == ["b"]  # type: ignore[arg-type]

@@ -60,7 +60,7 @@ def _check_member_values(values: Mapping[str, Any]) -> None:
     """Validate the settable member attributes present in ``values`` (SPEC 12)."""
     if "image_id" in values:
         image_id = values["image_id"]
-        if not isinstance(image_id, str) or not image_id:
+        if image_id is None or image_id == "":
             raise Invalid(f"A membership needs an image id, got {image_id!r}")
         check_image_id_length(image_id)
     if "member" in values:
@@ -123,7 +123,7 @@ class MembersAPI(DatabaseCore):
         now = utcnow()
         deleted = bool(values.get("deleted", False))
         row: dict[str, Any] = {
-            "image_id": values["image_id"],
+            "image_id": as_key(values["image_id"]),
             "member": values["member"],
             "can_share": bool(values.get("can_share", False)),
             "status": values.get("status", "pending"),
@@ -154,6 +154,8 @@ class MembersAPI(DatabaseCore):
         """
         changes = {k: v for k, v in values.items() if k in _SETTABLE}
         _check_member_values(changes)
+        if "image_id" in changes:
+            changes["image_id"] = as_key(changes["image_id"])
         changes["can_share"] = bool(changes.get("can_share", False))
         memb_id = as_row_id(memb_id, "image membership")
         memb = t.image_members

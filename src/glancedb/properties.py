@@ -32,8 +32,9 @@ def _check_property(image_id: Any, name: Any, value: Any) -> tuple[str, str]:
 
     Returns the image id and the name, now known to be strings.
     """
-    if not isinstance(image_id, str) or not image_id:
+    if image_id is None or image_id == "":
         raise Invalid(f"A property needs an image id, got {image_id!r}")
+    image_id = as_key(image_id)  # a uuid.UUID is welcome too
     check_image_id_length(image_id)
     if not isinstance(name, str) or not name:
         raise Invalid(f"A property needs a non-empty string name, got {name!r}")
@@ -143,7 +144,7 @@ class PropertiesAPI(DatabaseCore):
         inserted and the ``(image_id, name)`` unique key decides the race.
         Every loser gets :class:`Duplicate`.  Takes no context.
         """
-        _check_property(image_id, name, value)
+        image_id, name = _check_property(image_id, name, value)
         prop = t.image_properties
         now = utcnow()
         with self.writing() as conn:
