@@ -367,3 +367,33 @@ def test_glance_named_aliases(db: Database, tmp_path: Path) -> None:
     written = loader.db_export_metadefs(db.engine, str(tmp_path / "out"))
     assert [os.path.basename(p) for p in written] == ["A.json"]
     assert loader.db_unload_metadefs(db.engine)["metadef_namespaces"] == 1
+
+
+def test_concurrent_loads_of_the_same_files(db: Database, tmp_path: Path) -> None:
+    import threading
+
+    for i in range(3):
+        write_json(tmp_path, f"ns{i}.json", sample(namespace=f"NS{i}"))
+    barrier = threading.Barrier(3)
+    summaries = []
+    lock = threading.Lock()
+
+    def load() -> None:
+        barrier.wait()
+        summary = load_metadefs(db, str(tmp_path))
+        with lock:
+            summaries.append(summary)
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(summaries) == 3
+    for summary in summaries:
+        assert summary.ok, summary.failures
+    actions = sorted(r.action for summary in summaries for r in summary)
+    assert actions == ["created"] * 3 + ["skipped"] * 6
+    expected = expected_from_document(sample())
+    assert snapshot(db) == {f"NS{i}": expected for i in range(3)}
+    assert resource_types(db) == {"OS::Glance::Image": True, "OS::Cinder::Volume": True}

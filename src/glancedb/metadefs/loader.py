@@ -20,7 +20,7 @@ from sqlalchemy import URL, Connection, Engine, bindparam, delete, select, updat
 
 from glancedb.core import retrying
 from glancedb.database import Database
-from glancedb.exception import GlanceDBError, Invalid
+from glancedb.exception import Duplicate, GlanceDBError, Invalid
 from glancedb.metadefs import definitions as d
 from glancedb.metadefs.common import new_id
 from glancedb.metadefs.files import (
@@ -167,7 +167,13 @@ def _load_file(
     try:
         document = parse_document(read_document(file_path))
         result.namespace = document.name
-        loaded = _load_document(database, document, merge, prefer_new, overwrite, dry_run)
+        try:
+            loaded = _load_document(database, document, merge, prefer_new, overwrite, dry_run)
+        except Duplicate:
+            # A concurrent load inserted the same namespace or resource type
+            # first; the file's transaction was rolled back: redo it once,
+            # now seeing those rows.
+            loaded = _load_document(database, document, merge, prefer_new, overwrite, dry_run)
     except GlanceDBError as exc:
         result.action = FAILED
         result.error = exc.msg
