@@ -200,3 +200,34 @@ def test_facade_has_resource_type_functions() -> None:
         "metadef_resource_type_association_get_all_by_namespace",
     ):
         assert callable(getattr(api, name))
+
+
+def test_concurrent_associations_create_one_resource_type(
+    db: Database, ctx: RequestContext
+) -> None:
+    import threading
+
+    for i in range(4):
+        db.metadef_namespace_create(ctx, {"namespace": f"N{i}"})
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def associate(i: int) -> None:
+        barrier.wait()
+        try:
+            db.metadef_resource_type_association_create(ctx, f"N{i}", {"name": "New::Type"})
+            outcome = "ok"
+        except Exception as error:  # reported by the assertion below
+            outcome = repr(error)
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=associate, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes == ["ok"] * 4
+    assert rows(db, t.metadef_resource_types) == 1
+    assert rows(db, t.metadef_namespace_resource_types) == 4

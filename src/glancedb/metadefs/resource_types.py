@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, select
 
 from glancedb.context import ContextLike
-from glancedb.core import DatabaseCore, retrying
+from glancedb.core import DatabaseCore, TransientError, retrying
 from glancedb.exception import (
+    DBError,
     Invalid,
     MetadefDuplicateResourceType,
     MetadefDuplicateResourceTypeAssociation,
@@ -155,11 +156,17 @@ class MetadefResourceTypesAPI(DatabaseCore):
             namespace = namespace_row(conn, context, namespace_name)
             rt = t.metadef_resource_types
             found = conn.execute(select(rt.c.id).where(rt.c.name == name)).first()
-            type_id = (
-                found.id
-                if found is not None
-                else insert_resource_type(conn, {"name": name, "protected": False})
-            )
+            if found is not None:
+                type_id = found.id
+            else:
+                try:
+                    type_id = insert_resource_type(conn, {"name": name, "protected": False})
+                except MetadefDuplicateResourceType as error:
+                    # A concurrent call created it first: run the call again,
+                    # in a new transaction that sees it.
+                    raise TransientError(
+                        DBError(f"Resource type {name!r} was created concurrently: {error.msg}")
+                    ) from error
             message = (
                 f"Namespace {namespace_name!r} is already associated with resource type {name!r}"
             )
