@@ -397,3 +397,14 @@ def test_concurrent_loads_of_the_same_files(db: Database, tmp_path: Path) -> Non
     expected = expected_from_document(sample())
     assert snapshot(db) == {f"NS{i}": expected for i in range(3)}
     assert resource_types(db) == {"OS::Glance::Image": True, "OS::Cinder::Volume": True}
+
+
+def test_prefer_new_keeps_the_owner_when_the_file_names_none(db: Database, tmp_path: Path) -> None:
+    db.metadef_namespace_create(ADMIN, {"namespace": "Owned", "owner": "tenant-x"})
+    write_json(tmp_path, "a.json", sample(namespace="Owned", display_name="new"))
+    assert load_metadefs(db, str(tmp_path), merge=True, prefer_new=True).ok
+    updated = db.metadef_namespace_get(ADMIN, "Owned")
+    assert (updated["owner"], updated["display_name"]) == ("tenant-x", "new")
+    write_json(tmp_path, "a.json", sample(namespace="Owned", owner="tenant-y"))
+    assert load_metadefs(db, str(tmp_path), merge=True, overwrite=True).ok
+    assert db.metadef_namespace_get(ADMIN, "Owned")["owner"] == "tenant-y"

@@ -35,6 +35,9 @@ class NamespaceDocument:
     """One parsed, checked namespace file: column values keyed by name."""
 
     namespace: dict[str, Any]
+    # Whether the file names an owner (else the namespace gets DEFAULT_OWNER
+    # when created, and an existing namespace keeps its owner).
+    owner_given: bool = True
     # resource-type name -> {properties_target, prefix}
     associations: dict[str, dict[str, Any]] = field(default_factory=dict)
     # definition name -> column values (JSON columns already encoded)
@@ -110,7 +113,7 @@ def parse_document(doc: Any) -> NamespaceDocument:
     namespace = writable_values(t.metadef_namespaces, values, "namespace")
     require_name(namespace, "namespace", "namespace")
     check_namespace_values(namespace)
-    result = NamespaceDocument(namespace)
+    result = NamespaceDocument(namespace, owner_given=doc.get("owner") is not None)
 
     associations = _list_of_named(doc, "resource_type_associations")
     _unique("resource type association", [a["name"] for a in associations])

@@ -232,6 +232,8 @@ def _write_document(
             result.action = MERGED
         if overwrite or prefer_new:
             changes = {k: v for k, v in document.namespace.items() if k != "namespace"}
+            if not document.owner_given:
+                del changes["owner"]
             conn.execute(
                 update(ns).where(ns.c.id == namespace_id).values(updated_at=now, **changes)
             )
