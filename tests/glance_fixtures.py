@@ -12,6 +12,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from glancedb import Database
+from tests.backends import make_database
+
 SCHEMA_DIR = Path(
     os.environ.get("GLANCEDB_GLANCE_SCHEMA_DIR", "/work/shared/glance-schema")
 ).resolve()
@@ -65,3 +68,39 @@ def load_glance_schema(engine: Engine, backend: str) -> None:
         if backend == "mysql":
             conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
         conn.commit()
+
+
+class PristineDatabases:
+    """Empty, unsynced databases on demand, cheaply.
+
+    SQLite files and MySQL databases are simply re-created
+    (:func:`tests.backends.make_database`); a PostgreSQL database is created
+    once and then emptied by re-creating its ``public`` schema, which is much
+    faster than ``DROP DATABASE`` + ``CREATE DATABASE``.
+    """
+
+    def __init__(self, backend: str, tmp_root: str) -> None:
+        self.backend = backend
+        self.tmp_root = tmp_root
+        self._kept: dict[str, Database] = {}
+
+    def get(self, name: str) -> Database:
+        if self.backend != "postgresql":
+            return make_database(self.backend, self.tmp_root, name=name)
+        database = self._kept.get(name)
+        if database is None:
+            database = self._kept[name] = make_database(self.backend, self.tmp_root, name=name)
+        else:
+            database.dispose()
+            with database.engine.begin() as conn:
+                conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+                conn.exec_driver_sql("CREATE SCHEMA public")
+        return database
+
+    def release(self, database: Database) -> None:
+        if database not in self._kept.values():
+            database.dispose()
+
+    def close(self) -> None:
+        for database in self._kept.values():
+            database.dispose()

@@ -15,8 +15,7 @@ from sqlalchemy import text
 
 from glancedb import Database, migration
 from glancedb.cli import main
-from tests.backends import make_database
-from tests.glance_fixtures import load_glance_schema
+from tests.glance_fixtures import PristineDatabases, load_glance_schema
 
 HEAD = migration.head_revision()
 
@@ -30,19 +29,27 @@ def url_of(database: Database) -> str:
     return database.engine.url.render_as_string(hide_password=False)
 
 
+@pytest.fixture(scope="session")
+def pristine(backend: str, tmp_root: str) -> Iterator[PristineDatabases]:
+    """Empty databases of the current backend, re-created per test."""
+    databases = PristineDatabases(backend, tmp_root)
+    yield databases
+    databases.close()
+
+
 @pytest.fixture
-def fresh(backend: str, tmp_root: str) -> Iterator[Database]:
-    database = make_database(backend, tmp_root, name="mig_cli")
+def fresh(pristine: PristineDatabases) -> Iterator[Database]:
+    database = pristine.get("mig_cli")
     yield database
-    database.dispose()
+    pristine.release(database)
 
 
 @pytest.fixture
-def glance(backend: str, tmp_root: str) -> Iterator[Database]:
-    database = make_database(backend, tmp_root, name="mig_cli_glance")
+def glance(pristine: PristineDatabases, backend: str) -> Iterator[Database]:
+    database = pristine.get("mig_cli_glance")
     load_glance_schema(database.engine, backend)
     yield database
-    database.dispose()
+    pristine.release(database)
 
 
 def test_sync_version_check(fresh: Database) -> None:

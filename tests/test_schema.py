@@ -1,43 +1,54 @@
 """Migrations and schema management (SPEC 14): sync, adoption, drift, round trips.
 
-Each test makes its own throwaway databases (``make_database``): these tests
+Each test makes its own throwaway databases (``PristineDatabases``): these tests
 need pristine, unsynced ones, not the shared ``db`` fixture.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, Index, inspect, text
 
 from glancedb import Database, api, exception, migration
 from glancedb.migrations import VERSION_TABLE
-from tests.backends import count_statements, make_database
-from tests.glance_fixtures import load_glance_schema
+from glancedb.models import tables as t
+from tests.backends import count_statements
+from tests.glance_fixtures import PristineDatabases, load_glance_schema
 
 HEAD = migration.head_revision()
 IMAGE_ID = "6b9e3c6c-3f3c-4d5e-9d52-6f0a2f4b5a11"
 
 
+@pytest.fixture(scope="session")
+def pristine(backend: str, tmp_root: str) -> Iterator[PristineDatabases]:
+    """Empty databases of the current backend, re-created per test."""
+    databases = PristineDatabases(backend, tmp_root)
+    yield databases
+    databases.close()
+
+
 @pytest.fixture
-def fresh(backend: str, tmp_root: str) -> Iterator[Database]:
+def fresh(pristine: PristineDatabases) -> Iterator[Database]:
     """An empty database, not synced."""
-    database = make_database(backend, tmp_root, name="mig_fresh")
+    database = pristine.get("mig_fresh")
     yield database
-    database.dispose()
+    pristine.release(database)
 
 
 @pytest.fixture
-def glance(backend: str, tmp_root: str) -> Iterator[Database]:
+def glance(pristine: PristineDatabases, backend: str) -> Iterator[Database]:
     """A database as Glance 2024.1 creates it (the shared fixture dump), with one image."""
-    database = make_database(backend, tmp_root, name="mig_glance")
+    database = pristine.get("mig_glance")
     load_glance_schema(database.engine, backend)
     insert_image(database.engine)
     yield database
-    database.dispose()
+    pristine.release(database)
 
 
 def insert_image(engine: Engine) -> None:
@@ -350,3 +361,88 @@ def test_downgrade_base_of_a_glance_database_keeps_glances_tables(glance: Databa
     assert migration.compare_schema(glance.engine) == []
     glance.db_sync()
     assert glance.db_version() == HEAD and image_rows(glance.engine) == before
+
+
+# --- a later, additive revision ------------------------------------------------------------
+
+LATER_REVISION = """
+from alembic import op
+
+revision = "0002_test_index"
+down_revision = "0001_glance_2024_1"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_test_images_name", "images", ["name"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_test_images_name", table_name="images")
+"""
+
+
+@pytest.fixture
+def later_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An additive second revision (an index on images.name), and the models' index."""
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / "0002_test_index.py").write_text(LATER_REVISION, encoding="utf-8")
+    original = migration.alembic_config
+
+    def config(connection: Any = None) -> Any:
+        result = original(connection)
+        result.set_main_option("path_separator", "os")
+        result.set_main_option("version_path_separator", "os")
+        locations = [str(migration.MIGRATIONS_DIR / "versions"), str(versions)]
+        result.set_main_option("version_locations", os.pathsep.join(locations))
+        return result
+
+    monkeypatch.setattr(migration, "alembic_config", config)
+    index = Index("ix_test_images_name", t.images.c.name)
+    try:
+        yield "0002_test_index"
+    finally:
+        t.images.indexes.discard(index)
+
+
+def image_index_names(engine: Engine) -> set[str]:
+    return {str(i["name"]) for i in inspect(engine).get_indexes("images")}
+
+
+def test_glance_database_is_adopted_then_upgraded(glance: Database, later_revision: str) -> None:
+    assert migration.head_revision() == later_revision
+    before = image_rows(glance.engine)
+    glance.db_sync()
+    assert glance.db_version() == later_revision
+    assert "ix_test_images_name" in image_index_names(glance.engine)
+    assert glance_version_rows(glance.engine) == [migration.GLANCE_REVISION]
+    assert image_rows(glance.engine) == before
+    assert glance.db_check() == []
+
+
+def test_drifted_glance_database_is_left_as_it_was(
+    glance: Database, backend: str, later_revision: str
+) -> None:
+    with glance.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "DROP INDEX ix_images_deleted" + (" ON images" if backend == "mysql" else "")
+        )
+    with pytest.raises(exception.SchemaError, match="index ix_images_deleted missing on images"):
+        glance.db_sync()
+    assert "ix_test_images_name" not in image_index_names(glance.engine)
+    assert VERSION_TABLE not in inspect(glance.engine).get_table_names()
+    assert glance_version_rows(glance.engine) == [migration.GLANCE_REVISION]
+
+
+def test_check_reports_a_pending_revision(fresh: Database, later_revision: str) -> None:
+    fresh.db_sync()
+    assert fresh.db_version() == later_revision and fresh.db_check() == []
+    migration.downgrade(fresh.engine, migration.FIRST_REVISION)
+    assert fresh.db_check() == [
+        f"database is at revision {migration.FIRST_REVISION}, head is {later_revision}",
+        "index ix_test_images_name missing on images",
+    ]
+    migration.upgrade(fresh.engine)
+    assert fresh.db_check() == []

@@ -29,7 +29,7 @@ from glancedb.core import TransientError, translate_error
 from glancedb.exception import DBConnectionError, GlanceDBError, SchemaError
 from glancedb.migrations import VERSION_TABLE
 from glancedb.models import metadata
-from glancedb.schema_diff import compare_connection
+from glancedb.schema_diff import compare_connection, is_missing
 
 LOG = logging.getLogger("glancedb")
 
@@ -222,28 +222,29 @@ def sync(engine: Engine) -> None:
 
     - an empty database gets the whole schema;
     - a database created by Glance (its tables, and ``2024_1_contract01`` in
-      ``alembic_version``) is compared with the models, stamped with
-      glancedb's first revision without touching any row, then upgraded
-      (later revisions are additive);
+      ``alembic_version``) is stamped with glancedb's first revision without
+      touching any row, upgraded to the head (later revisions only add), and
+      must then match the models exactly;
     - a database already managed by glancedb is upgraded.
 
     Raises :class:`~glancedb.exception.SchemaError` for a Glance database at
     another revision (naming it), for a schema that drifted (naming every
-    difference) and for tables managed by neither.  Table statistics are
-    refreshed afterwards, since the listing queries' plans depend on them.
+    difference; the database is left as it was) and for tables managed by
+    neither.  Table statistics are refreshed afterwards, since the listing
+    queries' plans depend on them.
     """
     with _transaction(engine) as connection:
         config = alembic_config(connection)
         tables = _table_names(connection)
         if _current(connection) is None and tables & set(metadata.tables):
-            _adopt(connection, tables)
-            command.stamp(config, FIRST_REVISION)
-        command.upgrade(config, "head")
+            _adopt(connection, config, tables)
+        else:
+            command.upgrade(config, "head")
     analyze(engine)
 
 
-def _adopt(connection: Connection, tables: set[str]) -> None:
-    """Check that an unmanaged database is Glance's 2024.1 schema, or raise."""
+def _adopt(connection: Connection, config: Config, tables: set[str]) -> None:
+    """Stamp and upgrade a database Glance created, or raise if it is not one."""
     revisions = _glance_revisions(connection, tables)
     if not revisions:
         raise SchemaError(
@@ -257,7 +258,25 @@ def _adopt(connection: Connection, tables: set[str]) -> None:
             f"The Glance database is at revision {', '.join(revisions)}; glancedb adopts only"
             f" Glance's {GLANCE_REVISION} (upgrade it with 'glance-manage db sync' first)"
         )
+    # The models are the head's schema: objects that glancedb's later
+    # revisions add are legitimately missing, anything else is drift (and
+    # then every difference is named, missing objects included).
     differences = compare_connection(connection, metadata)
+    if not all(is_missing(d) for d in differences):
+        _refuse_drift(differences)
+    command.stamp(config, FIRST_REVISION)
+    command.upgrade(config, "head")
+    remaining = compare_connection(connection, metadata)
+    if remaining:
+        # Undone explicitly, since MySQL commits DDL as it goes.
+        command.downgrade(config, FIRST_REVISION)
+        command.stamp(config, "base")
+        if VERSION_TABLE not in tables:
+            connection.execute(text(f"DROP TABLE {VERSION_TABLE}"))
+        _refuse_drift(remaining)
+
+
+def _refuse_drift(differences: list[str]) -> None:
     if differences:
         raise SchemaError(
             f"The Glance database (revision {GLANCE_REVISION}) differs from the expected"

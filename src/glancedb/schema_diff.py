@@ -54,6 +54,11 @@ def compare_connection(connection: Connection, metadata: MetaData) -> list[str]:
     return messages
 
 
+def is_missing(difference: str) -> bool:
+    """Whether a line of :func:`compare_connection` reports an absent object."""
+    return difference.endswith(" missing") or " missing on " in difference
+
+
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
