@@ -142,6 +142,7 @@ def _bad_urls(tmp_root: str) -> list[tuple[str, str]]:
         ("mysql+pymysql://root@127.0.0.1:1/x", "DBConnectionError"),
         ("nonsense://", "DBConfigurationError"),
         ("not a url", "DBConfigurationError"),
+        ("postgresql+psycopg://u@127.0.0.1:notaport/x", "DBConfigurationError"),
         ("sqlite:////nonexistent/dir/x.db", "DBConnectionError"),
         ("postgresql+psycopg2://u@127.0.0.1/x", "DBConfigurationError"),
         ("mysql+mysqldb://u@127.0.0.1/x", "DBConfigurationError"),
