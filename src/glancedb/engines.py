@@ -29,7 +29,7 @@ def normalize_url(url: str | URL) -> URL:
     """
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a non-numeric port
         raise DBConfigurationError(f"Invalid database URL {str(url)!r}: {exc}") from None
     driver = _DEFAULT_DRIVERS.get(parsed.drivername)
     if driver is not None:
