@@ -344,3 +344,27 @@ def test_max_rows_at_the_int32_limit_is_accepted(db: Database, admin_ctx: Reques
     populate(db)
     result = db.purge_deleted_rows(admin_ctx, CUTOFF_DAYS, 2**31 - 1)
     assert result["tasks"] > 0
+
+
+def test_sqlite_batches_fit_a_low_parameter_limit(tmp_path: Any) -> None:
+    # Older SQLite builds allow only 999 bound parameters per statement.
+    import sqlite3
+
+    database = Database(f"sqlite:///{tmp_path / 'limited.sqlite'}")
+
+    @event.listens_for(database.engine, "connect")
+    def lower_limit(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 100)
+
+    database.db_sync()
+    image = image_row()
+    insert(database, t.images, [image])
+    when = days_ago(30)
+    insert(
+        database,
+        t.image_tags,
+        [child_row(t.image_tags, image["id"], deleted=True, deleted_at=when) for _ in range(250)],
+    )
+    result = database.purge_deleted_rows(RequestContext(is_admin=True), 1, -1)
+    assert result["image_tags"] == 250
+    database.dispose()
