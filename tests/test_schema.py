@@ -315,10 +315,12 @@ def test_changed_column_is_reported(fresh: Database, backend: str) -> None:
     }[backend]
     with fresh.engine.begin() as conn:
         conn.exec_driver_sql(alter)
+        conn.exec_driver_sql("ALTER TABLE images ALTER COLUMN os_hidden DROP DEFAULT")
     problems = fresh.db_check()
     assert "column images.status is NULL, expected NOT NULL" in problems
     assert any(p.startswith("column images.checksum has type VARCHAR(40)") for p in problems)
-    assert len(problems) == 2
+    assert "column images.os_hidden has server default none, expected false" in problems
+    assert len(problems) == 3
 
 
 # --- round trips ------------------------------------------------------------------------
@@ -354,6 +356,9 @@ def test_upgrade_and_downgrade_by_revision(fresh: Database) -> None:
 def test_downgrade_base_of_a_glance_database_keeps_glances_tables(glance: Database) -> None:
     before = image_rows(glance.engine)
     glance.db_sync()
+    with pytest.raises(exception.SchemaError, match="-1"):
+        migration.downgrade(glance.engine, "-1")
+    assert glance.db_version() == HEAD
     migration.downgrade(glance.engine, "base")
     assert glance.db_version() is None
     assert image_rows(glance.engine) == before

@@ -201,8 +201,14 @@ def downgrade(engine: Engine, rev: str) -> None:
 
 
 def _reaches_base(rev: str) -> bool:
+    """Whether downgrading to ``rev`` would remove revision 1 (Glance's tables)."""
     if rev == "base":
         return True
+    if any(mark in rev for mark in "-+@"):
+        raise SchemaError(
+            f"Relative revision {rev!r} refused on a database Glance shares:"
+            " name the revision (or 'base' to remove glancedb's stamp)"
+        )
     if not _script().revision_map.get_revisions(rev):
         raise SchemaError(f"Unknown revision {rev!r}")
     return False
