@@ -8,12 +8,14 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from glancedb import Database, RequestContext, exception
 from glancedb.models import tables as t
 from glancedb.timeutils import utcnow
-from tests.backends import count_statements
+from tests.backends import clear_tables, count_statements
 from tests.raw_rows import days_ago, insert, task_row
 
 TASK_KEYS = {
@@ -438,3 +440,64 @@ def test_tasks_get_by_image(
         deleted.id,
     }
     assert db.tasks_get_by_image(ctx, "no-such-image") == []
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 3),  # created_at minute: many ties
+            st.sampled_from(["pending", "success", "failure"]),
+            st.one_of(st.none(), st.sampled_from(["img-a", "img-b"])),
+            st.one_of(st.none(), st.integers(0, 2)),  # expires_at day offset
+        ),
+        max_size=9,
+    ),
+    sort_key=st.sampled_from(["created_at", "status", "image_id", "expires_at", "id"]),
+    sort_dir=st.sampled_from(["asc", "desc"]),
+    limit=st.integers(1, 4),
+)
+def test_marker_paging_visits_every_task_once_in_order(
+    session_db: Database,
+    rows: list[tuple[int, str, str | None, int | None]],
+    sort_key: str,
+    sort_dir: str,
+    limit: int,
+) -> None:
+    clear_tables(session_db)
+    ctx = RequestContext(project_id="tenant-a")
+    base = datetime.datetime(2024, 1, 1)
+    far = utcnow() + datetime.timedelta(days=10)
+    inserted = [
+        task_row(
+            created_at=base + datetime.timedelta(minutes=minute),
+            status=status,
+            image_id=image_id,
+            expires_at=None if day is None else far + datetime.timedelta(days=day),
+        )
+        for minute, status, image_id, day in rows
+    ]
+    insert(session_db, t.tasks, inserted)
+
+    def order(row: dict[str, Any]) -> tuple[Any, ...]:
+        value = row[sort_key]
+        if value is None:
+            value = datetime.datetime(1900, 1, 1) if sort_key == "expires_at" else ""
+        return (value, row["created_at"], row["id"])
+
+    expected = [row["id"] for row in sorted(inserted, key=order, reverse=sort_dir == "desc")]
+    seen: list[str] = []
+    marker = None
+    for _ in range(len(inserted) + 2):
+        page = session_db.task_get_all(
+            ctx, marker=marker, limit=limit, sort_key=sort_key, sort_dir=sort_dir
+        )
+        seen += [task.id for task in page]
+        if len(page) < limit:
+            break
+        marker = page[-1].id
+    assert seen == expected
