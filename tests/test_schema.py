@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, Index, inspect, text
 
-from glancedb import Database, api, exception, migration
+from glancedb import Database, RequestContext, api, exception, migration
 from glancedb.migrations import VERSION_TABLE
 from glancedb.models import tables as t
 from tests.backends import count_statements
@@ -451,3 +451,24 @@ def test_check_reports_a_pending_revision(fresh: Database, later_revision: str) 
     ]
     migration.upgrade(fresh.engine)
     assert fresh.db_check() == []
+
+
+def test_api_works_on_an_adopted_glance_database(glance: Database) -> None:
+    admin = RequestContext(is_admin=True)
+    owner = RequestContext(project_id="tenant-a")
+    glance.db_sync()
+    image = glance.image_get(admin, IMAGE_ID)
+    assert (image["name"], image["size"], image["visibility"]) == ("cirros", 12345, "public")
+    assert [(p["name"], p["value"]) for p in image["properties"]] == [("os_distro", "cirros")]
+    created = glance.image_create(
+        owner,
+        {"status": "queued", "owner": "tenant-a", "visibility": "community", "size": 2**40},
+    )
+    updated = glance.image_update(owner, created["id"], {"status": "active", "name": "big"})
+    assert (updated["status"], updated["size"], updated["visibility"]) == (
+        "active",
+        2**40,
+        "community",
+    )
+    listed = glance.image_get_all(admin, filters={"deleted": False, "visibility": "all"})
+    assert {i["id"] for i in listed} == {IMAGE_ID, created["id"]}
