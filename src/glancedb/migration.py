@@ -193,6 +193,8 @@ def downgrade(engine: Engine, rev: str) -> None:
     """
     with _transaction(engine) as connection:
         config = alembic_config(connection)
+        if rev == "base" and _current(connection) is None:
+            return  # nothing of glancedb's to remove
         if GLANCE_VERSION_TABLE in _table_names(connection) and _reaches_base(rev):
             command.downgrade(config, FIRST_REVISION)
             command.stamp(config, "base")
