@@ -563,3 +563,52 @@ def test_large_id_lists_span_chunks(db: Database, admin_ctx: RequestContext) -> 
         made.add(row["id"])
     add_rows(db, t.images, rows)
     assert set(ids(db.image_get_all(admin_ctx))) == made
+
+
+# --- a small version of the benchmark catalogue ----------------------------------
+
+
+def test_catalogue_pages_match_the_rules(db: Database) -> None:
+    """Walk a tenant's pages over the benchmark's (small) catalogue."""
+    from benchmarks.catalogue import build_catalogue, generate
+
+    n = 400
+    build_catalogue(db.engine, n)
+    rows = generate(n)
+    tenant = "tenant-007"
+    accepted = {
+        m["image_id"]
+        for m in rows[t.image_members]
+        if m["member"] == tenant and m["status"] == "accepted" and not m["deleted"]
+    }
+    expected = [
+        image["id"]
+        for image in sorted(rows[t.images], key=lambda i: (i["created_at"], i["id"]), reverse=True)
+        if not image["deleted"]
+        and image["status"] != "killed"
+        and (
+            image["visibility"] == "public"
+            or image["owner"] == tenant
+            or (image["visibility"] == "shared" and image["id"] in accepted)
+        )
+    ]
+    assert len(expected) > 3 * 7
+    ctx = RequestContext(project_id=tenant)
+    seen: list[str] = []
+    counts: list[int] = []
+    marker = None
+    while True:
+        with count_statements(db) as counter:
+            page = db.image_get_all(
+                ctx, filters={"deleted": False}, limit=7, marker=marker, return_tag=True
+            )
+        if not page:
+            break
+        counts.append(counter.count)
+        assert all(len(image["tags"]) == 3 for image in page)
+        assert all(len(image["locations"]) == 2 for image in page)
+        seen.extend(ids(page))
+        marker = page[-1]["id"]
+    assert seen == expected
+    # The first page costs 4 statements, every later one (marker lookup) 5.
+    assert counts == [4] + [5] * (len(counts) - 1)
