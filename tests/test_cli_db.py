@@ -64,7 +64,9 @@ def test_sync_version_check(fresh: Database) -> None:
 
     result = run(url, "db", "sync")
     assert result.exit_code == 0, result.output
-    assert HEAD in result.output
+    assert result.output == f"Schema created: database at revision {HEAD} (head).\n"
+    result = run(url, "db", "sync")
+    assert result.output == f"Schema already current: database at revision {HEAD} (head).\n"
 
     result = run(url, "db", "version")
     assert result.exit_code == 0
@@ -98,6 +100,7 @@ def test_glance_database_is_adopted(glance: Database) -> None:
     assert run(url, "db", "check").exit_code == 1
     result = run(url, "db", "sync")
     assert result.exit_code == 0, result.output
+    assert result.output.startswith("Glance database adopted: ")
     result = run(url, "db", "version")
     assert f"current: {HEAD}" in result.output
     assert f"glance:  {migration.GLANCE_REVISION}" in result.output

@@ -177,7 +177,7 @@ def test_fresh_sync_creates_exactly_glances_schema(
 
 def test_fresh_sync_is_at_head_and_clean(fresh: Database) -> None:
     assert fresh.db_version() is None
-    fresh.db_sync()
+    assert migration.sync(fresh.engine) == "created"
     assert fresh.db_version() == HEAD == migration.current_revision(fresh.engine)
     assert fresh.db_check() == []
     assert migration.compare_schema(fresh.engine) == []
@@ -209,7 +209,7 @@ def test_glance_database_is_recognised_and_stamped(glance: Database, backend: st
     schema_before = snapshot(glance.engine)
     assert migration.compare_schema(glance.engine) == []
     assert glance.db_version() is None
-    glance.db_sync()
+    assert migration.sync(glance.engine) == "adopted"
     assert glance.db_version() == HEAD
     assert glance_version_rows(glance.engine) == [migration.GLANCE_REVISION]
     assert migration.glance_revision(glance.engine) == migration.GLANCE_REVISION
@@ -446,6 +446,8 @@ def test_drifted_glance_database_is_left_as_it_was(
 def test_check_reports_a_pending_revision(fresh: Database, later_revision: str) -> None:
     fresh.db_sync()
     assert fresh.db_version() == later_revision and fresh.db_check() == []
+    migration.downgrade(fresh.engine, migration.FIRST_REVISION)
+    assert migration.sync(fresh.engine) == "upgraded"
     migration.downgrade(fresh.engine, migration.FIRST_REVISION)
     assert fresh.db_check() == [
         f"database is at revision {migration.FIRST_REVISION}, head is {later_revision}",

@@ -225,8 +225,11 @@ def _refuse_unmanaged(connection: Connection) -> None:
         )
 
 
-def sync(engine: Engine) -> None:
+def sync(engine: Engine) -> str:
     """Bring the database to glancedb's head revision, adopting Glance's.
+
+    Returns what was done: ``"created"`` (the database was empty),
+    ``"adopted"`` (a Glance database), ``"upgraded"`` or ``"current"``.
 
     - an empty database gets the whole schema;
     - a database created by Glance (its tables, and ``2024_1_contract01`` in
@@ -244,11 +247,18 @@ def sync(engine: Engine) -> None:
     with _transaction(engine) as connection:
         config = alembic_config(connection)
         tables = _table_names(connection)
-        if _current(connection) is None and tables & set(metadata.tables):
+        current = _current(connection)
+        if current is None and tables & set(metadata.tables):
             _adopt(connection, config, tables)
+            action = "adopted"
         else:
             command.upgrade(config, "head")
+            if current is None:
+                action = "created"
+            else:
+                action = "current" if current == head_revision() else "upgraded"
     analyze(engine)
+    return action
 
 
 def _adopt(connection: Connection, config: Config, tables: set[str]) -> None:

@@ -17,9 +17,15 @@ def sync_command(state: CLIState) -> None:
     An empty database gets the whole schema; a database created by Glance
     (2024.1) is checked and adopted without changing its data.
     """
-    database = state.database
-    database.db_sync()
-    click.echo(f"Database at revision {migration.current_revision(database.engine)} (head).")
+    engine = state.database.engine
+    action = migration.sync(engine)
+    done = {
+        "created": "Schema created",
+        "adopted": "Glance database adopted",
+        "upgraded": "Schema upgraded",
+        "current": "Schema already current",
+    }[action]
+    click.echo(f"{done}: database at revision {migration.current_revision(engine)} (head).")
 
 
 @db_group.command("version")
