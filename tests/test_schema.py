@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, Index, inspect, text
 
 from glancedb import Database, RequestContext, api, exception, migration
@@ -476,3 +478,46 @@ def test_api_works_on_an_adopted_glance_database(glance: Database) -> None:
     )
     listed = glance.image_get_all(admin, filters={"deleted": False, "visibility": "all"})
     assert {i["id"] for i in listed} == {IMAGE_ID, created["id"]}
+
+
+# --- every difference, for any tampering (SQLite in memory: fast) ----------------------------
+
+GLANCE_INDEXES = sorted(
+    (str(index.name), table.name) for table in t.DELETE_ORDER for index in table.indexes
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    dropped=st.sets(st.sampled_from(GLANCE_INDEXES), max_size=5),
+    added=st.sets(
+        st.tuples(
+            st.sampled_from([table.name for table in t.DELETE_ORDER]),
+            st.sampled_from(["extra_a", "extra_b"]),
+        ),
+        max_size=3,
+    ),
+)
+def test_compare_schema_names_exactly_the_differences(
+    dropped: set[tuple[str, str]], added: set[tuple[str, str]]
+) -> None:
+    database = Database("sqlite://")
+    try:
+        load_glance_schema(database.engine, "sqlite")
+        with database.engine.begin() as conn:
+            for index, _table in dropped:
+                conn.exec_driver_sql(f"DROP INDEX {index}")
+            for table, column in added:
+                conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER")
+        expected = {f"index {index} missing on {table}" for index, table in dropped} | {
+            f"extra column {table}.{column}" for table, column in added
+        }
+        differences = migration.compare_schema(database.engine)
+        assert sorted(differences) == sorted(expected)
+        if expected:
+            with pytest.raises(exception.SchemaError) as info:
+                database.db_sync()
+            assert all(difference in str(info.value) for difference in expected)
+            assert database.db_version() is None
+    finally:
+        database.dispose()
