@@ -143,10 +143,11 @@ def visibility_condition(
     owner = context_owner(context)
     regular = admin_as_user or not context_is_admin(context)
     owned: ColumnElement[bool] = img.owner == owner if owner is not None else false()
-    # In the OR below the visibility column is compared as text on purpose
-    # (``opaque``): were every term indexable, SQLite and MySQL would combine
-    # the indexes (MULTI-INDEX OR, index merge) and read *every* public and
-    # shared image before sorting - O(table) per page.  Walking the
+    # The visibility column is compared as text on purpose (``opaque``): its
+    # index selects a large share of the table (and, in the ORs, SQLite and
+    # MySQL would combine indexes - MULTI-INDEX OR, index merge), so the
+    # planner would read *every* public or shared image before sorting -
+    # O(table) per page.  Walking the
     # ``created_at`` index and stopping after ``limit`` hits keeps a page's
     # cost independent of the catalogue's size (SPEC 3.4).  PostgreSQL
     # estimates plain comparisons from its statistics and walks the index by
@@ -162,18 +163,16 @@ def visibility_condition(
             return or_(img.visibility != "community", owned)
         if visibility == "all":
             return None
-        return img.visibility == visibility
+        return vis_text == visibility
     if visibility is None:
         return or_(vis_text == "public", owned, member)
     if visibility == "all":
         return or_(vis_text.in_(("public", "community")), owned, member)
     if visibility in ("public", "community"):
-        return img.visibility == visibility
+        return vis_text == visibility
     if visibility == "private":
-        return and_(img.visibility == "private", owned)
-    return and_(
-        img.visibility == "shared", or_(owned, _member_exists_or_false(owner, member_status))
-    )
+        return and_(vis_text == "private", owned)
+    return and_(vis_text == "shared", or_(owned, _member_exists_or_false(owner, member_status)))
 
 
 def _member_exists_or_false(owner: str | None, member_status: str) -> ColumnElement[bool]:
@@ -246,8 +245,8 @@ def filter_conditions(query: ImageQuery, *, opaque: bool = True) -> list[ColumnE
     """Every filter of ``query`` as a SQL condition (all must hold)."""
     conditions: list[ColumnElement[bool]] = []
     if query.is_public is not None:
-        public = t.images.c.visibility == "public"
-        conditions.append(public if query.is_public else t.images.c.visibility != "public")
+        vis = cast(t.images.c.visibility, String(9)) if opaque else t.images.c.visibility
+        conditions.append(vis == "public" if query.is_public else vis != "public")
     conditions.extend(column_condition(c, opaque=opaque) for c in query.conditions)
     conditions.extend(property_condition(p) for p in query.properties)
     conditions.extend(tag_condition(tag) for tag in query.tags)
