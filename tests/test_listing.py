@@ -6,8 +6,12 @@ import datetime
 from typing import Any
 
 import pytest
+from benchmarks.catalogue import build_catalogue, generate
+from sqlalchemy import text
 
 from glancedb import Database, RequestContext, exception
+from glancedb.filters import parse_query
+from glancedb.listing import page_statement
 from glancedb.models import tables as t
 from tests.backends import count_statements
 from tests.listing_rows import add_image, add_rows, next_time
@@ -570,8 +574,6 @@ def test_large_id_lists_span_chunks(db: Database, admin_ctx: RequestContext) -> 
 
 def test_catalogue_pages_match_the_rules(db: Database) -> None:
     """Walk a tenant's pages over the benchmark's (small) catalogue."""
-    from benchmarks.catalogue import build_catalogue, generate
-
     n = 400
     build_catalogue(db.engine, n)
     rows = generate(n)
@@ -612,3 +614,44 @@ def test_catalogue_pages_match_the_rules(db: Database) -> None:
     assert seen == expected
     # The first page costs 4 statements, every later one (marker lookup) 5.
     assert counts == [4] + [5] * (len(counts) - 1)
+
+
+def test_sqlite_plan_walks_created_at_without_statistics(db: Database, backend: str) -> None:
+    """SPEC 3.4's trap: without ANALYZE, SQLite must not pick the ``deleted``
+    or ``visibility`` indexes (and sort everything) for a tenant's page."""
+    if backend != "sqlite":
+        pytest.skip(
+            "a SQLite planner trap; PostgreSQL and MySQL plans are checked by the benchmark"
+        )
+    build_catalogue(db.engine, 300, run_analyze=False)
+    with db.engine.begin() as conn:
+        has_stats = conn.execute(
+            text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+        ).scalar()
+        if has_stats:
+            conn.execute(text("DELETE FROM sqlite_stat1"))
+    db.dispose()  # new connections: the planner forgets what it read
+    for context in (RequestContext(project_id="tenant-007"), RequestContext(is_admin=True)):
+        for filters in (
+            {"deleted": False},
+            {"deleted": False, "tags": ["gpu"]},
+            {"deleted": False, "os_distro": "fedora", "visibility": "shared"},
+        ):
+            stmt = page_statement(
+                context,
+                parse_query(filters),
+                marker=None,
+                limit=25,
+                member_status="accepted",
+                admin_as_user=False,
+                dialect="sqlite",
+            )
+            sql = str(
+                stmt.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})
+            )
+            with db.engine.connect() as conn:
+                plan = " / ".join(
+                    row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)
+                )
+            assert "USING INDEX created_at_image_idx" in plan, (filters, plan)
+            assert "ix_images_deleted" not in plan and "visibility_image_idx" not in plan
