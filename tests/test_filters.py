@@ -219,6 +219,11 @@ def test_tags_visibility_and_is_public() -> None:
     assert query.is_public is False
     with pytest.raises(exception.InvalidParameterValue, match="'secret'"):
         parse_filters({"visibility": "secret"})
+    assert parse_filters({"tags": "solo"}).tags == ("solo",)
+    with pytest.raises(exception.InvalidParameterValue, match="tags"):
+        parse_filters({"tags": 3})
+    with pytest.raises(exception.InvalidParameterValue, match="properties"):
+        parse_filters({"properties": ["a"]})
 
 
 def test_caller_dict_is_not_modified() -> None:

@@ -310,6 +310,14 @@ def test_property_filters(db: Database, admin_ctx: RequestContext) -> None:
     assert found({"os_distro": "debian"}) == set()
 
 
+def test_property_values_none_and_non_strings(db: Database, admin_ctx: RequestContext) -> None:
+    empty = add_image(db, properties={"note": None, "cores": "2"})
+    add_image(db, properties={"note": "text", "cores": "4"})
+    assert ids(db.image_get_all(admin_ctx, filters={"properties": {"note": None}})) == [empty]
+    assert ids(db.image_get_all(admin_ctx, filters={"properties": {"cores": 2}})) == [empty]
+    assert ids(db.image_get_all(admin_ctx, filters={"cores": 2})) == [empty]
+
+
 def test_filter_keys_and_values_are_data(db: Database, admin_ctx: RequestContext) -> None:
     nasty = "x' OR 1=1; DROP TABLE images; --"
     image = add_image(db, name=nasty, properties={nasty: nasty}, tags=[nasty])

@@ -294,7 +294,7 @@ def parse_filters(filters: Mapping[str, Any] | None, is_public: bool | None = No
             else:
                 conditions.append(ColumnCondition("status", "neq", "killed"))
 
-    for key in ("checksum", "os_hash_value", "os_hidden"):
+    for key in sorted(NULL_COMPARED_KEYS - {"deleted"}):
         if key in remaining:
             value = remaining.pop(key)
             if value is None:
@@ -314,6 +314,8 @@ def parse_filters(filters: Mapping[str, Any] | None, is_public: bool | None = No
     if tag_values is not None:
         if isinstance(tag_values, str):
             tag_values = [tag_values]
+        if not isinstance(tag_values, list | tuple | set | frozenset):
+            raise InvalidParameterValue(f"Filter 'tags' needs a list, not {tag_values!r}")
         tags = tuple(str(tag) for tag in tag_values)
 
     for key, value in remaining.items():
