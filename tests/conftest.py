@@ -11,6 +11,30 @@ from glancedb import Database, RequestContext
 from tests.backends import BACKENDS, check_reachable, clear_tables, in_ci, make_database
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "backends(*names): run the test only on these backends (others are deselected,"
+        " not skipped: a skip in CI means a backend that did not run)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        marker = item.get_closest_marker("backends")
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec is not None else None
+        if marker is not None and backend is not None and backend not in marker.args:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def tmp_root() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="glancedb-tests-") as path:

@@ -624,13 +624,10 @@ def test_catalogue_pages_match_the_rules(db: Database) -> None:
     assert counts == [4] + [5] * (len(counts) - 1)
 
 
+@pytest.mark.backends("sqlite")  # PostgreSQL and MySQL plans: see the benchmark
 def test_sqlite_plan_walks_created_at_without_statistics(db: Database, backend: str) -> None:
     """SPEC 3.4's trap: without ANALYZE, SQLite must not pick the ``deleted``
     or ``visibility`` indexes (and sort everything) for a tenant's page."""
-    if backend != "sqlite":
-        pytest.skip(
-            "a SQLite planner trap; PostgreSQL and MySQL plans are checked by the benchmark"
-        )
     build_catalogue(db.engine, 300, run_analyze=False)
     with db.engine.begin() as conn:
         has_stats = conn.execute(
