@@ -19,7 +19,7 @@ from glancedb.exception import Duplicate, Invalid, NotFound
 from glancedb.models import tables as t
 from glancedb.records import Record
 from glancedb.timeutils import to_naive_utc, to_timestamp, utcnow
-from glancedb.validation import check_lengths, reject_four_byte_chars, to_int
+from glancedb.validation import check_lengths, reject_unstorable_text, to_int
 
 _nodes = t.node_reference
 _cached = t.cached_images
@@ -69,7 +69,7 @@ class CacheAPI(DatabaseCore):
         registered → ``Duplicate``.
         """
         values = {"node_reference_url": node_reference_url}
-        reject_four_byte_chars(values, "node reference")
+        reject_unstorable_text(values, "node reference")
         check_lengths(_nodes, values)
         try:
             with self.writing() as conn:
@@ -111,7 +111,7 @@ class CacheAPI(DatabaseCore):
             "last_modified": _as_time("last_modified", last_modified, now),
             "hits": to_int("hits", hits or 0),
         }
-        reject_four_byte_chars(values, "cache entry")
+        reject_unstorable_text(values, "cache entry")
         check_lengths(_cached, values)
         names = list(values)
         try:

@@ -12,7 +12,6 @@ from sqlalchemy import Connection, CursorResult, select
 from glancedb.exception import DBError, ImageNotFound, Invalid, NotFound
 from glancedb.models import tables as t
 from glancedb.timeutils import to_naive_utc
-from glancedb.validation import reject_four_byte_chars
 
 
 def lock_image(conn: Connection, image_id: str) -> None:
@@ -34,16 +33,6 @@ def inserted_id(result: CursorResult[Any]) -> int:
     if key is None or key[0] is None:
         raise DBError("The database did not report the new row's id")
     return int(key[0])
-
-
-def check_text(value: str, what: str) -> None:
-    """Reject strings the database cannot store: 4-byte characters (SPEC 12)
-    and lone surrogates, which no UTF-8 codec can encode."""
-    reject_four_byte_chars(value, what)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise Invalid(f"{what} {value!r} is not valid Unicode text (lone surrogate)") from None
 
 
 def as_key(value: Any) -> str:

@@ -23,7 +23,7 @@ from glancedb.validation import (
     check_image_status,
     check_int32,
     check_lengths,
-    reject_four_byte_chars,
+    reject_unstorable_text,
     to_int,
 )
 
@@ -61,35 +61,10 @@ class ImageValues:
     locations: list[LocationValues] = field(default_factory=list)
 
 
-def check_storable(value: Any, what: str) -> None:
-    """Reject strings, anywhere in ``value``, that no backend can store.
-
-    4-byte UTF-8 characters (SPEC 12) and lone surrogates (which no UTF-8
-    codec encodes: the driver would fail with a raw UnicodeEncodeError).
-    """
-    reject_four_byte_chars(value, what)
-    _reject_surrogates(value, what)
-
-
-def _reject_surrogates(value: Any, what: str) -> None:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise Invalid(f"{what} {value!r} is not valid Unicode text (lone surrogate)") from None
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            _reject_surrogates(key, f"{what} key")
-            _reject_surrogates(item, what)
-    elif isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            _reject_surrogates(item, what)
-
-
 def prepare_create(values: Mapping[str, Any]) -> ImageValues:
     """Validate and coerce the ``values`` of ``image_create`` (SPEC 2.1)."""
     _check_mapping(values, "image values")
-    check_storable(dict(values), "image")
+    reject_unstorable_text(dict(values), "image")
     unknown = sorted(str(k) for k in values if k not in EXTRA_KEYS and k not in IMAGE_COLUMNS)
     if unknown:
         raise Invalid(f"Unknown image attribute(s): {', '.join(unknown)}")
@@ -119,7 +94,7 @@ def prepare_update(values: Mapping[str, Any]) -> ImageValues:
     ``deleted`` and ``id``.
     """
     _check_mapping(values, "image values")
-    check_storable(dict(values), "image")
+    reject_unstorable_text(dict(values), "image")
     columns = _image_columns(values, ignored=IGNORED_ON_UPDATE)
     for name in ("min_ram", "min_disk"):
         if name in columns and columns[name] is None:
@@ -204,7 +179,7 @@ def prepare_properties(properties: Any) -> dict[str, str | None] | None:
             raise Invalid(f"Property names must be non-empty strings, got {name!r}")
         check_lengths(t.image_properties, {"name": name})
         result[name] = None if value is None else value if isinstance(value, str) else str(value)
-    check_storable(result, "property")
+    reject_unstorable_text(result, "property")
     return result
 
 
@@ -220,7 +195,7 @@ def prepare_locations(locations: Any) -> list[LocationValues]:
 def prepare_location(location: Any, *, require_id: bool = False) -> LocationValues:
     """Check one location dict and encode its metadata."""
     _check_mapping(location, "A location")
-    check_storable(dict(location), "location")
+    reject_unstorable_text(dict(location), "location")
     url = location.get("url")
     if not isinstance(url, str) or not url:
         raise Invalid(f"A location needs a non-empty string url, got {url!r}")

@@ -21,14 +21,7 @@ from sqlalchemy import (
 from glancedb.context import ContextLike, context_is_admin, context_owner
 from glancedb.core import DatabaseCore, retrying
 from glancedb.exception import Duplicate, Invalid, NotFound
-from glancedb.image_children import (
-    as_key,
-    as_row_id,
-    check_text,
-    given_time,
-    inserted_id,
-    lock_image,
-)
+from glancedb.image_children import as_key, as_row_id, given_time, inserted_id, lock_image
 from glancedb.models import tables as t
 from glancedb.records import Record
 from glancedb.timeutils import utcnow
@@ -36,6 +29,7 @@ from glancedb.validation import (
     check_image_id_length,
     check_lengths,
     check_member_status,
+    reject_unstorable_text,
     unknown_keys,
 )
 
@@ -67,7 +61,7 @@ def _check_member_values(values: Mapping[str, Any]) -> None:
         member = values["member"]
         if not isinstance(member, str) or not member:
             raise Invalid(f"A membership needs a non-empty string member, got {member!r}")
-        check_text(member, "Member")
+        reject_unstorable_text(member, "Member")
         check_lengths(t.image_members, {"member": member})
     if "status" in values:
         check_member_status(values["status"])

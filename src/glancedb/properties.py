@@ -11,7 +11,7 @@ from sqlalchemy import exc as sa_exc
 from glancedb.context import ContextLike
 from glancedb.core import DatabaseCore, retrying, translate_error
 from glancedb.exception import Duplicate, Invalid, NotFound
-from glancedb.image_children import as_key, check_text, given_time, inserted_id, lock_image
+from glancedb.image_children import as_key, given_time, inserted_id, lock_image
 from glancedb.image_records import PROPERTY_COLUMNS
 from glancedb.models import tables as t
 from glancedb.records import Record
@@ -19,6 +19,7 @@ from glancedb.timeutils import utcnow
 from glancedb.validation import (
     check_image_id_length,
     check_lengths,
+    reject_unstorable_text,
     unknown_keys,
 )
 
@@ -40,9 +41,9 @@ def _check_property(image_id: Any, name: Any, value: Any) -> tuple[str, str]:
         raise Invalid(f"A property needs a non-empty string name, got {name!r}")
     if value is not None and not isinstance(value, str):
         raise Invalid(f"Property {name!r}: the value must be a string, got {value!r}")
-    check_text(name, "Property name")
+    reject_unstorable_text(name, "Property name")
     if value is not None:
-        check_text(value, f"Property {name!r} value")
+        reject_unstorable_text(value, f"Property {name!r} value")
     check_lengths(t.image_properties, {"name": name})
     return image_id, name
 

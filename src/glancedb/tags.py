@@ -15,17 +15,17 @@ from sqlalchemy import Connection, false, insert, select, update
 from glancedb.context import ContextLike
 from glancedb.core import DatabaseCore, retrying
 from glancedb.exception import Invalid, NotFound
-from glancedb.image_children import as_key, check_text, lock_image
+from glancedb.image_children import as_key, lock_image
 from glancedb.models import tables as t
 from glancedb.timeutils import utcnow
-from glancedb.validation import check_image_id_length, check_lengths
+from glancedb.validation import check_image_id_length, check_lengths, reject_unstorable_text
 
 
 def _check_tag(value: Any) -> str:
     """Validate one tag value before anything is written (SPEC 12)."""
     if not isinstance(value, str):
         raise Invalid(f"A tag must be a string, got {value!r}")
-    check_text(value, "Tag")
+    reject_unstorable_text(value, "Tag")
     check_lengths(t.image_tags, {"value": value})
     return value
 

@@ -32,7 +32,7 @@ from glancedb.exception import Forbidden, Invalid, InvalidSortDir, InvalidSortKe
 from glancedb.models import tables as t
 from glancedb.records import Record, dump_json, load_json
 from glancedb.timeutils import to_naive_utc, utcnow
-from glancedb.validation import check_lengths, reject_four_byte_chars, to_int
+from glancedb.validation import check_lengths, reject_unstorable_text, to_int
 
 TASK_COLUMNS: tuple[str, ...] = tuple(c.name for c in t.tasks.columns)
 TASK_INFO_KEYS: tuple[str, ...] = ("input", "result", "message")
@@ -201,7 +201,7 @@ class TasksAPI(DatabaseCore):
         ``created_at``, ``updated_at``, ``deleted`` and ``deleted_at`` are
         stored as given.
         """
-        reject_four_byte_chars(dict(values), "task")
+        reject_unstorable_text(dict(values), "task")
         columns = _task_values(values, creating=True)
         info = _info_values(values)
         now = utcnow()
@@ -223,7 +223,7 @@ class TasksAPI(DatabaseCore):
         ``updated_at`` is set to now; ``deleted`` becomes False unless
         ``values`` gives it; ``id`` and the other timestamps are ignored.
         """
-        reject_four_byte_chars(dict(values), "task")
+        reject_unstorable_text(dict(values), "task")
         columns = _task_values(values, creating=False)
         info = _info_values(values)
         now = utcnow()

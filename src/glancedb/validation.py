@@ -42,23 +42,31 @@ def has_four_byte_chars(text: str) -> bool:
     return _FOUR_BYTE.search(text) is not None
 
 
-def reject_four_byte_chars(value: Any, what: str = "value") -> None:
-    """Raise :class:`Invalid` if any string in ``value`` has a 4-byte character.
+def reject_unstorable_text(value: Any, what: str = "value") -> None:
+    """Raise :class:`Invalid` if a string in ``value`` cannot be stored.
 
-    Mappings (keys and values), lists, tuples and sets are walked recursively.
+    That is a 4-byte UTF-8 character (Glance's MySQL tables use the 3-byte
+    utf8 charset, so Glance rejects them on every backend, and so do we) or a
+    lone surrogate (no UTF-8 codec encodes one; the driver would fail with a
+    raw ``UnicodeEncodeError``).  Mappings (keys and values), lists, tuples
+    and sets are walked recursively.
     """
     if isinstance(value, str):
         if has_four_byte_chars(value):
             raise Invalid(
                 f"{what} {value!r} contains 4-byte UTF-8 characters, which cannot be stored"
             )
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Invalid(f"{what} {value!r} is not valid Unicode text (lone surrogate)") from None
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            reject_four_byte_chars(key, f"{what} key")
-            reject_four_byte_chars(item, f"{what} {key!r}" if isinstance(key, str) else what)
+            reject_unstorable_text(key, f"{what} key")
+            reject_unstorable_text(item, f"{what} {key!r}" if isinstance(key, str) else what)
     elif isinstance(value, list | tuple | set | frozenset):
         for item in value:
-            reject_four_byte_chars(item, what)
+            reject_unstorable_text(item, what)
 
 
 def check_int32(name: str, value: Any) -> int:

@@ -48,7 +48,7 @@ from glancedb.timeutils import to_naive_utc, utcnow
 from glancedb.validation import (
     check_lengths,
     has_four_byte_chars,
-    reject_four_byte_chars,
+    reject_unstorable_text,
     to_int,
 )
 
@@ -169,7 +169,7 @@ def writable_values(
     """
     if not isinstance(values, Mapping):
         raise Invalid(f"{what} values must be a mapping, got {type(values).__name__}")
-    reject_four_byte_chars(dict(values), what)
+    reject_unstorable_text(dict(values), what)
     kept = {k: v for k, v in values.items() if k in table.c and k not in PROTECTED_KEYS}
     for key, value in kept.items():
         if (

@@ -22,7 +22,7 @@ from glancedb.metadefs.common import require_name, writable_values
 from glancedb.metadefs.namespaces import check_namespace_values
 from glancedb.models import tables as t
 from glancedb.records import load_json
-from glancedb.validation import reject_four_byte_chars
+from glancedb.validation import reject_unstorable_text
 
 #: The owner of a namespace whose file names none.
 DEFAULT_OWNER = "admin"
@@ -106,7 +106,7 @@ def parse_document(doc: Any) -> NamespaceDocument:
         raise Invalid(f"the top level must be a JSON object, got {type(doc).__name__}")
     if "namespace" not in doc:
         raise Invalid("missing the required key 'namespace'")
-    reject_four_byte_chars(dict(doc), "namespace file")
+    reject_unstorable_text(dict(doc), "namespace file")
     values = {key: doc.get(key) for key in _NAMESPACE_KEYS}
     if values["owner"] is None:
         values["owner"] = DEFAULT_OWNER
