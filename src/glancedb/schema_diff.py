@@ -183,29 +183,79 @@ def _compare_keys(inspector: Inspector, table: Table) -> list[str]:
 
 Key = tuple[tuple[str, ...], bool]
 
+#: How an index stores its entries beyond its columns: MySQL prefix lengths
+#: (``value(255)``) and PostgreSQL's access method (``hash``).
+Form = tuple[tuple[tuple[str, int], ...], str]
+_PLAIN: Form = ((), "btree")
+
+
+def index_applies(index: Index, dialect: str) -> bool:
+    """Whether a model index exists on ``dialect`` (see ``Index.ddl_if``).
+
+    Some of glancedb's indexes differ by backend; each is declared once per
+    shape, restricted to the backends that get it.
+    """
+    condition = getattr(index, "_ddl_if", None)
+    wanted = getattr(condition, "dialect", None)
+    if wanted is None:
+        return True
+    names = {wanted} if isinstance(wanted, str) else set(wanted)
+    return dialect in names or (dialect == "mariadb" and "mysql" in names)
+
+
+def _expected_form(index: Index, dialect: str) -> Form:
+    if dialect in ("mysql", "mariadb"):
+        lengths = index.dialect_options["mysql"]["length"] or {}
+        if isinstance(lengths, dict):
+            return (tuple(sorted((str(k), int(v)) for k, v in lengths.items())), "btree")
+        return (tuple((c.name, int(lengths)) for c in index.columns), "btree")
+    if dialect == "postgresql":
+        return ((), str(index.dialect_options["postgresql"]["using"] or "btree").lower())
+    return _PLAIN
+
+
+def _actual_form(index_info: Any) -> Form:
+    options = index_info.get("dialect_options") or {}
+    lengths = options.get("mysql_length") or {}
+    if not isinstance(lengths, dict):
+        lengths = {c: lengths for c in index_info["column_names"]}
+    using = str(options.get("postgresql_using") or "btree").lower()
+    return (tuple(sorted((str(k), int(v)) for k, v in lengths.items())), using)
+
+
+def _form_text(form: Form) -> str:
+    lengths, using = form
+    parts = [f"{column}({length})" for column, length in lengths]
+    return f"using {using}" + (f", prefixes {', '.join(parts)}" if parts else "")
+
 
 def _compare_indexes(inspector: Inspector, table: Table, foreign_keys: list[Any]) -> list[str]:
     name = table.name
+    dialect = inspector.bind.dialect.name
     expected: dict[str, Key] = {}
     kinds: dict[str, str] = {}
+    forms: dict[str, Form] = {}
     for constraint in table.constraints:
         if isinstance(constraint, UniqueConstraint) and constraint.name:
             expected[str(constraint.name)] = (tuple(c.name for c in constraint.columns), True)
             kinds[str(constraint.name)] = "unique constraint"
     for index in table.indexes:
-        if isinstance(index, Index) and index.name:
+        if isinstance(index, Index) and index.name and index_applies(index, dialect):
             expected[str(index.name)] = (tuple(c.name for c in index.columns), bool(index.unique))
             kinds[str(index.name)] = "unique index" if index.unique else "index"
+            forms[str(index.name)] = _expected_form(index, dialect)
 
     actual: dict[str, Key] = {}
+    actual_forms: dict[str, Form] = {}
     for index_info in inspector.get_indexes(name):
         columns = tuple(str(c) for c in index_info["column_names"])
         actual[str(index_info["name"])] = (columns, bool(index_info["unique"]))
+        actual_forms[str(index_info["name"])] = _actual_form(index_info)
     for unique in inspector.get_unique_constraints(name):
         if unique.get("name"):
             actual[str(unique["name"])] = (tuple(unique["column_names"]), True)
 
-    if inspector.bind.dialect.name in ("mysql", "mariadb"):
+    if dialect in ("mysql", "mariadb"):
         # InnoDB adds an index for a foreign key that no index covers, named
         # after the constraint or its first column.
         for fk in foreign_keys:
@@ -222,6 +272,8 @@ def _compare_indexes(inspector: Inspector, table: Table, foreign_keys: list[Any]
         messages.append(f"extra {kind} {key} on {name}")
     for key in sorted(expected.keys() & actual.keys()):
         (want_cols, want_unique), (have_cols, have_unique) = expected[key], actual[key]
+        want_form = forms.get(key, _PLAIN)
+        have_form = actual_forms.get(key, _PLAIN)
         if want_cols != have_cols:
             messages.append(
                 f"{kinds[key]} {key} on {name} has columns ({', '.join(have_cols)}),"
@@ -230,4 +282,9 @@ def _compare_indexes(inspector: Inspector, table: Table, foreign_keys: list[Any]
         elif want_unique != have_unique:
             actual_kind = "unique" if have_unique else "not unique"
             messages.append(f"{kinds[key]} {key} on {name} is {actual_kind}")
+        elif key in forms and want_form != have_form:
+            messages.append(
+                f"{kinds[key]} {key} on {name} is {_form_text(have_form)},"
+                f" expected {_form_text(want_form)}"
+            )
     return messages

@@ -38,6 +38,8 @@ class Image(SoftDeleteMixin, Base):
         Index("visibility_image_idx", "visibility"),
         Index("os_hidden_image_idx", "os_hidden"),
         Index("os_hash_value_image_idx", "os_hash_value"),
+        # glancedb's (revision 0004_images_name): name filters.
+        Index("ix_glancedb_images_name", "name"),
         MYSQL_TABLE_ARGS,
     )
 
@@ -73,6 +75,20 @@ class ImageProperty(SoftDeleteMixin, Base):
         Index("ix_image_properties_image_id", "image_id"),
         Index("ix_image_properties_deleted", "deleted"),
         UniqueConstraint("image_id", "name", name="ix_image_properties_image_id_name"),
+        # glancedb's (revision 0003_image_properties_value): property filters.
+        # A prefix index on MySQL (value is TEXT); on PostgreSQL a hash index
+        # on value, since a B-tree entry cannot exceed ~2.7 kB and would make
+        # longer property values fail to insert.
+        Index(
+            "ix_glancedb_image_properties_name_value",
+            "name",
+            "value",
+            mysql_length={"value": 255},
+            # SQLAlchemy accepts a tuple of dialects here; its annotation says str.
+        ).ddl_if(dialect=("sqlite", "mysql")),  # type: ignore[arg-type]
+        Index("ix_glancedb_image_properties_value", "value", postgresql_using="hash").ddl_if(
+            dialect="postgresql"
+        ),
         MYSQL_TABLE_ARGS,
     )
 
@@ -134,6 +150,8 @@ class ImageMember(SoftDeleteMixin, Base):
             "deleted_at",
             name="image_members_image_id_member_deleted_at_key",
         ),
+        # glancedb's (revision 0002_image_members_member): a project's memberships.
+        Index("ix_glancedb_image_members_member_deleted", "member", "deleted"),
         MYSQL_TABLE_ARGS,
     )
 
