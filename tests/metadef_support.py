@@ -66,6 +66,11 @@ def write_json(directory: Path, name: str, doc: Any) -> Path:
     return path
 
 
+def stored_required(names: list[str] | None) -> str | None:
+    """How an object's ``required`` list is stored: comma-joined, NULL when empty."""
+    return ",".join(names) if names else None
+
+
 def expected_from_document(doc: dict[str, Any]) -> dict[str, Any]:
     """What loading ``doc`` into an empty database must produce, normalised."""
     return {
@@ -78,7 +83,7 @@ def expected_from_document(doc: dict[str, Any]) -> dict[str, Any]:
         "objects": {
             o["name"]: {
                 "description": o.get("description"),
-                "required": o.get("required"),
+                "required": stored_required(o.get("required")),
                 "properties": o.get("properties") or {},
             }
             for o in doc.get("objects") or []

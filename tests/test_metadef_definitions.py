@@ -29,7 +29,7 @@ def api(db: Database, kind: str, op: str) -> Callable[..., Any]:
 
 def values_for(kind: str, name: str) -> dict[str, Any]:
     if kind == "object":
-        return {"name": name, "description": "d", "required": ["a"], "json_schema": {"a": {}}}
+        return {"name": name, "description": "d", "required": "a,b", "json_schema": {"a": {}}}
     if kind == "property":
         return {"name": name, "json_schema": {"type": "string", "title": name}}
     return {"name": name}
@@ -105,7 +105,7 @@ def test_update_by_id(db: Database, ctx: RequestContext, ns: str, kind: str) -> 
     created = api(db, kind, "create")(ctx, ns, values_for(kind, "old"))
     changes: dict[str, Any] = {"name": "new", "created_at": datetime.datetime(1999, 1, 1)}
     if kind == "object":
-        changes |= {"description": "changed", "required": ["b", "c"], "json_schema": "raw"}
+        changes |= {"description": "changed", "required": "b,c", "json_schema": "raw"}
     elif kind == "property":
         changes["json_schema"] = ["any", "json"]
     updated = api(db, kind, "update")(ctx, ns, created["id"], changes)
@@ -260,8 +260,9 @@ def test_json_schema_is_stored_as_json_text(db: Database, ctx: RequestContext, n
     with db.engine.connect() as conn:
         row = conn.execute(select(t.metadef_objects)).one()
     assert row.json_schema == '{"k": "v"}'
-    assert row.required == '["k", "l"]'
-    assert db.metadef_object_get(ctx, ns, "o")["required"] == ["k", "l"]
+    # ``required`` is not a JSON column: Glance's layout, comma-joined.
+    assert row.required == "k,l"
+    assert db.metadef_object_get(ctx, ns, "o")["required"] == "k,l"
 
 
 def test_json_schema_defaults_and_none(db: Database, ctx: RequestContext, ns: str) -> None:
@@ -308,7 +309,7 @@ def test_any_json_value_round_trips(session_db: Database, value: Any) -> None:
 # --- tags: listing and bulk creation --------------------------------------------------------
 
 
-def _tags(db: Database, ctx: RequestContext, ns: str, names: list[str]) -> list[dict]:
+def _tags(db: Database, ctx: RequestContext, ns: str, names: list[str]) -> list[dict[str, Any]]:
     base = datetime.datetime(2021, 5, 1)
     return [
         db.metadef_tag_create(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,6 +48,7 @@ def test_catalogue_loads_and_round_trips_through_export(db: Database, tmp_path: 
     assert resource_types(db) == dict.fromkeys(named, True)
     # Counts per file: every definition of the file was created.
     for result in summary:
+        assert result.namespace is not None
         ns = expected[result.namespace]
         total = len(ns["properties"]) + len(ns["objects"]) + len(ns["tags"])
         assert result.created == total + len(ns["associations"])
@@ -54,6 +56,11 @@ def test_catalogue_loads_and_round_trips_through_export(db: Database, tmp_path: 
     first = tmp_path / "first"
     written = export_metadefs(db, str(first))
     assert len(written) == 33 == len(os.listdir(first))
+    # Objects' ``required`` lists come back as in the catalogue (key omitted when none).
+    exported = [json.loads(Path(p).read_text(encoding="utf-8")) for p in written]
+    assert {
+        (doc["namespace"], o["name"]): o.get("required") for doc in exported for o in doc["objects"]
+    } == required_lists(CATALOGUE)
 
     counts = unload_metadefs(db)
     assert counts["metadef_namespaces"] == 33
@@ -68,6 +75,17 @@ def test_catalogue_loads_and_round_trips_through_export(db: Database, tmp_path: 
     export_metadefs(db, str(second))
     for name in os.listdir(first):
         assert json.loads((first / name).read_text()) == json.loads((second / name).read_text())
+
+
+def required_lists(path: str) -> dict[tuple[str, str], list[str] | None]:
+    """``required`` of every object of the catalogue files, None when absent or empty."""
+    lists = {}
+    for name in sorted(os.listdir(path)):
+        if name.endswith(".json"):
+            doc = json.loads(Path(path, name).read_text(encoding="utf-8"))
+            for obj in doc.get("objects") or []:
+                lists[doc["namespace"], obj["name"]] = obj.get("required") or None
+    return lists
 
 
 # --- small namespace files ----------------------------------------------------------------
@@ -92,7 +110,7 @@ def test_owner_defaults_to_admin_and_a_given_owner_is_kept(db: Database, tmp_pat
     assert db.metadef_namespace_get(ADMIN, "B")["owner"] == "tenant-x"
 
 
-def _changed_sample() -> dict:
+def _changed_sample() -> dict[str, Any]:
     doc = sample(display_name="Sample v2")
     doc["properties"] = {
         "p1": {"title": "P1 v2", "type": "string"},  # changed
@@ -127,7 +145,7 @@ def test_merge_adds_new_definitions_only(db: Database, tmp_path: Path) -> None:
     assert merged["objects"]["o1"] == original["objects"]["o1"]
     assert merged["objects"]["o2"] == {
         "description": "new object",
-        "required": [],
+        "required": None,  # an empty list is stored as NULL
         "properties": {},
     }
     assert merged["tags"] == ["t1", "t2", "t3"]
@@ -217,7 +235,7 @@ def test_broken_files_are_reported_and_the_rest_load(db: Database, tmp_path: Pat
     (tmp_path / "notes.txt").write_text("not a namespace file", encoding="utf-8")
     summary = load_metadefs(db, str(tmp_path))
     assert not summary.ok
-    reasons = {r.file: r.error for r in summary.failures}
+    reasons = {r.file: r.error or "" for r in summary.failures}
     assert set(reasons) == {
         "malformed.json",
         "no-namespace.json",
@@ -245,12 +263,12 @@ def test_a_file_failing_midway_leaves_nothing_of_itself(
     write_json(tmp_path, "b.json", sample(namespace="B"))
     real = loader._merge_definitions
 
-    def failing(conn, kind, namespace_id, rows, *args):  # type: ignore[no-untyped-def]
+    def failing(conn: Any, kind: Any, namespace_id: int, rows: Any, *args: Any) -> None:
         real(conn, kind, namespace_id, rows, *args)
         if kind.label == "tag" and "B" in str(namespace_id_names(conn, namespace_id)):
             raise exc.Invalid("simulated failure after the tags of B")
 
-    def namespace_id_names(conn, namespace_id):  # type: ignore[no-untyped-def]
+    def namespace_id_names(conn: Any, namespace_id: int) -> Any:
         from sqlalchemy import select
 
         from glancedb.models import tables as t

@@ -232,11 +232,14 @@ def namespace_record(row: Row[Any] | Mapping[str, Any]) -> Record:
 
 
 def object_record(row: Row[Any] | Mapping[str, Any]) -> Record:
-    """An object row as a record; ``json_schema`` and ``required`` decoded."""
+    """An object row as a record; ``json_schema`` decoded.
+
+    ``required`` is not JSON: it comes back as stored (Glance's upper layer
+    writes it comma-joined and splits it when reading).
+    """
     data = row._mapping if isinstance(row, Row) else row
     record = Record((c.name, data[c.name]) for c in t.metadef_objects.c)
     record["json_schema"] = load_json(record["json_schema"])
-    record["required"] = load_json(record["required"])
     return record
 
 

@@ -55,6 +55,8 @@ class Kind:
     json_columns: tuple[str, ...] = ()
     # JSON columns that are NOT NULL: {} when a create omits them.
     required_json: tuple[str, ...] = ()
+    # Text columns that also take a list of names, stored comma-joined.
+    name_lists: tuple[str, ...] = ()
 
     def duplicate_error(self, name: Any, namespace_name: Any) -> Duplicate:
         return self.duplicate(
@@ -75,8 +77,9 @@ OBJECT = Kind(
     MetadefObjectNotFound,
     MetadefDuplicateObject,
     object_record,
-    json_columns=("json_schema", "required"),
+    json_columns=("json_schema",),
     required_json=("json_schema",),
+    name_lists=("required",),
 )
 PROPERTY = Kind(
     "property",
@@ -98,11 +101,36 @@ def encode_json(column: str, value: Any) -> str | None:
         raise Invalid(f"{column} cannot be encoded as JSON: {exc}") from None
 
 
+def join_names(what: str, value: Any) -> str | None:
+    """The text stored for a list of names, as Glance's upper layer writes it.
+
+    A string (or None) is stored as given; a list or tuple of strings is
+    joined with commas, an empty one becoming NULL.  Glance reads the column
+    back by splitting on commas, so a name holding a comma is
+    :class:`Invalid`, as is any other type.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if not isinstance(value, list | tuple):
+        raise Invalid(f"{what} must be a string or a list of strings, got {value!r}")
+    for name in value:
+        if not isinstance(name, str):
+            raise Invalid(f"{what} must hold strings only, got {name!r}")
+        if "," in name:
+            raise Invalid(f"{what} names cannot contain a comma, got {name!r}")
+    return ",".join(value) if value else None
+
+
 def column_values(kind: Kind, values: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
-    """``values`` as checked column values (JSON columns encoded).
+    """``values`` as checked column values (JSON columns encoded, name lists joined).
 
     The namespace id, if any, is dropped: the named namespace decides it.
     """
+    if isinstance(values, Mapping) and any(column in values for column in kind.name_lists):
+        values = dict(values)
+        for column in kind.name_lists:
+            if column in values:
+                values[column] = join_names(f"{kind.label} {column}", values[column])
     row = writable_values(kind.table, values, kind.label, kind.json_columns)
     row.pop("namespace_id", None)
     if creating or "name" in row:

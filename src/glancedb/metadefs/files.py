@@ -40,7 +40,8 @@ class NamespaceDocument:
     owner_given: bool = True
     # resource-type name -> {properties_target, prefix}
     associations: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # definition name -> column values (JSON columns already encoded)
+    # definition name -> column values (JSON columns already encoded, an
+    # object's ``required`` list comma-joined)
     properties: dict[str, dict[str, Any]] = field(default_factory=dict)
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     tags: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -158,7 +159,11 @@ def render_document(
     objects: list[Mapping[Any, Any]],
     tags: list[Mapping[Any, Any]],
 ) -> dict[str, Any]:
-    """The file content of one namespace (rows as stored; JSON columns as text)."""
+    """The file content of one namespace from its rows as stored.
+
+    JSON columns are decoded; an object's ``required`` becomes its list of
+    names, the key omitted when there are none (as in Glance's catalogue).
+    """
     doc: dict[str, Any] = {key: namespace[key] for key in _NAMESPACE_KEYS}
     doc["resource_type_associations"] = [
         {
@@ -172,13 +177,32 @@ def render_document(
     rendered_objects = []
     for obj in objects:
         item: dict[str, Any] = {"name": obj["name"], "description": obj["description"]}
-        if obj["required"] is not None:
-            item["required"] = load_json(obj["required"])
+        required = split_names(obj["required"])
+        if required:
+            item["required"] = required
         item["properties"] = load_json(obj["json_schema"])
         rendered_objects.append(item)
     doc["objects"] = rendered_objects
     doc["tags"] = [{"name": tag["name"]} for tag in tags]
     return doc
+
+
+def split_names(stored: str | None) -> list[str]:
+    """The list of names a ``required`` column holds (the export's reading).
+
+    Glance's layout is comma-joined text, NULL or empty meaning none.  Rows
+    written by other tools may hold a JSON list instead: that is read as its
+    items (a non-string item as its JSON text), and any comma inside them
+    splits them further, since a name cannot hold one once stored.
+    """
+    if not stored:
+        return []
+    text = stored
+    if stored.lstrip().startswith("["):
+        decoded = load_json(stored)
+        if isinstance(decoded, list):
+            text = ",".join(i if isinstance(i, str) else json.dumps(i) for i in decoded)
+    return text.split(",") if text else []
 
 
 def file_name_for(namespace_name: str, taken: set[str]) -> str:

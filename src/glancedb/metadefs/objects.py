@@ -21,12 +21,15 @@ class MetadefObjectAPI(DatabaseCore):
         """Create an object in the named namespace from ``object_dict``.
 
         Keys: ``name``, ``description``, ``required`` and ``json_schema`` (the
-        object's property schemas).  ``required`` and ``json_schema`` are
-        stored as JSON text and come back as given: a list stays a list, and
-        a string (such as the comma-joined ``required`` Glance's upper layer
-        sends) comes back as the same string.
+        object's property schemas, stored as JSON text; a string comes back
+        as the same string).  ``required`` is the text Glance's upper layer
+        sends (the required property names joined with commas) and is
+        stored and returned as given; a list or tuple of names is stored
+        comma-joined (an empty one as None).
 
-        Raises :class:`MetadefDuplicateObject` when the name exists in the namespace.
+        Raises :class:`MetadefDuplicateObject` when the name exists in the
+        namespace; :class:`Invalid` when ``required`` is neither a string nor
+        a list of strings, or one of its names contains a comma.
         """
         with self.writing() as conn:
             return d.create(conn, context, d.OBJECT, namespace_name, object_dict)
@@ -53,7 +56,11 @@ class MetadefObjectAPI(DatabaseCore):
         object_id: Any,
         object_dict: Mapping[str, Any],
     ) -> Record:
-        """Update the object with id ``object_id`` (in the named namespace)."""
+        """Update the object with id ``object_id`` (in the named namespace).
+
+        ``object_dict`` takes the keys of :meth:`metadef_object_create`, with
+        the same handling of ``required``.
+        """
         with self.writing() as conn:
             return d.update_by_id(conn, context, d.OBJECT, namespace_name, object_id, object_dict)
 
