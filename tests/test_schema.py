@@ -24,6 +24,24 @@ from tests.backends import count_statements
 from tests.glance_fixtures import PristineDatabases, load_glance_schema
 
 HEAD = migration.head_revision()
+#: glancedb's revisions after Glance's schema, each adding one index.
+GLANCEDB_REVISIONS = [
+    "0002_image_members_member",
+    "0003_image_properties_value",
+    "0004_images_name",
+]
+#: The indexes those revisions add, per backend: table -> (name, columns).
+GLANCEDB_INDEXES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
+    "images": {"all": ("ix_glancedb_images_name", ("name",))},
+    "image_members": {
+        "all": ("ix_glancedb_image_members_member_deleted", ("member", "deleted")),
+    },
+    "image_properties": {
+        "all": ("ix_glancedb_image_properties_name_value", ("name", "value")),
+        "postgresql": ("ix_glancedb_image_properties_value", ("value",)),
+    },
+}
+PG_STATISTICS = "st_glancedb_image_properties_name_value"
 IMAGE_ID = "6b9e3c6c-3f3c-4d5e-9d52-6f0a2f4b5a11"
 
 
@@ -150,6 +168,47 @@ def snapshot(engine: Engine) -> dict[str, Any]:
     return result
 
 
+def glancedb_indexes(backend: str) -> dict[str, tuple[str, tuple[str, ...], bool]]:
+    """Table -> the (snapshot-shaped) index glancedb's revisions add on ``backend``."""
+    result = {}
+    for table, by_backend in GLANCEDB_INDEXES.items():
+        name, columns = by_backend.get(backend, by_backend["all"])
+        result[table] = (name, columns, False)
+    return result
+
+
+def with_glancedb_indexes(schema: dict[str, Any], backend: str) -> dict[str, Any]:
+    """``schema`` (a snapshot) plus the indexes of glancedb's later revisions."""
+    result = {
+        name: dict(table) if isinstance(table, dict) else table for name, table in schema.items()
+    }
+    for table, index in glancedb_indexes(backend).items():
+        result[table]["indexes"] = sorted([*result[table]["indexes"], index])
+    return result
+
+
+def pg_statistics(engine: Engine) -> list[tuple[str, str, bool]]:
+    """PostgreSQL's extended statistics objects: (name, kinds, filled by ANALYZE)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT s.stxname, s.stxkind::text, d.stxdmcv IS NOT NULL"
+                " FROM pg_statistic_ext s LEFT JOIN pg_statistic_ext_data d ON d.stxoid = s.oid"
+                " ORDER BY s.stxname"
+            )
+        ).all()
+    return [(str(r[0]), str(r[1]), bool(r[2])) for r in rows]
+
+
+def missing_glancedb_indexes(backend: str) -> list[str]:
+    """What :func:`migration.compare_schema` says of a Glance database glancedb has not
+    upgraded yet."""
+    return sorted(
+        f"index {name} missing on {table}"
+        for table, (name, _c, _u) in glancedb_indexes(backend).items()
+    )
+
+
 def assert_same_schema(ours: dict[str, Any], theirs: dict[str, Any]) -> None:
     assert sorted(ours) == sorted(theirs)
     for name in theirs:
@@ -163,10 +222,10 @@ def assert_same_schema(ours: dict[str, Any], theirs: dict[str, Any]) -> None:
 # --- fresh databases -------------------------------------------------------------------
 
 
-def test_fresh_sync_creates_exactly_glances_schema(
+def test_first_revision_creates_exactly_glances_schema(
     fresh: Database, glance: Database, backend: str
 ) -> None:
-    fresh.db_sync()
+    migration.upgrade(fresh.engine, migration.FIRST_REVISION)
     ours, theirs = snapshot(fresh.engine), snapshot(glance.engine)
     assert len(theirs) >= 15
     assert_same_schema(ours, theirs)
@@ -175,6 +234,140 @@ def test_fresh_sync_creates_exactly_glances_schema(
         checks = {name: t["checks"] for name, t in ours.items()}
         assert checks["image_tags"]
         assert bool(checks["images"]) is (backend == "mysql")
+
+
+def test_fresh_sync_is_glances_schema_plus_glancedbs_indexes(
+    fresh: Database, glance: Database, backend: str
+) -> None:
+    fresh.db_sync()
+    ours, theirs = snapshot(fresh.engine), snapshot(glance.engine)
+    assert ours != theirs
+    assert_same_schema(ours, with_glancedb_indexes(theirs, backend))
+    if backend == "postgresql":
+        assert [s[:2] for s in pg_statistics(fresh.engine)] == [(PG_STATISTICS, "{f,m}")]
+
+
+def test_each_later_revision_adds_one_index(fresh: Database, backend: str) -> None:
+    assert migration.head_revision() == GLANCEDB_REVISIONS[-1]
+    migration.upgrade(fresh.engine, migration.FIRST_REVISION)
+    previous = snapshot(fresh.engine)
+    added: dict[str, list[tuple[str, tuple[str, ...], bool]]] = {}
+    for revision in GLANCEDB_REVISIONS:
+        migration.upgrade(fresh.engine, revision)
+        assert fresh.db_version() == revision
+        current = snapshot(fresh.engine)
+        changed = {
+            name: sorted(set(current[name]["indexes"]) - set(previous[name]["indexes"]))
+            for name in current
+            if isinstance(current[name], dict) and current[name] != previous[name]
+        }
+        assert len(changed) == 1 and all(len(new) == 1 for new in changed.values()), changed
+        added.update(changed)
+        previous = current
+    assert added == {table: [index] for table, index in glancedb_indexes(backend).items()}
+    assert fresh.db_check() == []
+
+
+def test_downgrade_to_first_revision_leaves_glances_schema(
+    fresh: Database, glance: Database, backend: str
+) -> None:
+    fresh.db_sync()
+    migration.downgrade(fresh.engine, migration.FIRST_REVISION)
+    assert fresh.db_version() == migration.FIRST_REVISION
+    assert_same_schema(snapshot(fresh.engine), snapshot(glance.engine))
+    if backend == "postgresql":
+        assert pg_statistics(fresh.engine) == []
+    assert sorted(migration.compare_schema(fresh.engine)) == missing_glancedb_indexes(backend)
+    fresh.db_sync()
+    assert fresh.db_check() == []
+
+
+@pytest.mark.backends("postgresql")
+def test_sync_fills_the_property_statistics(fresh: Database) -> None:
+    fresh.db_sync()
+    admin = RequestContext(is_admin=True)
+    for i in range(40):
+        fresh.image_create(
+            admin,
+            {
+                "status": "active",
+                "owner": "tenant-a",
+                "properties": {"os_distro": ("fedora", "ubuntu")[i % 2], "build_id": f"b{i}"},
+            },
+        )
+    assert pg_statistics(fresh.engine) == [(PG_STATISTICS, "{f,m}", False)]
+    assert migration.sync(fresh.engine) == "current"  # and ANALYZE, as after every sync
+    assert pg_statistics(fresh.engine) == [(PG_STATISTICS, "{f,m}", True)]
+
+
+def test_statistics_objects_are_not_schema_differences(fresh: Database, backend: str) -> None:
+    fresh.db_sync()
+    if backend == "postgresql":
+        with fresh.engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP STATISTICS {PG_STATISTICS}")
+            conn.exec_driver_sql(
+                "CREATE STATISTICS st_other (ndistinct) ON owner, name FROM images"
+            )
+    else:
+        with fresh.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE TABLE images" if backend == "mysql" else "ANALYZE images")
+    assert fresh.db_check() == []
+
+
+def test_long_property_values_fit_the_property_index(fresh: Database) -> None:
+    # Incompressible and far above PostgreSQL's ~2.7 kB B-tree entry limit
+    # (and MySQL's 255-character prefix): must be stored and found.
+    long_value = "".join(f"{(i * 2654435761) % 4294967291:010x}" for i in range(1500))
+    fresh.db_sync()
+    owner = RequestContext(project_id="tenant-a")
+    image = fresh.image_create(
+        owner, {"status": "active", "owner": "tenant-a", "properties": {"blob": long_value}}
+    )
+    other = fresh.image_create(
+        owner,
+        {"status": "active", "owner": "tenant-a", "properties": {"blob": long_value[:-1] + "x"}},
+    )
+    assert other["id"] != image["id"]
+    found = fresh.image_get_all(owner, filters={"deleted": False, "blob": long_value})
+    assert [i["id"] for i in found] == [image["id"]]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "difference"),
+    [
+        pytest.param(
+            "DROP INDEX ix_glancedb_image_properties_name_value ON image_properties;"
+            " CREATE INDEX ix_glancedb_image_properties_name_value"
+            " ON image_properties (name, value(100))",
+            "index ix_glancedb_image_properties_name_value on image_properties is using btree,"
+            " prefixes value(100), expected using btree, prefixes value(255)",
+            marks=pytest.mark.backends("mysql"),
+            id="mysql-prefix",
+        ),
+        pytest.param(
+            "DROP INDEX ix_glancedb_image_properties_value;"
+            " CREATE INDEX ix_glancedb_image_properties_value ON image_properties (value)",
+            "index ix_glancedb_image_properties_value on image_properties is using btree,"
+            " expected using hash",
+            marks=pytest.mark.backends("postgresql"),
+            id="postgresql-method",
+        ),
+        pytest.param(
+            "DROP INDEX ix_glancedb_image_properties_name_value;"
+            " CREATE INDEX ix_glancedb_image_properties_name_value ON image_properties (name)",
+            "index ix_glancedb_image_properties_name_value on image_properties has columns"
+            " (name), expected (name, value)",
+            marks=pytest.mark.backends("sqlite"),
+            id="sqlite-columns",
+        ),
+    ],
+)
+def test_changed_glancedb_index_is_reported(fresh: Database, tamper: str, difference: str) -> None:
+    fresh.db_sync()
+    with fresh.engine.begin() as conn:
+        for statement in tamper.split("; "):
+            conn.exec_driver_sql(statement)
+    assert fresh.db_check() == [difference]
 
 
 def test_fresh_sync_is_at_head_and_clean(fresh: Database) -> None:
@@ -209,7 +402,7 @@ def test_check_reports_unmanaged_empty_database(fresh: Database) -> None:
 def test_glance_database_is_recognised_and_stamped(glance: Database, backend: str) -> None:
     before = image_rows(glance.engine)
     schema_before = snapshot(glance.engine)
-    assert migration.compare_schema(glance.engine) == []
+    assert sorted(migration.compare_schema(glance.engine)) == missing_glancedb_indexes(backend)
     assert glance.db_version() is None
     assert migration.sync(glance.engine) == "adopted"
     assert glance.db_version() == HEAD
@@ -217,7 +410,9 @@ def test_glance_database_is_recognised_and_stamped(glance: Database, backend: st
     assert migration.glance_revision(glance.engine) == migration.GLANCE_REVISION
     assert image_rows(glance.engine) == before
     assert glance.db_check() == []
-    assert_same_schema(snapshot(glance.engine), schema_before)
+    assert_same_schema(snapshot(glance.engine), with_glancedb_indexes(schema_before, backend))
+    if backend == "postgresql":
+        assert [s[0] for s in pg_statistics(glance.engine)] == [PG_STATISTICS]
     glance.db_sync()  # a second sync is a no-op upgrade
     assert glance.db_version() == HEAD and image_rows(glance.engine) == before
 
@@ -354,7 +549,10 @@ def test_upgrade_and_downgrade_by_revision(fresh: Database) -> None:
     assert fresh.db_version() == HEAD
 
 
-def test_downgrade_base_of_a_glance_database_keeps_glances_tables(glance: Database) -> None:
+def test_downgrade_base_of_a_glance_database_keeps_glances_tables(
+    glance: Database, backend: str
+) -> None:
+    schema_before = snapshot(glance.engine)
     before = image_rows(glance.engine)
     migration.downgrade(glance.engine, "base")  # not adopted yet: nothing to do
     assert image_rows(glance.engine) == before
@@ -366,18 +564,21 @@ def test_downgrade_base_of_a_glance_database_keeps_glances_tables(glance: Databa
     assert glance.db_version() is None
     assert image_rows(glance.engine) == before
     assert glance_version_rows(glance.engine) == [migration.GLANCE_REVISION]
-    assert migration.compare_schema(glance.engine) == []
+    assert sorted(migration.compare_schema(glance.engine)) == missing_glancedb_indexes(backend)
+    assert_same_schema(snapshot(glance.engine), schema_before)
+    if backend == "postgresql":
+        assert pg_statistics(glance.engine) == []
     glance.db_sync()
     assert glance.db_version() == HEAD and image_rows(glance.engine) == before
 
 
 # --- a later, additive revision ------------------------------------------------------------
 
-LATER_REVISION = """
+LATER_REVISION = f"""
 from alembic import op
 
-revision = "0002_test_index"
-down_revision = "0001_glance_2024_1"
+revision = "0099_test_index"
+down_revision = "{HEAD}"
 branch_labels = None
 depends_on = None
 
@@ -396,7 +597,7 @@ def later_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     """An additive second revision (an index on images.name), and the models' index."""
     versions = tmp_path / "versions"
     versions.mkdir()
-    (versions / "0002_test_index.py").write_text(LATER_REVISION, encoding="utf-8")
+    (versions / "0099_test_index.py").write_text(LATER_REVISION, encoding="utf-8")
     original = migration.alembic_config
 
     def config(connection: Any = None) -> Any:
@@ -410,7 +611,7 @@ def later_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setattr(migration, "alembic_config", config)
     index = Index("ix_test_images_name", t.images.c.name)
     try:
-        yield "0002_test_index"
+        yield "0099_test_index"
     finally:
         t.images.indexes.discard(index)
 
@@ -447,11 +648,11 @@ def test_drifted_glance_database_is_left_as_it_was(
 def test_check_reports_a_pending_revision(fresh: Database, later_revision: str) -> None:
     fresh.db_sync()
     assert fresh.db_version() == later_revision and fresh.db_check() == []
-    migration.downgrade(fresh.engine, migration.FIRST_REVISION)
+    migration.downgrade(fresh.engine, HEAD)
     assert migration.sync(fresh.engine) == "upgraded"
-    migration.downgrade(fresh.engine, migration.FIRST_REVISION)
+    migration.downgrade(fresh.engine, HEAD)
     assert fresh.db_check() == [
-        f"database is at revision {migration.FIRST_REVISION}, head is {later_revision}",
+        f"database is at revision {HEAD}, head is {later_revision}",
         "index ix_test_images_name missing on images",
     ]
     migration.upgrade(fresh.engine)
@@ -482,7 +683,10 @@ def test_api_works_on_an_adopted_glance_database(glance: Database) -> None:
 # --- every difference, for any tampering (SQLite in memory: fast) ----------------------------
 
 GLANCE_INDEXES = sorted(
-    (str(index.name), table.name) for table in t.DELETE_ORDER for index in table.indexes
+    (str(index.name), table.name)
+    for table in t.DELETE_ORDER
+    for index in table.indexes
+    if not str(index.name).startswith("ix_glancedb_")
 )
 
 
@@ -508,15 +712,19 @@ def test_compare_schema_names_exactly_the_differences(
                 conn.exec_driver_sql(f"DROP INDEX {index}")
             for table, column in added:
                 conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER")
-        expected = {f"index {index} missing on {table}" for index, table in dropped} | {
+        tampered = {f"index {index} missing on {table}" for index, table in dropped} | {
             f"extra column {table}.{column}" for table, column in added
         }
+        expected = tampered | set(missing_glancedb_indexes("sqlite"))
         differences = migration.compare_schema(database.engine)
         assert sorted(differences) == sorted(expected)
-        if expected:
+        if tampered:
             with pytest.raises(exception.SchemaError) as info:
                 database.db_sync()
-            assert all(difference in str(info.value) for difference in expected)
+            assert all(difference in str(info.value) for difference in tampered)
             assert database.db_version() is None
+        else:
+            database.db_sync()
+            assert database.db_check() == []
     finally:
         database.dispose()
