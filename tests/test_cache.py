@@ -9,7 +9,7 @@ import pytest
 from glancedb import Database, RequestContext, exception
 from glancedb.models import tables as t
 from glancedb.timeutils import to_timestamp, utcnow
-from tests.raw_rows import count
+from tests.factories import count_rows
 
 NODE = "http://node-1:9292"
 OTHER = "http://node-2:9292"
@@ -30,7 +30,7 @@ def test_node_reference_create_and_get(db: Database, admin_ctx: RequestContext) 
     assert db.node_reference_get_by_url(admin_ctx, NODE) == created
     with pytest.raises(exception.Duplicate, match="node-1"):
         db.node_reference_create(admin_ctx, NODE)
-    assert count(db, t.node_reference) == 1
+    assert count_rows(db, t.node_reference) == 1
     with pytest.raises(exception.NotFound, match="unknown"):
         db.node_reference_get_by_url(admin_ctx, "http://unknown")
 
@@ -40,7 +40,7 @@ def test_node_reference_create_validates(db: Database, admin_ctx: RequestContext
         db.node_reference_create(admin_ctx, "http://\U0001f600")
     with pytest.raises(exception.Invalid, match="node_reference_url"):
         db.node_reference_create(admin_ctx, "http://" + "x" * 250)
-    assert count(db, t.node_reference) == 0
+    assert count_rows(db, t.node_reference) == 0
 
 
 def test_insert_details_defaults(nodes: Database, admin_ctx: RequestContext) -> None:
@@ -89,7 +89,7 @@ def test_insert_details_errors(nodes: Database, admin_ctx: RequestContext) -> No
         nodes.insert_cache_details(admin_ctx, NODE, "img-1", "big")  # type: ignore[arg-type]
     with pytest.raises(exception.Invalid, match="last_accessed"):
         nodes.insert_cache_details(admin_ctx, NODE, "img-1", 1, last_accessed="yesterday")  # type: ignore[arg-type]
-    assert count(nodes, t.cached_images) == 0
+    assert count_rows(nodes, t.cached_images) == 0
 
 
 def test_hit_counts(nodes: Database, admin_ctx: RequestContext) -> None:
@@ -110,7 +110,7 @@ def test_hit_counts(nodes: Database, admin_ctx: RequestContext) -> None:
     assert nodes.get_hit_count(admin_ctx, "img-1", "http://unknown") == 0
     nodes.update_hit_count(admin_ctx, "img-2", NODE)
     nodes.update_hit_count(admin_ctx, "img-1", "http://unknown")
-    assert count(nodes, t.cached_images) == 2
+    assert count_rows(nodes, t.cached_images) == 2
 
 
 def test_listing_and_lookups(nodes: Database, admin_ctx: RequestContext) -> None:
@@ -150,7 +150,7 @@ def test_deletes(nodes: Database, admin_ctx: RequestContext) -> None:
     assert nodes.get_cached_images(admin_ctx, NODE) == []
     assert len(nodes.get_cached_images(admin_ctx, OTHER)) == 3
     nodes.delete_all_cached_images(admin_ctx, "http://unknown")
-    assert count(nodes, t.cached_images) == 3
+    assert count_rows(nodes, t.cached_images) == 3
     # The node itself stays registered.
     assert nodes.node_reference_get_by_url(admin_ctx, NODE).node_reference_url == NODE
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 from glancedb import Database
 from glancedb.cli import main
 from glancedb.context import get_admin_context
-from tests.listing_rows import add_image, next_time
+from tests.factories import insert_image, next_time
 
 
 def run(db: Database, *args: str) -> Result:
@@ -25,9 +25,9 @@ def run_json(db: Database, *args: str) -> Any:
 
 
 def test_list_table_and_json(db: Database) -> None:
-    first = add_image(db, name="first", owner="p1", visibility="public", size=5, tags=["x"])
-    second = add_image(db, name="second", owner="p2", visibility="community")
-    add_image(db, name="gone", deleted=True, deleted_at=next_time())
+    first = insert_image(db, name="first", owner="p1", visibility="public", size=5, tags=["x"])
+    second = insert_image(db, name="second", owner="p2", visibility="community")
+    insert_image(db, name="gone", deleted=True, deleted_at=next_time())
     result = run(db, "list")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -52,9 +52,9 @@ def test_list_table_and_json(db: Database) -> None:
 
 
 def test_list_filters_sort_limit_marker(db: Database) -> None:
-    a = add_image(db, name="a", owner="p1", properties={"os": "linux"}, tags=["t1", "t2"])
-    b = add_image(db, name="b", owner="p1", properties={"os": "bsd"}, tags=["t1"])
-    c = add_image(db, name="c", owner="p2", status="queued", visibility="private")
+    a = insert_image(db, name="a", owner="p1", properties={"os": "linux"}, tags=["t1", "t2"])
+    b = insert_image(db, name="b", owner="p1", properties={"os": "bsd"}, tags=["t1"])
+    c = insert_image(db, name="c", owner="p2", status="queued", visibility="private")
 
     def listed(*args: str) -> list[str]:
         return [image["id"] for image in run_json(db, "list", *args)]
@@ -86,7 +86,7 @@ def test_list_errors_are_one_line(db: Database) -> None:
 
 
 def test_show(db: Database) -> None:
-    image_id = add_image(
+    image_id = insert_image(
         db, name="shown", properties={"os": "linux"}, tags=["t"], locations=["file:///a"]
     )
     result = run(db, "show", image_id)

@@ -10,7 +10,15 @@ from click.testing import CliRunner
 from glancedb import Database
 from glancedb.cli import main
 from glancedb.models import tables as t
-from tests.raw_rows import child_row, count, days_ago, image_row, insert, task_row
+from tests.factories import (
+    child_row,
+    count_rows,
+    days_ago,
+    image_row,
+    insert,
+    task_info_row,
+    task_row,
+)
 
 
 def run(db: Database, *args: str) -> Any:
@@ -34,7 +42,7 @@ def populate(db: Database) -> None:
     )
     tasks = [task_row(deleted=True, deleted_at=old) for _ in range(4)]
     insert(db, t.tasks, tasks)
-    insert(db, t.task_info, [{"task_id": task["id"]} for task in tasks])
+    insert(db, t.task_info, [task_info_row(task["id"]) for task in tasks])
     # Recent deletions stay.
     insert(db, t.tasks, [task_row(deleted=True, deleted_at=days_ago(1))])
 
@@ -58,12 +66,12 @@ def test_purge_then_purge_images(db: Database) -> None:
     assert summary["tasks"] == ["4"] and summary["task_info"] == ["4"]
     # Progress went to stderr, one line per batch.
     assert "image_properties: purged 15 row(s)" in result.stderr
-    assert count(db, t.image_properties) == 0 and count(db, t.tasks) == 1
+    assert count_rows(db, t.image_properties) == 0 and count_rows(db, t.tasks) == 1
 
     result = run(db, "purge-images-table", "--age-in-days", "30", "--max-rows", "2")
     assert result.exit_code == 0, result.output
     assert table_lines(result.stdout)["images"] == ["2", "0"]
-    assert count(db, t.images) == 3
+    assert count_rows(db, t.images) == 3
 
 
 def test_dry_run_deletes_nothing(db: Database) -> None:
@@ -73,7 +81,7 @@ def test_dry_run_deletes_nothing(db: Database) -> None:
     assert "Would delete" in result.stdout
     summary = table_lines(result.stdout)
     assert summary["image_properties"] == ["10"] and summary["tasks"] == ["4"]
-    assert count(db, t.image_properties) == 15 and count(db, t.tasks) == 5
+    assert count_rows(db, t.image_properties) == 15 and count_rows(db, t.tasks) == 5
 
 
 def test_purge_images_reports_skipped(db: Database) -> None:
@@ -82,7 +90,7 @@ def test_purge_images_reports_skipped(db: Database) -> None:
     assert result.exit_code == 0, result.output
     assert table_lines(result.stdout)["images"] == ["0", "5"]
     assert "still referenced" in result.stderr
-    assert count(db, t.images) == 5
+    assert count_rows(db, t.images) == 5
 
 
 def test_default_arguments_follow_glance(db: Database) -> None:
@@ -110,7 +118,7 @@ def test_bad_arguments_exit_non_zero(
     assert result.exit_code == 1
     assert "Error: Invalid" in result.stderr and message in result.stderr
     assert "Traceback" not in result.output
-    assert count(db, t.image_properties) == 15 and count(db, t.images) == 5
+    assert count_rows(db, t.image_properties) == 15 and count_rows(db, t.images) == 5
 
 
 def test_database_error_exits_non_zero(tmp_path: Any) -> None:

@@ -24,20 +24,12 @@ from glancedb.exception import (
     Invalid,
 )
 from glancedb.image_records import IMAGE_COLUMNS
+from glancedb.models import tables as t
 from glancedb.timeutils import utcnow
 from tests.backends import clear_tables, count_statements
-from tests.images_support import add_member, add_tag, row_counts, snapshot, table_rows
+from tests.factories import add_member, add_tag, row_counts, snapshot, table_rows
+from tests.shapes import PROPERTY_KEYS
 
-PROPERTY_KEYS = {
-    "id",
-    "image_id",
-    "name",
-    "value",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    "deleted",
-}
 OLD = datetime.datetime(2020, 1, 2, 3, 4, 5)
 
 
@@ -376,7 +368,7 @@ def test_update_properties_create_update_revive(db: Database, ctx: RequestContex
     # Revived in place: same row, no second row for the name.
     assert props["gone"]["id"] == deleted_gone["id"]
     assert props["gone"]["deleted_at"] is None
-    assert len(table_rows(db, "image_properties")) == 4
+    assert len(table_rows(db, t.image_properties)) == 4
 
 
 def test_update_purge_props_soft_deletes_unnamed_ones(db: Database, ctx: RequestContext) -> None:
@@ -551,11 +543,11 @@ def test_destroy_cascades_with_one_deleted_at(
     props = props_by_name(destroyed)
     assert props["b"]["deleted"] is True and props["b"]["deleted_at"] == when
     assert props["a"]["deleted_at"] == old_deleted_at  # already deleted: untouched
-    members = table_rows(db, "image_members", image_id=image_id)
-    tags = table_rows(db, "image_tags", image_id=image_id)
+    members = table_rows(db, t.image_members, image_id=image_id)
+    tags = table_rows(db, t.image_tags, image_id=image_id)
     assert [(m["deleted"], m["deleted_at"]) for m in members] == [(True, when)]
     assert [(t["deleted"], t["deleted_at"]) for t in tags] == [(True, when)]
-    locations = table_rows(db, "image_locations", image_id=image_id)
+    locations = table_rows(db, t.image_locations, image_id=image_id)
     assert [(loc["status"], loc["deleted"]) for loc in locations] == [
         ("deleted", True),
         ("pending_delete", True),

@@ -14,7 +14,7 @@ from glancedb.filters import parse_query
 from glancedb.listing import page_statement
 from glancedb.models import tables as t
 from tests.backends import count_statements
-from tests.listing_rows import add_image, add_rows, next_time
+from tests.factories import image_row, insert, insert_image, next_time
 
 A, B = "tenant-a", "tenant-b"
 
@@ -31,30 +31,30 @@ def names(images: list[Any]) -> list[str | None]:
 def world(db: Database) -> dict[str, str]:
     """One image per visibility case; keys name them."""
     w = {
-        "pub_a": add_image(db, name="pub_a", visibility="public", owner=A),
-        "priv_a": add_image(db, name="priv_a", visibility="private", owner=A),
-        "shared_a": add_image(db, name="shared_a", visibility="shared", owner=A),
-        "comm_a": add_image(db, name="comm_a", visibility="community", owner=A),
-        "pub_b": add_image(db, name="pub_b", visibility="public", owner=B),
-        "priv_b": add_image(db, name="priv_b", visibility="private", owner=B),
-        "shared_b": add_image(
+        "pub_a": insert_image(db, name="pub_a", visibility="public", owner=A),
+        "priv_a": insert_image(db, name="priv_a", visibility="private", owner=A),
+        "shared_a": insert_image(db, name="shared_a", visibility="shared", owner=A),
+        "comm_a": insert_image(db, name="comm_a", visibility="community", owner=A),
+        "pub_b": insert_image(db, name="pub_b", visibility="public", owner=B),
+        "priv_b": insert_image(db, name="priv_b", visibility="private", owner=B),
+        "shared_b": insert_image(
             db, name="shared_b", visibility="shared", owner=B, members=[(A, "accepted")]
         ),
-        "shared_b_pending": add_image(
+        "shared_b_pending": insert_image(
             db, name="shared_b_pending", visibility="shared", owner=B, members=[(A, "pending")]
         ),
-        "shared_b_rejected": add_image(
+        "shared_b_rejected": insert_image(
             db, name="shared_b_rejected", visibility="shared", owner=B, members=[(A, "rejected")]
         ),
-        "shared_b_revoked": add_image(
+        "shared_b_revoked": insert_image(
             db, name="shared_b_revoked", visibility="shared", owner=B, members=[(A, "-accepted")]
         ),
         # A membership on a private image does not share it.
-        "priv_b_member": add_image(
+        "priv_b_member": insert_image(
             db, name="priv_b_member", visibility="private", owner=B, members=[(A, "accepted")]
         ),
-        "comm_b": add_image(db, name="comm_b", visibility="community", owner=B),
-        "private_no_owner": add_image(
+        "comm_b": insert_image(db, name="comm_b", visibility="community", owner=B),
+        "private_no_owner": insert_image(
             db, name="private_no_owner", visibility="private", owner=None
         ),
     }
@@ -179,9 +179,9 @@ def test_foreign_contexts_are_duck_typed(
 
 
 def test_no_implicit_deleted_filter(db: Database, ctx: RequestContext) -> None:
-    live = add_image(db, name="live", owner=A)
-    gone = add_image(db, name="gone", owner=A, deleted=True, deleted_at=next_time())
-    killed = add_image(db, name="killed", owner=A, status="killed")
+    live = insert_image(db, name="live", owner=A)
+    gone = insert_image(db, name="gone", owner=A, deleted=True, deleted_at=next_time())
+    killed = insert_image(db, name="killed", owner=A, status="killed")
     assert set(ids(db.image_get_all(ctx))) == {live, gone, killed}
     assert ids(db.image_get_all(ctx, filters={"deleted": False})) == [live]
     assert ids(db.image_get_all(ctx, filters={"deleted": True})) == [gone]
@@ -193,7 +193,7 @@ def test_no_implicit_deleted_filter(db: Database, ctx: RequestContext) -> None:
 
 def test_in_filter_with_quoting(db: Database, admin_ctx: RequestContext) -> None:
     for name in ('fake\\"name', "fakename", "fake,name", "other"):
-        add_image(db, name=name)
+        insert_image(db, name=name)
     found = names(
         db.image_get_all(admin_ctx, filters={"name": 'in:"fake\\"name",fakename,"fake,name"'})
     )
@@ -206,9 +206,9 @@ def test_in_filter_with_quoting(db: Database, admin_ctx: RequestContext) -> None
 
 
 def test_in_filter_on_other_columns(db: Database, admin_ctx: RequestContext) -> None:
-    raw = add_image(db, disk_format="raw", container_format="bare", status="queued")
-    qcow = add_image(db, disk_format="qcow2", container_format="ovf", status="active")
-    add_image(db, disk_format="iso", container_format="docker", status="saving")
+    raw = insert_image(db, disk_format="raw", container_format="bare", status="queued")
+    qcow = insert_image(db, disk_format="qcow2", container_format="ovf", status="active")
+    insert_image(db, disk_format="iso", container_format="docker", status="saving")
     assert set(ids(db.image_get_all(admin_ctx, filters={"disk_format": "in:raw,qcow2"}))) == {
         raw,
         qcow,
@@ -223,13 +223,13 @@ def test_in_filter_on_other_columns(db: Database, admin_ctx: RequestContext) -> 
 
 def test_time_filters(db: Database, admin_ctx: RequestContext) -> None:
     base = datetime.datetime(2030, 5, 1, 10, 0, 0)
-    early = add_image(db, created_at=base, updated_at=base)
-    mid = add_image(
+    early = insert_image(db, created_at=base, updated_at=base)
+    mid = insert_image(
         db,
         created_at=base + datetime.timedelta(hours=1),
         updated_at=base + datetime.timedelta(hours=5),
     )
-    late = add_image(
+    late = insert_image(
         db,
         created_at=base + datetime.timedelta(hours=2),
         updated_at=base + datetime.timedelta(hours=2),
@@ -257,8 +257,8 @@ def test_time_filters(db: Database, admin_ctx: RequestContext) -> None:
 
 def test_changes_since_shows_deleted(db: Database, ctx: RequestContext) -> None:
     base = datetime.datetime(2030, 5, 1, 10, 0, 0)
-    add_image(db, owner=A, created_at=base, updated_at=base)
-    newer = add_image(
+    insert_image(db, owner=A, created_at=base, updated_at=base)
+    newer = insert_image(
         db,
         owner=A,
         created_at=base,
@@ -271,9 +271,9 @@ def test_changes_since_shows_deleted(db: Database, ctx: RequestContext) -> None:
 
 
 def test_range_filters(db: Database, admin_ctx: RequestContext) -> None:
-    small = add_image(db, size=10, virtual_size=100)
-    big = add_image(db, size=1000, virtual_size=None)
-    add_image(db, size=None)
+    small = insert_image(db, size=10, virtual_size=100)
+    big = insert_image(db, size=1000, virtual_size=None)
+    insert_image(db, size=None)
 
     def found(filters: dict[str, Any]) -> set[str]:
         return set(ids(db.image_get_all(admin_ctx, filters=filters)))
@@ -288,9 +288,9 @@ def test_range_filters(db: Database, admin_ctx: RequestContext) -> None:
 
 
 def test_property_filters(db: Database, admin_ctx: RequestContext) -> None:
-    both = add_image(db, properties={"os_distro": "ubuntu", "arch": "x86_64"})
-    distro = add_image(db, properties={"os_distro": "ubuntu", "arch": "aarch64"})
-    add_image(db, properties={"os_distro": "fedora"})
+    both = insert_image(db, properties={"os_distro": "ubuntu", "arch": "x86_64"})
+    distro = insert_image(db, properties={"os_distro": "ubuntu", "arch": "aarch64"})
+    insert_image(db, properties={"os_distro": "fedora"})
     with db.engine.begin() as conn:
         conn.execute(
             t.image_properties.update()
@@ -311,8 +311,8 @@ def test_property_filters(db: Database, admin_ctx: RequestContext) -> None:
 
 
 def test_property_values_none_and_non_strings(db: Database, admin_ctx: RequestContext) -> None:
-    empty = add_image(db, properties={"note": None, "cores": "2"})
-    add_image(db, properties={"note": "text", "cores": "4"})
+    empty = insert_image(db, properties={"note": None, "cores": "2"})
+    insert_image(db, properties={"note": "text", "cores": "4"})
     assert ids(db.image_get_all(admin_ctx, filters={"properties": {"note": None}})) == [empty]
     assert ids(db.image_get_all(admin_ctx, filters={"properties": {"cores": 2}})) == [empty]
     assert ids(db.image_get_all(admin_ctx, filters={"cores": 2})) == [empty]
@@ -320,8 +320,8 @@ def test_property_values_none_and_non_strings(db: Database, admin_ctx: RequestCo
 
 def test_filter_keys_and_values_are_data(db: Database, admin_ctx: RequestContext) -> None:
     nasty = "x' OR 1=1; DROP TABLE images; --"
-    image = add_image(db, name=nasty, properties={nasty: nasty}, tags=[nasty])
-    add_image(db, name="innocent")
+    image = insert_image(db, name=nasty, properties={nasty: nasty}, tags=[nasty])
+    insert_image(db, name="innocent")
     assert ids(db.image_get_all(admin_ctx, filters={nasty: nasty})) == [image]
     assert ids(db.image_get_all(admin_ctx, filters={"tags": [nasty]})) == [image]
     assert ids(db.image_get_all(admin_ctx, filters={"name": nasty})) == [image]
@@ -329,9 +329,9 @@ def test_filter_keys_and_values_are_data(db: Database, admin_ctx: RequestContext
 
 
 def test_tag_filter_needs_every_tag(db: Database, admin_ctx: RequestContext) -> None:
-    both = add_image(db, tags=["gpu", "ssd"])
-    gpu = add_image(db, tags=["gpu"])
-    add_image(db, tags=[])
+    both = insert_image(db, tags=["gpu", "ssd"])
+    gpu = insert_image(db, tags=["gpu"])
+    insert_image(db, tags=[])
     with db.engine.begin() as conn:
         conn.execute(
             t.image_tags.update().where(t.image_tags.c.image_id == gpu).values(deleted=True)
@@ -341,8 +341,8 @@ def test_tag_filter_needs_every_tag(db: Database, admin_ctx: RequestContext) -> 
 
 
 def test_equality_and_null_filters(db: Database, admin_ctx: RequestContext) -> None:
-    with_sum = add_image(db, checksum="abc", os_hash_value="h1", os_hidden=True, owner=B)
-    without = add_image(db, checksum=None, os_hash_value=None, os_hidden=False, min_ram=512)
+    with_sum = insert_image(db, checksum="abc", os_hash_value="h1", os_hidden=True, owner=B)
+    without = insert_image(db, checksum=None, os_hash_value=None, os_hidden=False, min_ram=512)
 
     def found(filters: dict[str, Any]) -> list[str]:
         return ids(db.image_get_all(admin_ctx, filters=filters))
@@ -364,13 +364,13 @@ def test_equality_and_null_filters(db: Database, admin_ctx: RequestContext) -> N
 
 
 def test_default_order_is_newest_first(db: Database, admin_ctx: RequestContext) -> None:
-    created = [add_image(db) for _ in range(4)]
+    created = [insert_image(db) for _ in range(4)]
     assert ids(db.image_get_all(admin_ctx)) == created[::-1]
 
 
 def test_ties_broken_by_created_at_then_id(db: Database, admin_ctx: RequestContext) -> None:
     same = datetime.datetime(2030, 1, 1)
-    made = [add_image(db, name="same", created_at=same, updated_at=same) for _ in range(5)]
+    made = [insert_image(db, name="same", created_at=same, updated_at=same) for _ in range(5)]
     listed_ids = ids(db.image_get_all(admin_ctx, sort_key=["name"], sort_dir=["asc"]))
     assert listed_ids == sorted(made)
     assert ids(db.image_get_all(admin_ctx, sort_key=["name"])) == sorted(made, reverse=True)
@@ -378,10 +378,10 @@ def test_ties_broken_by_created_at_then_id(db: Database, admin_ctx: RequestConte
 
 def test_nulls_sort_as_empty_and_paging_over_them(db: Database, admin_ctx: RequestContext) -> None:
     made = {
-        "b": add_image(db, name="b"),
-        "n1": add_image(db, name=None),
-        "a": add_image(db, name="a"),
-        "n2": add_image(db, name=None),
+        "b": insert_image(db, name="b"),
+        "n1": insert_image(db, name=None),
+        "a": insert_image(db, name="a"),
+        "n2": insert_image(db, name=None),
     }
     expected = [made["n1"], made["n2"], made["a"], made["b"]]
     assert ids(db.image_get_all(admin_ctx, sort_key=["name"], sort_dir=["asc"])) == expected
@@ -400,7 +400,7 @@ def test_nulls_sort_as_empty_and_paging_over_them(db: Database, admin_ctx: Reque
 
 def test_multiple_keys_and_directions(db: Database, admin_ctx: RequestContext) -> None:
     rows = [("x", 3), ("x", 1), ("y", 2), ("a", 2)]
-    made = {(n, s): add_image(db, name=n, size=s) for n, s in rows}
+    made = {(n, s): insert_image(db, name=n, size=s) for n, s in rows}
     got = db.image_get_all(admin_ctx, sort_key=["size", "name"], sort_dir=["desc", "asc"])
     assert ids(got) == [made[("x", 3)], made[("a", 2)], made[("y", 2)], made[("x", 1)]]
     page = db.image_get_all(
@@ -416,7 +416,7 @@ def test_sort_by_visibility_is_alphabetical_everywhere(
     db: Database, admin_ctx: RequestContext
 ) -> None:
     for visibility in ("shared", "public", "private", "community"):
-        add_image(db, visibility=visibility)
+        insert_image(db, visibility=visibility)
     got = db.image_get_all(
         admin_ctx, filters={"visibility": "all"}, sort_key=["visibility"], sort_dir=["asc"]
     )
@@ -425,7 +425,7 @@ def test_sort_by_visibility_is_alphabetical_everywhere(
 
 def test_limit(db: Database, admin_ctx: RequestContext) -> None:
     for _ in range(3):
-        add_image(db)
+        insert_image(db)
     assert len(db.image_get_all(admin_ctx, limit=None)) == 3
     assert len(db.image_get_all(admin_ctx, limit=2)) == 2
     assert db.image_get_all(admin_ctx, limit=0) == []
@@ -441,9 +441,9 @@ def test_sort_errors(db: Database, admin_ctx: RequestContext) -> None:
 
 
 def test_marker_errors(db: Database, ctx: RequestContext, other_ctx: RequestContext) -> None:
-    private_b = add_image(db, visibility="private", owner=B)
-    deleted_a = add_image(db, owner=A, deleted=True, deleted_at=next_time())
-    live_a = add_image(db, owner=A)
+    private_b = insert_image(db, visibility="private", owner=B)
+    deleted_a = insert_image(db, owner=A, deleted=True, deleted_at=next_time())
+    live_a = insert_image(db, owner=A)
     with pytest.raises(exception.ImageNotFound, match="unknown"):
         db.image_get_all(ctx, marker="unknown")
     with pytest.raises(exception.ImageNotFound):
@@ -458,13 +458,13 @@ def test_marker_errors(db: Database, ctx: RequestContext, other_ctx: RequestCont
     show_deleted = RequestContext(project_id=A, show_deleted=True)
     assert ids(db.image_get_all(show_deleted, marker=live_a)) == [deleted_a]
     # A shared image is a valid marker for its member, whatever the status.
-    shared = add_image(db, visibility="shared", owner=B, members=[(A, "pending")])
+    shared = insert_image(db, visibility="shared", owner=B, members=[(A, "pending")])
     assert db.image_get_all(ctx, marker=shared) is not None
     assert db.image_get_all(other_ctx, marker=shared) is not None
 
 
 def test_marker_pages_through_everything(db: Database, ctx: RequestContext) -> None:
-    made = [add_image(db, owner=A) for _ in range(7)]
+    made = [insert_image(db, owner=A) for _ in range(7)]
     seen: list[str] = []
     marker = None
     while True:
@@ -480,7 +480,7 @@ def test_marker_pages_through_everything(db: Database, ctx: RequestContext) -> N
 
 
 def test_returned_dicts(db: Database, admin_ctx: RequestContext, ctx: RequestContext) -> None:
-    image = add_image(
+    image = insert_image(
         db,
         name="full",
         owner=A,
@@ -519,7 +519,7 @@ def test_returned_dicts(db: Database, admin_ctx: RequestContext, ctx: RequestCon
 def test_deactivated_images_hide_locations_from_non_admins(
     db: Database, admin_ctx: RequestContext, ctx: RequestContext
 ) -> None:
-    add_image(db, owner=A, status="deactivated", locations=["file:///x"])
+    insert_image(db, owner=A, status="deactivated", locations=["file:///x"])
     assert db.image_get_all(ctx)[0]["locations"] == []
     assert [loc["url"] for loc in db.image_get_all(admin_ctx)[0]["locations"]] == ["file:///x"]
 
@@ -528,12 +528,12 @@ def test_deactivated_images_hide_locations_from_non_admins(
 
 
 def test_statement_count_is_constant(db: Database, ctx: RequestContext) -> None:
-    lone = add_image(db, owner=A, created_at=datetime.datetime(2020, 1, 1))
+    lone = insert_image(db, owner=A, created_at=datetime.datetime(2020, 1, 1))
     with count_statements(db) as small:
         page = db.image_get_all(ctx, return_tag=True, limit=25, filters={"deleted": False})
     assert ids(page) == [lone]
     for i in range(25):
-        add_image(
+        insert_image(
             db,
             owner=A,
             properties={f"p{j}": f"v{i}-{j}" for j in range(50)},
@@ -558,22 +558,10 @@ def test_large_id_lists_span_chunks(db: Database, admin_ctx: RequestContext) -> 
     rows = []
     for i in range(1100):
         created = datetime.datetime(2031, 1, 1) + datetime.timedelta(seconds=i)
-        row = {
-            "id": f"bulk-{i:05d}",
-            "status": "active",
-            "visibility": "public",
-            "owner": A,
-            "min_disk": 0,
-            "min_ram": 0,
-            "protected": False,
-            "os_hidden": False,
-            "created_at": created,
-            "updated_at": created,
-            "deleted": False,
-        }
+        row = image_row(id=f"bulk-{i:05d}", visibility="public", owner=A, created_at=created)
         rows.append(row)
         made.add(row["id"])
-    add_rows(db, t.images, rows)
+    insert(db, t.images, rows)
     assert set(ids(db.image_get_all(admin_ctx))) == made
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from glancedb import Database, RequestContext
 from glancedb.models import tables as t
 from tests.backends import clear_tables
+from tests.factories import image_row, member_row
 
 SETTINGS = settings(
     max_examples=25,
@@ -80,22 +81,16 @@ def insert_images(conn: Connection, images: list[Img]) -> None:
     conn.execute(
         t.images.insert(),
         [
-            {
-                "id": img.id,
-                "name": img.name,
-                "disk_format": img.disk_format,
-                "size": img.size,
-                "created_at": img.created_at,
-                "updated_at": img.updated_at,
-                "visibility": img.visibility,
-                "status": img.status,
-                "owner": "tenant-a",
-                "min_disk": 0,
-                "min_ram": 0,
-                "protected": False,
-                "os_hidden": False,
-                "deleted": False,
-            }
+            image_row(
+                id=img.id,
+                name=img.name,
+                disk_format=img.disk_format,
+                size=img.size,
+                created_at=img.created_at,
+                updated_at=img.updated_at,
+                visibility=img.visibility,
+                status=img.status,
+            )
             for img in images
         ],
     )
@@ -252,32 +247,28 @@ def insert_world(conn: Connection, worlds: list[World]) -> list[str]:
     ids = [str(uuid.uuid4()) for _ in worlds]
     if not worlds:
         return ids
-    base = {"min_disk": 0, "min_ram": 0, "protected": False, "os_hidden": False}
     conn.execute(
         t.images.insert(),
         [
-            {
-                **base,
-                "id": image_id,
-                "status": "active",
-                "owner": w.owner,
-                "visibility": w.visibility,
-                "deleted": w.deleted,
-                "created_at": T0 + datetime.timedelta(seconds=i),
-            }
+            image_row(
+                id=image_id,
+                owner=w.owner,
+                visibility=w.visibility,
+                deleted=w.deleted,
+                created_at=T0 + datetime.timedelta(seconds=i),
+            )
             for i, (image_id, w) in enumerate(zip(ids, worlds, strict=True))
         ],
     )
     member_rows = [
-        {
-            "image_id": image_id,
-            "member": m.member,
-            "status": m.status,
-            "can_share": False,
-            "deleted": m.deleted,
-            "deleted_at": T0 if m.deleted else None,
-            "created_at": T0,
-        }
+        member_row(
+            image_id,
+            member=m.member,
+            status=m.status,
+            deleted=m.deleted,
+            deleted_at=T0 if m.deleted else None,
+            created_at=T0,
+        )
         for image_id, w in zip(ids, worlds, strict=True)
         for m in w.members
     ]

@@ -10,9 +10,10 @@ import pytest
 
 from glancedb import Database, Record, RequestContext
 from glancedb.exception import ImageNotFound, Invalid, NotFound
+from glancedb.models import tables as t
 from glancedb.timeutils import utcnow
 from tests.backends import count_statements
-from tests.images_support import snapshot, table_rows
+from tests.factories import snapshot, table_rows
 
 FOUR_BYTE = "\U0001f600"
 WHEN = datetime.datetime(2022, 2, 3, 4, 5, 6)
@@ -60,7 +61,7 @@ def test_add_with_deleting_status_stores_it_deleted(
     db.image_location_add(ctx, image["id"], {"url": "file:///x", "metadata": {}, "status": status})
     assert live(db, ctx, image["id"]) == []
     assert shown(db, ctx, image["id"]) == [("file:///x", {}, status)]
-    (row,) = table_rows(db, "image_locations", image_id=image["id"])
+    (row,) = table_rows(db, t.image_locations, image_id=image["id"])
     assert row["deleted"] is True and row["deleted_at"] is not None
 
 
@@ -69,7 +70,7 @@ def test_add_to_unknown_image(db: Database, ctx: RequestContext) -> None:
         db.image_location_add(ctx, "nope", {"url": "file:///x", "metadata": {}, "status": "active"})
     with pytest.raises(ImageNotFound):
         db.image_location_add(ctx, "x" * 37, {"url": "file:///x"})
-    assert table_rows(db, "image_locations") == []
+    assert table_rows(db, t.image_locations) == []
 
 
 @pytest.mark.parametrize(
@@ -86,7 +87,7 @@ def test_add_rejects_four_byte_characters(
 ) -> None:
     with pytest.raises(Invalid, match="4-byte"):
         db.image_location_add(ctx, image["id"], location)
-    assert table_rows(db, "image_locations") == []
+    assert table_rows(db, t.image_locations) == []
 
 
 @pytest.mark.parametrize(
@@ -105,7 +106,7 @@ def test_add_rejects_bad_locations(
 ) -> None:
     with pytest.raises(Invalid):
         db.image_location_add(ctx, image["id"], location)
-    assert table_rows(db, "image_locations") == []
+    assert table_rows(db, t.image_locations) == []
 
 
 def test_metadata_round_trips_any_json_value(
@@ -146,13 +147,13 @@ def test_update_with_deleting_status_then_revive(
         ctx, image["id"], {"id": loc_id, "url": "file:///a", "metadata": {}, "status": "deleted"}
     )
     assert live(db, ctx, image["id"]) == []
-    (row,) = table_rows(db, "image_locations")
+    (row,) = table_rows(db, t.image_locations)
     assert row["deleted"] is True and row["status"] == "deleted" and row["deleted_at"]
     db.image_location_update(
         ctx, image["id"], {"id": loc_id, "url": "file:///a", "metadata": {}, "status": "active"}
     )
     assert live(db, ctx, image["id"]) == ["file:///a"]
-    (row,) = table_rows(db, "image_locations")
+    (row,) = table_rows(db, t.image_locations)
     assert row["deleted"] is False and row["deleted_at"] is None
 
 
@@ -186,7 +187,7 @@ def test_delete_with_given_time(
     db.image_location_add(ctx, image["id"], {"url": "file:///a", "metadata": {}})
     (loc_id,) = location_ids(db, ctx, image["id"])
     assert db.image_location_delete(ctx, image["id"], loc_id, status, delete_time=WHEN) is None
-    (row,) = table_rows(db, "image_locations")
+    (row,) = table_rows(db, t.image_locations)
     assert (row["deleted"], row["status"], row["deleted_at"]) == (True, status, WHEN)
     assert live(db, ctx, image["id"]) == []
 
@@ -195,7 +196,7 @@ def test_delete_defaults_to_now(db: Database, ctx: RequestContext, image: Record
     db.image_location_add(ctx, image["id"], {"url": "file:///a", "metadata": {}})
     (loc_id,) = location_ids(db, ctx, image["id"])
     db.image_location_delete(ctx, image["id"], loc_id, "deleted")
-    (row,) = table_rows(db, "image_locations")
+    (row,) = table_rows(db, t.image_locations)
     assert abs(row["deleted_at"] - utcnow()) < datetime.timedelta(seconds=5)
 
 
@@ -262,7 +263,7 @@ def test_update_replaces_locations(db: Database, ctx: RequestContext) -> None:
         ("file:///new-a", {"n": 1}),
         ("file:///new-b", {}),
     ]
-    rows = {row["id"]: row for row in table_rows(db, "image_locations")}
+    rows = {row["id"]: row for row in table_rows(db, t.image_locations)}
     assert (rows[second["id"]]["status"], rows[second["id"]]["deleted"]) == ("deleted", True)
     assert rows[second["id"]]["deleted_at"] is not None
     # An empty or missing list leaves the locations alone.

@@ -12,21 +12,13 @@ from hypothesis import given, settings
 from sqlalchemy import event
 
 from glancedb import Database, Record, RequestContext, api, exception
+from glancedb.models import tables as t
 from tests.backends import clear_tables, count_statements
-from tests.image_rows import count_rows, insert_image, rows
+from tests.factories import count_rows, insert_image, table_rows
 from tests.races import race
+from tests.shapes import MEMBER_KEYS
 from tests.text_strategies import BMP_TEXT, FOUR_BYTE_TEXT
 
-MEMBER_KEYS = {
-    "id",
-    "image_id",
-    "member",
-    "can_share",
-    "status",
-    "created_at",
-    "updated_at",
-    "deleted",
-}
 OLD = datetime.datetime(2020, 1, 2, 3, 4, 5)
 
 
@@ -50,7 +42,7 @@ def test_create_defaults_and_record_shape(db: Database, ctx: RequestContext) -> 
         False,
     )
     assert isinstance(memb.created_at, datetime.datetime) and memb.updated_at == memb.created_at
-    [stored] = rows(db, "image_members")
+    [stored] = table_rows(db, t.image_members)
     assert stored == {**memb, "deleted_at": None}
 
 
@@ -59,7 +51,7 @@ def test_create_with_can_share_and_status(db: Database, ctx: RequestContext) -> 
     memb = db.image_member_create(
         ctx, {"image_id": image_id, "member": "b", "can_share": True, "status": "accepted"}
     )
-    [stored] = rows(db, "image_members")
+    [stored] = table_rows(db, t.image_members)
     assert (
         (stored["can_share"], stored["status"])
         == (True, "accepted")
@@ -81,7 +73,9 @@ def test_second_live_membership_is_duplicate(db: Database, ctx: RequestContext) 
     db.image_member_delete(ctx, first.id)
     again = member(db, image_id, "tenant-b")
     assert again.id != first.id
-    assert [(r["member"], r["deleted"]) for r in rows(db, "image_members", image_id=image_id)] == [
+    assert [
+        (r["member"], r["deleted"]) for r in table_rows(db, t.image_members, image_id=image_id)
+    ] == [
         ("tenant-b", True),
         ("tenant-c", False),
         ("tenant-b", False),
@@ -100,7 +94,7 @@ def test_create_stores_given_bookkeeping_columns(db: Database) -> None:
         deleted=True,
         deleted_at=OLD,
     )
-    stored = rows(db, "image_members", id=old.id)[0]
+    stored = table_rows(db, t.image_members, id=old.id)[0]
     assert (
         stored["created_at"],
         stored["updated_at"],
@@ -119,7 +113,7 @@ def test_create_on_unknown_image(db: Database) -> None:
         member(db, "no-such-image", "b")
     with pytest.raises(exception.ImageNotFound):
         member(db, "i" * 37, "b")
-    assert count_rows(db, "image_members") == 0
+    assert count_rows(db, t.image_members) == 0
 
 
 @pytest.mark.parametrize(
@@ -141,7 +135,7 @@ def test_create_rejects_bad_values(
     image_id = insert_image(db)
     with pytest.raises(exception.Invalid):
         db.image_member_create(ctx, {"image_id": image_id, **values})
-    assert count_rows(db, "image_members") == 0
+    assert count_rows(db, t.image_members) == 0
 
 
 def test_error_messages_name_the_value(db: Database, ctx: RequestContext) -> None:
@@ -162,7 +156,7 @@ def test_four_byte_member_is_rejected(session_db: Database, name: str) -> None:
     memb = member(session_db, image_id, "ok")
     with pytest.raises(exception.Invalid, match="4-byte"):
         session_db.image_member_update(RequestContext(is_admin=True), memb.id, {"member": name})
-    assert [r["member"] for r in rows(session_db, "image_members")] == ["ok"]
+    assert [r["member"] for r in table_rows(session_db, t.image_members)] == ["ok"]
 
 
 @settings(max_examples=25, deadline=None)
@@ -197,7 +191,7 @@ def test_update_sets_values_and_updated_at(db: Database, ctx: RequestContext) ->
     assert isinstance(updated, Record) and set(updated) == MEMBER_KEYS
     assert (updated.status, updated.can_share, updated.deleted) == ("accepted", False, False)
     assert updated.created_at == OLD and updated.updated_at > OLD
-    [stored] = rows(db, "image_members")
+    [stored] = table_rows(db, t.image_members)
     assert stored == {**updated, "deleted_at": None}
 
 
@@ -206,7 +200,7 @@ def test_update_keeps_can_share_when_given(db: Database, ctx: RequestContext) ->
     memb = member(db, image_id, "b")
     updated = db.image_member_update(ctx, memb.id, {"can_share": True})
     assert (updated.can_share, updated.status) == (True, "pending")
-    assert rows(db, "image_members")[0]["can_share"] is True
+    assert table_rows(db, t.image_members)[0]["can_share"] is True
 
 
 def test_update_revives_a_deleted_membership(db: Database, ctx: RequestContext) -> None:
@@ -215,7 +209,7 @@ def test_update_revives_a_deleted_membership(db: Database, ctx: RequestContext) 
     db.image_member_delete(ctx, memb.id)
     revived = db.image_member_update(ctx, memb.id, {"status": "accepted"})
     assert (revived.deleted, revived.status) == (False, "accepted")
-    [stored] = rows(db, "image_members")
+    [stored] = table_rows(db, t.image_members)
     assert (stored["deleted"], stored["deleted_at"]) == (False, None)
     assert db.image_member_count(ctx, image_id) == 1
 
@@ -244,7 +238,7 @@ def test_update_errors(db: Database, ctx: RequestContext) -> None:
         db.image_member_update(ctx, memb.id, {"status": "bogus"})
     with pytest.raises(exception.ImageNotFound):
         db.image_member_update(ctx, memb.id, {"image_id": "gone"})
-    assert rows(db, "image_members")[0]["status"] == "pending"
+    assert table_rows(db, t.image_members)[0]["status"] == "pending"
 
 
 # --- image_member_delete ----------------------------------------------------------------
@@ -255,13 +249,16 @@ def test_delete_soft_deletes(db: Database, ctx: RequestContext) -> None:
     memb = member(db, image_id, "b")
     keep = member(db, image_id, "c")
     assert db.image_member_delete(ctx, memb.id) is None
-    stored = {r["id"]: r for r in rows(db, "image_members")}
+    stored = {r["id"]: r for r in table_rows(db, t.image_members)}
     assert stored[memb.id]["deleted"] is True
     assert isinstance(stored[memb.id]["deleted_at"], datetime.datetime)
     assert stored[keep.id]["deleted"] is False
     # Deleting again is harmless and keeps the first deletion time.
     db.image_member_delete(ctx, memb.id)
-    assert rows(db, "image_members", id=memb.id)[0]["deleted_at"] == stored[memb.id]["deleted_at"]
+    assert (
+        table_rows(db, t.image_members, id=memb.id)[0]["deleted_at"]
+        == stored[memb.id]["deleted_at"]
+    )
 
 
 def test_delete_unknown(db: Database, ctx: RequestContext) -> None:
@@ -435,7 +432,7 @@ def test_unencodable_member_and_non_string_filters(db: Database, admin_ctx: Requ
     image_id = insert_image(db)
     with pytest.raises(exception.Invalid, match="surrogate"):
         member(db, image_id, "b\ud800")
-    assert count_rows(db, "image_members") == 0
+    assert count_rows(db, t.image_members) == 0
     member(db, image_id, "5")
     assert db.image_member_find(admin_ctx, image_id=5) == []  # type: ignore[arg-type]
     assert [m.member for m in db.image_member_find(admin_ctx, member=5)] == ["5"]  # type: ignore[arg-type]
@@ -486,7 +483,7 @@ def test_concurrent_creates_leave_one_live_membership(db: Database) -> None:
 
             outcomes = race(threads, share)
             assert sorted(outcomes) == ["duplicate"] * (threads - 1) + ["won"], outcomes
-            assert len(rows(db, "image_members", image_id=image_id)) == 1
+            assert len(table_rows(db, t.image_members, image_id=image_id)) == 1
     finally:
         contender.dispose()
 
@@ -497,7 +494,7 @@ def test_given_timestamps_are_checked_and_made_naive_utc(db: Database) -> None:
         member(db, image_id, "b", deleted=True, deleted_at=12)
     aware = datetime.datetime(2022, 1, 1, 12, 0, tzinfo=datetime.UTC)
     memb = member(db, image_id, "b", created_at=aware, deleted=True)
-    [stored] = rows(db, "image_members")
+    [stored] = table_rows(db, t.image_members)
     assert stored["created_at"] == memb.created_at == datetime.datetime(2022, 1, 1, 12, 0)
     assert stored["deleted"] is True and isinstance(stored["deleted_at"], datetime.datetime)
 

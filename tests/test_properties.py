@@ -15,20 +15,10 @@ from sqlalchemy import update
 from glancedb import Database, Record, RequestContext, api, exception
 from glancedb.models import tables as t
 from tests.backends import clear_tables
-from tests.image_rows import count_rows, insert_image, rows
+from tests.factories import count_rows, insert_image, table_rows
 from tests.races import race
+from tests.shapes import PROPERTY_KEYS
 from tests.text_strategies import BMP_TEXT, FOUR_BYTE_TEXT
-
-PROPERTY_KEYS = {
-    "id",
-    "image_id",
-    "name",
-    "value",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    "deleted",
-}
 
 
 def soft_delete_property(db: Database, prop_id: int) -> None:
@@ -58,7 +48,7 @@ def test_create_returns_the_property_record(db: Database, ctx: RequestContext) -
     )
     assert isinstance(prop.created_at, datetime.datetime) and prop.created_at.tzinfo is None
     assert prop.updated_at == prop.created_at
-    [stored] = rows(db, "image_properties")
+    [stored] = table_rows(db, t.image_properties)
     assert stored == dict(prop)
 
 
@@ -67,14 +57,14 @@ def test_create_live_duplicate_is_rejected(db: Database, ctx: RequestContext) ->
     db.image_property_create(ctx, {"image_id": image_id, "name": "os", "value": "linux"})
     with pytest.raises(exception.Duplicate, match="'os'"):
         db.image_property_create(ctx, {"image_id": image_id, "name": "os", "value": "bsd"})
-    assert [r["value"] for r in rows(db, "image_properties")] == ["linux"]
+    assert [r["value"] for r in table_rows(db, t.image_properties)] == ["linux"]
 
 
 def test_same_name_on_two_images_is_fine(db: Database, ctx: RequestContext) -> None:
     first, second = insert_image(db), insert_image(db)
     db.image_property_create(ctx, {"image_id": first, "name": "os", "value": "a"})
     db.image_property_create(ctx, {"image_id": second, "name": "os", "value": "b"})
-    assert count_rows(db, "image_properties") == 2
+    assert count_rows(db, t.image_properties) == 2
 
 
 def test_create_revives_a_soft_deleted_property(db: Database, ctx: RequestContext) -> None:
@@ -85,7 +75,7 @@ def test_create_revives_a_soft_deleted_property(db: Database, ctx: RequestContex
     assert new.id == old.id
     assert (new.value, new.deleted, new.deleted_at) == ("b", False, None)
     assert new.created_at == old.created_at
-    [stored] = rows(db, "image_properties")
+    [stored] = table_rows(db, t.image_properties)
     assert stored == dict(new)
 
 
@@ -104,7 +94,7 @@ def test_create_stores_given_bookkeeping_columns(db: Database, ctx: RequestConte
             "deleted_at": when,
         },
     )
-    [stored] = rows(db, "image_properties")
+    [stored] = table_rows(db, t.image_properties)
     assert stored == dict(prop)
     assert (stored["created_at"], stored["deleted"], stored["deleted_at"]) == (when, True, when)
 
@@ -114,7 +104,7 @@ def test_create_on_unknown_image(db: Database, ctx: RequestContext) -> None:
         db.image_property_create(ctx, {"image_id": "missing-image", "name": "a", "value": "b"})
     with pytest.raises(exception.ImageNotFound):
         db.image_property_create(ctx, {"image_id": "x" * 37, "name": "a", "value": "b"})
-    assert count_rows(db, "image_properties") == 0
+    assert count_rows(db, t.image_properties) == 0
 
 
 @pytest.mark.parametrize(
@@ -135,7 +125,7 @@ def test_create_rejects_bad_values(
     image_id = insert_image(db)
     with pytest.raises(exception.Invalid):
         db.image_property_create(ctx, {"image_id": image_id, **values})
-    assert count_rows(db, "image_properties") == 0
+    assert count_rows(db, t.image_properties) == 0
 
 
 def test_long_name_error_names_the_column(db: Database, ctx: RequestContext) -> None:
@@ -148,7 +138,7 @@ def test_none_value_and_long_value_are_stored(db: Database, ctx: RequestContext)
     image_id = insert_image(db)
     db.image_property_create(ctx, {"image_id": image_id, "name": "empty", "value": None})
     db.image_property_create(ctx, {"image_id": image_id, "name": "big", "value": "v" * 60000})
-    assert [(r["name"], r["value"]) for r in rows(db, "image_properties")] == [
+    assert [(r["name"], r["value"]) for r in table_rows(db, t.image_properties)] == [
         ("empty", None),
         ("big", "v" * 60000),
     ]
@@ -159,7 +149,7 @@ def test_sql_metacharacters_are_data(db: Database, ctx: RequestContext) -> None:
     name = "x'; DROP TABLE images; --"
     db.image_property_create(ctx, {"image_id": image_id, "name": name, "value": "%_\\"})
     db.image_property_delete(ctx, name, image_id)
-    assert count_rows(db, "images") == 1
+    assert count_rows(db, t.images) == 1
 
 
 @settings(max_examples=25, deadline=None)
@@ -174,7 +164,7 @@ def test_four_byte_characters_are_rejected(session_db: Database, text: str, wher
         db.image_property_create(ctx, values)
     with pytest.raises(exception.Invalid, match="4-byte"):
         db.image_set_property_atomic(image_id, values["name"], values["value"])
-    assert count_rows(db, "image_properties") == 0
+    assert count_rows(db, t.image_properties) == 0
 
 
 @settings(max_examples=25, deadline=None)
@@ -185,7 +175,7 @@ def test_bmp_strings_round_trip(session_db: Database, name: str, value: str) -> 
     image_id = insert_image(db)
     ctx = RequestContext(project_id="tenant-a")
     prop = db.image_property_create(ctx, {"image_id": image_id, "name": name, "value": value})
-    [stored] = rows(db, "image_properties")
+    [stored] = table_rows(db, t.image_properties)
     assert (stored["name"], stored["value"]) == (name, value) == (prop.name, prop.value)
     deleted = db.image_property_delete(ctx, name, image_id)
     assert (deleted.name, deleted.value, deleted.deleted) == (name, value, True)
@@ -203,7 +193,7 @@ def test_delete_soft_deletes_and_returns_the_record(db: Database, ctx: RequestCo
     assert isinstance(deleted, Record) and set(deleted) == PROPERTY_KEYS
     assert (deleted.id, deleted.name, deleted.value, deleted.deleted) == (prop.id, "os", "a", True)
     assert isinstance(deleted.deleted_at, datetime.datetime)
-    stored = {r["image_id"]: r for r in rows(db, "image_properties")}
+    stored = {r["image_id"]: r for r in table_rows(db, t.image_properties)}
     assert stored[image_id] == dict(deleted)
     assert stored[other]["deleted"] is False
 
@@ -225,7 +215,7 @@ def test_delete_then_create_replaces_the_value(db: Database, ctx: RequestContext
     db.image_property_create(ctx, {"image_id": image_id, "name": "os", "value": "a"})
     db.image_property_delete(ctx, "os", image_id)
     db.image_property_create(ctx, {"image_id": image_id, "name": "os", "value": "b"})
-    [stored] = rows(db, "image_properties")
+    [stored] = table_rows(db, t.image_properties)
     assert (stored["value"], stored["deleted"], stored["deleted_at"]) == ("b", False, None)
 
 
@@ -237,7 +227,7 @@ def test_set_atomic_inserts_then_refuses(db: Database) -> None:
     assert db.image_set_property_atomic(image_id, "lock", "one") is None
     with pytest.raises(exception.Duplicate, match="'lock'"):
         db.image_set_property_atomic(image_id, "lock", "two")
-    [stored] = rows(db, "image_properties")
+    [stored] = table_rows(db, t.image_properties)
     assert (stored["name"], stored["value"], stored["deleted"]) == ("lock", "one", False)
 
 
@@ -246,7 +236,7 @@ def test_set_atomic_revives_a_deleted_property(db: Database, ctx: RequestContext
     prop = db.image_property_create(ctx, {"image_id": image_id, "name": "lock", "value": "a"})
     soft_delete_property(db, prop.id)
     db.image_set_property_atomic(image_id, "lock", "b")
-    [stored] = rows(db, "image_properties")
+    [stored] = table_rows(db, t.image_properties)
     assert (stored["id"], stored["value"]) == (prop.id, "b")
     assert (stored["deleted"], stored["deleted_at"]) == (False, None)
     with pytest.raises(exception.Duplicate):
@@ -256,7 +246,7 @@ def test_set_atomic_revives_a_deleted_property(db: Database, ctx: RequestContext
 def test_set_atomic_unknown_image(db: Database) -> None:
     with pytest.raises(exception.ImageNotFound, match="nope"):
         db.image_set_property_atomic("nope", "lock", "a")
-    assert count_rows(db, "image_properties") == 0
+    assert count_rows(db, t.image_properties) == 0
 
 
 def test_delete_atomic_hard_deletes_on_matching_value(db: Database) -> None:
@@ -264,9 +254,9 @@ def test_delete_atomic_hard_deletes_on_matching_value(db: Database) -> None:
     db.image_set_property_atomic(image_id, "lock", "a")
     with pytest.raises(exception.NotFound, match="'b'"):
         db.image_delete_property_atomic(image_id, "lock", "b")
-    assert count_rows(db, "image_properties") == 1
+    assert count_rows(db, t.image_properties) == 1
     db.image_delete_property_atomic(image_id, "lock", "a")
-    assert count_rows(db, "image_properties") == 0
+    assert count_rows(db, t.image_properties) == 0
     with pytest.raises(exception.NotFound):
         db.image_delete_property_atomic(image_id, "lock", "a")
     # Free again: the next caller takes it.
@@ -279,7 +269,7 @@ def test_delete_atomic_ignores_soft_deleted(db: Database, ctx: RequestContext) -
     soft_delete_property(db, prop.id)
     with pytest.raises(exception.NotFound):
         db.image_delete_property_atomic(image_id, "lock", "a")
-    assert count_rows(db, "image_properties") == 1
+    assert count_rows(db, t.image_properties) == 1
 
 
 @pytest.mark.slow
@@ -295,7 +285,7 @@ def test_set_atomic_has_exactly_one_winner(db: Database, caplog: pytest.LogCaptu
                 db.image_set_property_atomic(image_id, "os_glance_import_task", "old")
                 db.image_delete_property_atomic(image_id, "os_glance_import_task", "old")
                 db.image_set_property_atomic(image_id, "os_glance_import_task", "old")
-                [prop] = rows(db, "image_properties", image_id=image_id)
+                [prop] = table_rows(db, t.image_properties, image_id=image_id)
                 soft_delete_property(db, prop["id"])
 
             def take(n: int, image_id: str = image_id) -> None:
@@ -303,7 +293,7 @@ def test_set_atomic_has_exactly_one_winner(db: Database, caplog: pytest.LogCaptu
 
             outcomes = race(threads, take)
             assert sorted(outcomes) == ["duplicate"] * (threads - 1) + ["won"], outcomes
-            [stored] = rows(db, "image_properties", image_id=image_id)
+            [stored] = table_rows(db, t.image_properties, image_id=image_id)
             assert stored["deleted"] is False and stored["value"].startswith("task-")
         # The image-row lock serialises the contenders: without it MySQL's gap
         # locks made about ten of them deadlock (and retry) per round.
@@ -334,7 +324,7 @@ def test_unencodable_and_non_string_inputs(db: Database, ctx: RequestContext) ->
             db.image_property_create(ctx, {"image_id": image_id, **values})
     with pytest.raises(exception.Invalid, match="surrogate"):
         db.image_set_property_atomic(image_id, "a", "\ud800")
-    assert count_rows(db, "image_properties") == 0
+    assert count_rows(db, t.image_properties) == 0
     with pytest.raises(exception.NotFound):
         db.image_property_delete(ctx, 5, 7)  # type: ignore[arg-type]
     with pytest.raises(exception.NotFound):
@@ -354,7 +344,9 @@ def test_given_timestamps_are_checked_and_made_naive_utc(db: Database, ctx: Requ
         ctx, {"image_id": image_id, "name": "a", "value": "b", "created_at": aware}
     )
     assert prop.created_at == datetime.datetime(2022, 1, 1, 10, 0)
-    assert rows(db, "image_properties")[0]["created_at"] == datetime.datetime(2022, 1, 1, 10, 0)
+    assert table_rows(db, t.image_properties)[0]["created_at"] == datetime.datetime(
+        2022, 1, 1, 10, 0
+    )
 
 
 def test_image_id_may_be_a_uuid_object(db: Database, ctx: RequestContext) -> None:

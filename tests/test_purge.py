@@ -6,13 +6,22 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
-from sqlalchemy import event, exc, select
+from sqlalchemy import Table, event, exc, select
 
 from glancedb import Database, RequestContext, exception
 from glancedb.models import tables as t
 from glancedb.purge import IMAGE_CHILD_TABLES
 from tests.backends import count_statements
-from tests.raw_rows import child_row, count, days_ago, ids, image_row, insert, task_row
+from tests.factories import (
+    child_row,
+    count_rows,
+    days_ago,
+    ids,
+    image_row,
+    insert,
+    task_info_row,
+    task_row,
+)
 
 AGES = (1, 5, 10, 20, 40)  # days since deletion
 CUTOFF_DAYS = 7
@@ -62,7 +71,7 @@ def populate(db: Database) -> Data:
         # A deleted task with its info, and one without info.
         task = task_row(deleted=True, deleted_at=when)
         tasks.append(task)
-        infos.append({"task_id": task["id"], "input": '{"a": 1}', "result": None, "message": "m"})
+        infos.append(task_info_row(task["id"], input='{"a": 1}', message="m"))
         data.expect("tasks", task["id"], purged=age > CUTOFF_DAYS)
         data.expect("task_info", task["id"], purged=age > CUTOFF_DAYS)
         bare = task_row(deleted=True, deleted_at=when)
@@ -85,7 +94,7 @@ def populate(db: Database) -> Data:
     # Revived rows keep an old deleted_at but are live: never purged.
     revived_task = task_row(deleted=False, deleted_at=old)
     tasks.append(revived_task)
-    infos.append({"task_id": revived_task["id"], "input": None, "result": None, "message": None})
+    infos.append(task_info_row(revived_task["id"]))
     data.expect("tasks", revived_task["id"], purged=False)
     data.expect("task_info", revived_task["id"], purged=False)
     revived_image = image_row(deleted=False, deleted_at=old)
@@ -115,6 +124,18 @@ def _child_key(row: dict[str, Any]) -> tuple[Any, ...]:
 def child_keys(db: Database, table: Any) -> set[tuple[Any, ...]]:
     with db.engine.connect() as conn:
         return {_child_key(dict(r)) for r in conn.execute(select(table)).mappings()}
+
+
+def insert_deleted_children(db: Database, table: Table, count: int) -> None:
+    """A live image with ``count`` rows of ``table`` soft-deleted 30 days ago."""
+    image = image_row()
+    insert(db, t.images, [image])
+    when = days_ago(30)
+    insert(
+        db,
+        table,
+        [child_row(table, image["id"], deleted=True, deleted_at=when) for _ in range(count)],
+    )
 
 
 def surviving(db: Database) -> dict[str, set[Any]]:
@@ -148,11 +169,11 @@ def test_purge_images_first_skips_every_referenced_image(
     db: Database, admin_ctx: RequestContext
 ) -> None:
     data = populate(db)
-    before = count(db, t.images)
+    before = count_rows(db, t.images)
     result = db.purge_deleted_rows_from_images(admin_ctx, CUTOFF_DAYS, -1)
     # Every old deleted image still has child rows: all skipped, no FK error.
     assert result == {"images": 0, "images_skipped": len(data.purge["images"]) + 2}
-    assert count(db, t.images) == before
+    assert count_rows(db, t.images) == before
 
 
 def test_purge_age_zero_takes_everything_deleted(db: Database, admin_ctx: RequestContext) -> None:
@@ -213,17 +234,7 @@ def test_max_rows_limits_each_table_oldest_first(db: Database, admin_ctx: Reques
 def test_batches_are_bounded_and_separate_transactions(
     db: Database, admin_ctx: RequestContext
 ) -> None:
-    when = days_ago(30)
-    image = image_row()
-    insert(db, t.images, [image])
-    insert(
-        db,
-        t.image_properties,
-        [
-            child_row(t.image_properties, image["id"], deleted=True, deleted_at=when)
-            for _ in range(23)
-        ],
-    )
+    insert_deleted_children(db, t.image_properties, 23)
     commits: list[int] = []
 
     def on_commit(_conn: Any) -> None:
@@ -243,18 +254,11 @@ def test_batches_are_bounded_and_separate_transactions(
     ]
     assert len(deletes) == 5  # 5 + 5 + 5 + 5 + 3
     assert len(commits) >= 5
-    assert count(db, t.image_properties) == 0
+    assert count_rows(db, t.image_properties) == 0
 
 
 def test_each_batch_is_retried_on_its_own(db: Database, admin_ctx: RequestContext) -> None:
-    when = days_ago(30)
-    image = image_row()
-    insert(db, t.images, [image])
-    insert(
-        db,
-        t.image_tags,
-        [child_row(t.image_tags, image["id"], deleted=True, deleted_at=when) for _ in range(6)],
-    )
+    insert_deleted_children(db, t.image_tags, 6)
     seen: list[str] = []
 
     def fail_second_delete_once(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -270,7 +274,7 @@ def test_each_batch_is_retried_on_its_own(db: Database, admin_ctx: RequestContex
         event.remove(db.engine, "before_cursor_execute", fail_second_delete_once)
     assert result["image_tags"] == 6
     assert len(seen) == 4  # three batches, the second one twice
-    assert count(db, t.image_tags) == 0
+    assert count_rows(db, t.image_tags) == 0
 
 
 def test_dry_run_counts_without_deleting(db: Database, admin_ctx: RequestContext) -> None:
@@ -297,7 +301,7 @@ def test_dry_run_task_info_count_follows_max_rows(db: Database, admin_ctx: Reque
     rows = [task_row(deleted=True, deleted_at=days_ago(30 - i)) for i in range(4)]
     insert(db, t.tasks, rows)
     # Only the two newest of the four have info rows.
-    insert(db, t.task_info, [{"task_id": row["id"]} for row in rows[2:]])
+    insert(db, t.task_info, [task_info_row(row["id"]) for row in rows[2:]])
     assert db.purge_deleted_rows(admin_ctx, 1, 2, dry_run=True)["task_info"] == 0
     assert db.purge_deleted_rows(admin_ctx, 1, 3, dry_run=True)["task_info"] == 1
     result = db.purge_deleted_rows(admin_ctx, 1, 3)
@@ -357,14 +361,7 @@ def test_sqlite_batches_fit_a_low_parameter_limit(tmp_path: Any) -> None:
         dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 100)
 
     database.db_sync()
-    image = image_row()
-    insert(database, t.images, [image])
-    when = days_ago(30)
-    insert(
-        database,
-        t.image_tags,
-        [child_row(t.image_tags, image["id"], deleted=True, deleted_at=when) for _ in range(250)],
-    )
+    insert_deleted_children(database, t.image_tags, 250)
     result = database.purge_deleted_rows(RequestContext(is_admin=True), 1, -1)
     assert result["image_tags"] == 250
     database.dispose()

@@ -12,16 +12,15 @@ from hypothesis import strategies as st
 
 from glancedb import Database, RequestContext, api, exception
 from glancedb.models import tables as t
-from glancedb.timeutils import utcnow
 from tests.backends import clear_tables, count_statements
-from tests.image_rows import count_rows, insert_image, rows
+from tests.factories import count_rows, insert, insert_image, table_rows, tag_row
 from tests.races import race
 from tests.text_strategies import BMP_TEXT, FOUR_BYTE_TEXT
 
 
 def live(db: Database, image_id: str) -> list[str]:
     """Live tag values straight from the table, in insertion order."""
-    return [r["value"] for r in rows(db, "image_tags", image_id=image_id) if not r["deleted"]]
+    return [r["value"] for r in table_rows(db, t.image_tags, image_id=image_id) if not r["deleted"]]
 
 
 # --- image_tag_create ------------------------------------------------------------------
@@ -30,7 +29,7 @@ def live(db: Database, image_id: str) -> list[str]:
 def test_create_returns_the_value_and_stores_a_row(db: Database, ctx: RequestContext) -> None:
     image_id = insert_image(db)
     assert db.image_tag_create(ctx, image_id, "ubuntu") == "ubuntu"
-    [row] = rows(db, "image_tags")
+    [row] = table_rows(db, t.image_tags)
     assert (row["image_id"], row["value"], row["deleted"], row["deleted_at"]) == (
         image_id,
         "ubuntu",
@@ -64,7 +63,7 @@ def test_create_on_unknown_image(db: Database, ctx: RequestContext) -> None:
         db.image_tag_create(ctx, "missing", "a")
     with pytest.raises(exception.ImageNotFound):
         db.image_tag_create(ctx, "x" * 37, "a")
-    assert count_rows(db, "image_tags") == 0
+    assert count_rows(db, t.image_tags) == 0
 
 
 @pytest.mark.parametrize("value", [None, 5, "t" * 256], ids=["none", "int", "long"])
@@ -72,7 +71,7 @@ def test_create_rejects_bad_values(db: Database, ctx: RequestContext, value: obj
     image_id = insert_image(db)
     with pytest.raises(exception.Invalid):
         db.image_tag_create(ctx, image_id, value)  # type: ignore[arg-type]
-    assert count_rows(db, "image_tags") == 0
+    assert count_rows(db, t.image_tags) == 0
 
 
 def test_long_tag_error_names_the_column(db: Database, ctx: RequestContext) -> None:
@@ -90,7 +89,7 @@ def test_sql_metacharacters_are_data(db: Database, ctx: RequestContext) -> None:
     assert db.image_tag_get_all(ctx, image_id) == tags
     db.image_tag_delete(ctx, image_id, "%")
     assert db.image_tag_get_all(ctx, image_id) == [tags[0], "_", "\\"]
-    assert count_rows(db, "images") == 1
+    assert count_rows(db, t.images) == 1
 
 
 @settings(max_examples=25, deadline=None)
@@ -105,7 +104,7 @@ def test_four_byte_tags_are_rejected(session_db: Database, value: str, others: l
         db.image_tag_create(ctx, image_id, value)
     with pytest.raises(exception.Invalid, match="4-byte"):
         db.image_tag_set_all(ctx, image_id, [*others, value])
-    assert [(r["value"], r["deleted"]) for r in rows(db, "image_tags")] == [("kept", False)]
+    assert [(r["value"], r["deleted"]) for r in table_rows(db, t.image_tags)] == [("kept", False)]
 
 
 @settings(max_examples=25, deadline=None)
@@ -133,7 +132,7 @@ def test_delete_soft_deletes(db: Database, ctx: RequestContext) -> None:
     db.image_tag_create(ctx, image_id, "b")
     db.image_tag_create(ctx, other, "a")
     assert db.image_tag_delete(ctx, image_id, "a") is None
-    stored = rows(db, "image_tags", image_id=image_id)
+    stored = table_rows(db, t.image_tags, image_id=image_id)
     assert [(r["value"], r["deleted"]) for r in stored] == [("a", True), ("b", False)]
     assert isinstance(stored[0]["deleted_at"], datetime.datetime)
     assert live(db, other) == ["a"]
@@ -187,7 +186,7 @@ def test_set_all_on_an_untagged_image_dedups_in_order(db: Database, ctx: Request
     image_id = insert_image(db)
     assert db.image_tag_set_all(ctx, image_id, ["b", "a", "b", "c", "a"]) is None
     assert db.image_tag_get_all(ctx, image_id) == ["b", "a", "c"]
-    assert count_rows(db, "image_tags") == 3
+    assert count_rows(db, t.image_tags) == 3
 
 
 def test_set_all_keeps_adds_and_removes(db: Database, ctx: RequestContext) -> None:
@@ -195,10 +194,10 @@ def test_set_all_keeps_adds_and_removes(db: Database, ctx: RequestContext) -> No
     other = insert_image(db)
     db.image_tag_set_all(ctx, image_id, ["keep1", "drop", "keep2"])
     db.image_tag_set_all(ctx, other, ["drop"])
-    before = {r["value"]: r["id"] for r in rows(db, "image_tags", image_id=image_id)}
+    before = {r["value"]: r["id"] for r in table_rows(db, t.image_tags, image_id=image_id)}
     db.image_tag_set_all(ctx, image_id, ["new2", "keep2", "new1", "keep1", "new2"])
     assert db.image_tag_get_all(ctx, image_id) == ["keep1", "keep2", "new2", "new1"]
-    after = rows(db, "image_tags", image_id=image_id)
+    after = table_rows(db, t.image_tags, image_id=image_id)
     kept = {r["value"]: r["id"] for r in after if r["value"].startswith("keep")}
     assert kept == {"keep1": before["keep1"], "keep2": before["keep2"]}
     [dropped] = [r for r in after if r["value"] == "drop"]
@@ -211,7 +210,7 @@ def test_set_all_empty_removes_everything(db: Database, ctx: RequestContext) -> 
     db.image_tag_set_all(ctx, image_id, ["a", "b"])
     db.image_tag_set_all(ctx, image_id, [])
     assert db.image_tag_get_all(ctx, image_id) == []
-    assert [r["deleted"] for r in rows(db, "image_tags")] == [True, True]
+    assert [r["deleted"] for r in table_rows(db, t.image_tags)] == [True, True]
 
 
 def test_set_all_accepts_any_iterable(db: Database, ctx: RequestContext) -> None:
@@ -223,15 +222,7 @@ def test_set_all_accepts_any_iterable(db: Database, ctx: RequestContext) -> None
 def test_set_all_collapses_duplicate_live_rows(db: Database, ctx: RequestContext) -> None:
     # Glance stores duplicate tags; after set_all they are distinct.
     image_id = insert_image(db)
-    now = utcnow()
-    with db.engine.begin() as conn:
-        conn.execute(
-            t.image_tags.insert(),
-            [
-                {"image_id": image_id, "value": v, "created_at": now, "deleted": False}
-                for v in ("a", "a", "b")
-            ],
-        )
+    insert(db, t.image_tags, [tag_row(image_id, value=v) for v in ("a", "a", "b")])
     db.image_tag_set_all(ctx, image_id, ["b", "a"])
     assert db.image_tag_get_all(ctx, image_id) == ["a", "b"]
 
@@ -249,7 +240,7 @@ def test_set_all_errors_change_nothing(db: Database, ctx: RequestContext) -> Non
         db.image_tag_set_all(ctx, image_id, ["b", None])  # type: ignore[list-item]
     with pytest.raises(exception.Invalid, match="abc"):
         db.image_tag_set_all(ctx, image_id, "abc")
-    assert [(r["value"], r["deleted"]) for r in rows(db, "image_tags")] == [("a", False)]
+    assert [(r["value"], r["deleted"]) for r in table_rows(db, t.image_tags)] == [("a", False)]
 
 
 def test_set_all_costs_a_constant_number_of_statements(db: Database, ctx: RequestContext) -> None:
@@ -286,7 +277,7 @@ def test_unencodable_and_non_string_inputs(db: Database, ctx: RequestContext) ->
         db.image_tag_create(ctx, image_id, "a\ud800")
     with pytest.raises(exception.Invalid, match="surrogate"):
         db.image_tag_set_all(ctx, image_id, ["a", "\udfff"])
-    assert count_rows(db, "image_tags") == 0
+    assert count_rows(db, t.image_tags) == 0
     # Ids of the wrong type find nothing on every backend (PostgreSQL would
     # otherwise refuse to compare a varchar column with an integer).
     assert db.image_tag_get_all(ctx, 5) == []  # type: ignore[arg-type]

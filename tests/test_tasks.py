@@ -16,7 +16,7 @@ from glancedb import Database, RequestContext, exception
 from glancedb.models import tables as t
 from glancedb.timeutils import utcnow
 from tests.backends import clear_tables, count_statements
-from tests.raw_rows import days_ago, insert, task_row
+from tests.factories import days_ago, insert, task_row
 
 TASK_KEYS = {
     "id",

@@ -11,20 +11,12 @@ from hypothesis import strategies as st
 
 from glancedb import Database, RequestContext, exception
 from glancedb.models import tables as t
+from glancedb.validation import IMAGE_STATUSES
 from tests.backends import clear_tables, count_statements
-from tests.raw_rows import child_row, image_row, insert
+from tests.factories import child_row, image_row, insert
 
-STATUSES = (
-    "queued",
-    "saving",
-    "active",
-    "killed",
-    "pending_delete",
-    "deleted",
-    "deactivated",
-    "importing",
-    "uploading",
-)
+# Sorted: the seeds must draw the same images in every run.
+STATUSES = sorted(IMAGE_STATUSES)
 OWNERS = ("tenant-a", "tenant-b")
 IMPORTING = "os_glance_importing_to_stores"
 

@@ -20,7 +20,7 @@ import glancedb.api
 from glancedb import Database, Record, RequestContext
 from glancedb.exception import Forbidden
 from tests.backends import count_statements
-from tests.images_support import add_member
+from tests.factories import add_member
 
 VISIBILITIES = ("public", "private", "shared", "community")
 IMAGE_OWNERS = (None, "tenant-a", "tenant-b")
