@@ -7,11 +7,15 @@ For each catalogue size, prints one table: per operation and context
 statements issued.  PostgreSQL and MySQL use their own database
 (``glancedb_bench`` on the server of ``GLANCEDB_BENCH_<BACKEND>_URL``, else
 the local default server).  ``--explain`` prints the query plan of a
-tenant's first page; ``--index NAME`` creates a candidate extra index by hand
-(``members``: image_members(member, deleted); ``properties``:
-image_properties(name, value), plus multi-column statistics on PostgreSQL;
-``name``: images(name)) to measure its effect; without it those indexes are
-dropped if present.
+tenant's first page.
+
+The schema is measured as ``glancedb db sync`` leaves it (the head
+revision, with glancedb's listing indexes).  ``--revision REV`` migrates the
+benchmark database to an earlier revision first, to measure without some of
+them: ``0001_glance_2024_1`` is Glance's schema alone, ``0002_...`` adds
+image_members(member, deleted), ``0003_...`` the image_properties index (and
+statistics on PostgreSQL), ``0004_...`` images(name).  The next run without
+``--revision`` upgrades the database back.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from sqlalchemy import URL, create_engine, event, false, func, inspect, select, 
 from sqlalchemy.engine import make_url
 
 from benchmarks.catalogue import analyze, build_catalogue
-from glancedb import Database, RequestContext
+from glancedb import Database, RequestContext, migration
 from glancedb.filters import parse_query
 from glancedb.listing import page_statement
 from glancedb.models import tables as t
@@ -40,15 +44,10 @@ DEFAULT_SERVER_URLS = {
     "mysql": "mysql+pymysql://root@127.0.0.1:3306/glancedb_bench",
 }
 TENANT = "tenant-007"
-PG_PROPERTY_STATISTICS = (
-    "CREATE STATISTICS IF NOT EXISTS st_bench_props_name_value (mcv, dependencies)"
-    " ON name, value FROM image_properties"
-)
-EXTRA_INDEXES = {
-    "members": ("ix_bench_image_members_member_deleted", "image_members", "member, deleted"),
-    "properties": ("ix_bench_image_properties_name_value", "image_properties", "name, value"),
-    "name": ("ix_bench_images_name", "images", "name"),
-}
+# Hand-made candidate indexes of earlier versions of this benchmark: removed
+# when found, so that only the migrated schema is measured.
+LEGACY_PREFIX = "ix_bench_"
+LEGACY_STATISTICS = "st_bench_props_name_value"
 
 
 def database_url(backend: str, n: int) -> URL:
@@ -95,34 +94,40 @@ def prepare(backend: str, n: int, rebuild: bool) -> Database:
     return db
 
 
-def set_extra_indexes(db: Database, wanted: list[str]) -> None:
+def set_revision(db: Database, revision: str) -> None:
+    """Migrate the benchmark database to ``revision`` and refresh its statistics."""
     backend = db.engine.dialect.name
     with db.engine.begin() as conn:
-        for key, (name, table, columns) in EXTRA_INDEXES.items():
-            cols = columns
-            if backend == "mysql" and key == "properties":
-                cols = "name, value(255)"
-            present = name in {ix["name"] for ix in _indexes(conn, table)}
-            if key in wanted and not present:
-                conn.execute(text(f"CREATE INDEX {name} ON {table} ({cols})"))
-            elif key not in wanted and present:
-                drop = (
-                    f"DROP INDEX {name} ON {table}" if backend == "mysql" else f"DROP INDEX {name}"
-                )
-                conn.execute(text(drop))
+        for table in ("images", "image_properties", "image_members"):
+            for index in _indexes(conn, table):
+                name = str(index["name"])
+                if name.startswith(LEGACY_PREFIX):
+                    on_table = f" ON {table}" if backend == "mysql" else ""
+                    conn.execute(text(f"DROP INDEX {name}{on_table}"))
         if backend == "postgresql":
-            # name and value are correlated: without multi-column statistics
-            # PostgreSQL underestimates common (name, value) pairs tenfold.
-            if "properties" in wanted:
-                conn.execute(text(PG_PROPERTY_STATISTICS))
-            else:
-                conn.execute(text("DROP STATISTICS IF EXISTS st_bench_props_name_value"))
+            conn.execute(text(f"DROP STATISTICS IF EXISTS {LEGACY_STATISTICS}"))
+    if revision != migration.current_revision(db.engine):
+        if revision == migration.head_revision():
+            migration.upgrade(db.engine, revision)
+        else:
+            migration.downgrade(db.engine, revision)
     with db.engine.begin() as conn:
         analyze(conn)
 
 
 def _indexes(conn: Any, table: str) -> list[dict[str, Any]]:
     return list(inspect(conn).get_indexes(table))
+
+
+def extra_indexes(db: Database) -> list[str]:
+    """glancedb's own indexes present in the database (``ix_glancedb_*``)."""
+    with db.engine.connect() as conn:
+        return sorted(
+            str(index["name"])
+            for table in ("images", "image_properties", "image_members")
+            for index in _indexes(conn, table)
+            if str(index["name"]).startswith("ix_glancedb_")
+        )
 
 
 @dataclass
@@ -229,9 +234,11 @@ def explain(db: Database, ctx: Any, filters: dict[str, Any]) -> str:
 
 def run(backend: str, n: int, args: argparse.Namespace) -> None:
     db = prepare(backend, n, args.rebuild)
-    set_extra_indexes(db, args.index or [])
+    set_revision(db, args.revision or migration.head_revision())
     contexts = {"admin": RequestContext(is_admin=True), "tenant": RequestContext(project_id=TENANT)}
-    print(f"\n== {backend}, {n} images, extra indexes: {', '.join(args.index or []) or 'none'} ==")
+    revision = migration.current_revision(db.engine)
+    print(f"\n== {backend}, {n} images, revision {revision} ==")
+    print(f"glancedb indexes: {', '.join(extra_indexes(db)) or 'none'}")
     header = f"{'operation':<30} {'context':<7} {'median ms':>10} {'rows':>5} {'stmts':>6}"
     print(header)
     print("-" * len(header))
@@ -261,7 +268,11 @@ def main(argv: list[str] | None = None) -> int:
         "--rebuild", action="store_true", help="rebuild the catalogue even if present"
     )
     parser.add_argument("--explain", action="store_true", help="print query plans")
-    parser.add_argument("--index", action="append", choices=sorted(EXTRA_INDEXES))
+    parser.add_argument(
+        "--revision",
+        help="measure the schema at this glancedb revision (default: the head);"
+        " e.g. 0001_glance_2024_1 for Glance's schema without glancedb's indexes",
+    )
     args = parser.parse_args(argv)
     for n in args.images or [10_000]:
         run(args.backend, n, args)

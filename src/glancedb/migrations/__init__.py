@@ -12,10 +12,14 @@ database; change the models in the same commit)::
     from glancedb.migration import alembic_config
 
     with engine.connect() as conn:  # a database synced to the current head
-        command.revision(alembic_config(conn), "add ix_...", rev_id="0002_...",
-                         autogenerate=True)
+        command.revision(alembic_config(conn), "add ix_glancedb_...",
+                         rev_id="0005_...", autogenerate=True)
 
-Revision 1 must never change: it is Glance's 2024.1 schema.
+Revision 1 must never change: it is Glance's 2024.1 schema.  Revisions 2-4
+add one listing index each (SPEC 3.4), named ``ix_glancedb_*`` so that no
+Glance revision can clash with them.  An index whose shape differs by backend
+is declared in the models once per shape, restricted with ``Index.ddl_if``;
+the drift check honours that (autogenerate does not: edit its output).
 """
 
 #: glancedb's own Alembic version table (Glance's is ``alembic_version``).
