@@ -95,6 +95,22 @@ def test_downgrade_upgrade_round_trip(fresh: Database) -> None:
     assert run(url, "db", "downgrade").exit_code == 2  # REV is required
 
 
+def test_downgrade_to_glances_schema_and_back(fresh: Database) -> None:
+    url = url_of(fresh)
+    assert run(url, "db", "sync").exit_code == 0
+    result = run(url, "db", "downgrade", migration.FIRST_REVISION)
+    assert result.exit_code == 0, result.output
+    result = run(url, "db", "check")
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0] == f"database is at revision {migration.FIRST_REVISION}, head is {HEAD}"
+    assert "index ix_glancedb_images_name missing on images" in lines
+    assert len(lines) == 4  # the revision, and each of glancedb's three indexes
+    result = run(url, "db", "sync")
+    assert result.output == f"Schema upgraded: database at revision {HEAD} (head).\n"
+    assert run(url, "db", "check").output == "OK\n"
+
+
 def test_glance_database_is_adopted(glance: Database) -> None:
     url = url_of(glance)
     assert run(url, "db", "check").exit_code == 1
