@@ -6,7 +6,6 @@ tests load one into an empty database to stand for a database Glance made.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -14,10 +13,9 @@ from sqlalchemy import Engine
 
 from glancedb import Database
 from tests.backends import make_database
+from tests.shared_data import SHARED
 
-SCHEMA_DIR = Path(
-    os.environ.get("GLANCEDB_GLANCE_SCHEMA_DIR", "/work/shared/glance-schema")
-).resolve()
+SCHEMA_DIR = SHARED / "glance-schema"
 
 FIXTURE_FILES = {
     "sqlite": "glance-sqlite-schema.sql",

@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 from glancedb import Database, RequestContext
 from glancedb.models import tables as t
+from tests.shared_data import SHARED
 
-CATALOGUE = "/work/shared/metadefs"
+CATALOGUE = str(SHARED / "metadefs")
 ADMIN = RequestContext(is_admin=True)
 
 METADEF_TABLES = (
