@@ -3,10 +3,12 @@
 The filters are parsed by :mod:`glancedb.filters` into an
 :class:`~glancedb.filters.ImageQuery`; this module turns it into SQL:
 visibility rules as ``OR`` / ``EXISTS`` conditions, filters as column
-comparisons and ``EXISTS`` on the child tables, a total order with
+comparisons and subqueries on the child tables, a total order with
 ``created_at`` and ``id`` as tie-breakers, and keyset pagination after the
 marker image.  A call issues a constant number of statements: the marker
-lookup (when there is a marker), the page, then one query per child table.
+lookup (when there is a marker), on SQLite and MySQL one probe when there are
+property filters (see :func:`choose_property_shapes`), the page, then one
+query per child table.
 """
 
 from __future__ import annotations
@@ -47,12 +49,17 @@ from glancedb.exception import Forbidden, ImageNotFound, Invalid
 from glancedb.filters import (
     ColumnCondition,
     ImageQuery,
-    PropertyCondition,
     SortKey,
     parse_limit,
     parse_query,
 )
 from glancedb.image_records import image_dicts
+from glancedb.listing_properties import (
+    PROBED_DIALECTS,
+    PropertyShape,
+    choose_property_shapes,
+    property_condition,
+)
 from glancedb.models import tables as t
 from glancedb.records import Record
 from glancedb.validation import MAX_ID_LENGTH, MEMBER_STATUSES
@@ -64,6 +71,11 @@ EMPTY_NUMBER = 0
 EMPTY_TIME = datetime.datetime(1900, 1, 1)
 
 _MEMBER_STATUS_CHOICES = MEMBER_STATUSES | {"all"}
+
+#: Sort columns whose order an index serves (NOT NULL, so :func:`sort_expression`
+#: leaves them bare): ``created_at_image_idx`` and the primary key.  A page
+#: sorted first on another column has to read every match before it can stop.
+INDEX_ORDER_COLUMNS = frozenset({"created_at", "id"})
 
 #: Backends whose planners must be kept away from the low-selectivity
 #: ``deleted`` / ``visibility`` indexes by comparing those columns through an
@@ -221,18 +233,6 @@ def column_condition(condition: ColumnCondition, *, opaque: bool = True) -> Colu
     raise Invalid(f"Unknown filter operator {op!r}")  # pragma: no cover - parser guards it
 
 
-def property_condition(condition: PropertyCondition) -> ColumnElement[bool]:
-    """The image has a live property with that name and value (EXISTS)."""
-    prop = t.image_properties.c
-    value_match = prop.value.is_(None) if condition.value is None else prop.value == condition.value
-    return exists().where(
-        prop.image_id == t.images.c.id,
-        prop.name == condition.name,
-        value_match,
-        prop.deleted == false(),
-    )
-
-
 def tag_condition(tag: str) -> ColumnElement[bool]:
     """The image carries the live tag ``tag`` (EXISTS)."""
     tags = t.image_tags.c
@@ -241,14 +241,25 @@ def tag_condition(tag: str) -> ColumnElement[bool]:
     )
 
 
-def filter_conditions(query: ImageQuery, *, opaque: bool = True) -> list[ColumnElement[bool]]:
-    """Every filter of ``query`` as a SQL condition (all must hold)."""
+def column_filters(query: ImageQuery, *, opaque: bool = True) -> list[ColumnElement[bool]]:
+    """The filters of ``query`` on ``images``' own columns."""
     conditions: list[ColumnElement[bool]] = []
     if query.is_public is not None:
         vis = cast(t.images.c.visibility, String(9)) if opaque else t.images.c.visibility
         conditions.append(vis == "public" if query.is_public else vis != "public")
     conditions.extend(column_condition(c, opaque=opaque) for c in query.conditions)
-    conditions.extend(property_condition(p) for p in query.properties)
+    return conditions
+
+
+def child_filters(
+    query: ImageQuery, property_shapes: Sequence[PropertyShape] | None = None
+) -> list[ColumnElement[bool]]:
+    """The property and tag filters of ``query`` (subqueries)."""
+    default: list[PropertyShape] = ["exists"] * len(query.properties)
+    shapes = default if property_shapes is None else property_shapes
+    conditions = [
+        property_condition(p, shape) for p, shape in zip(query.properties, shapes, strict=True)
+    ]
     conditions.extend(tag_condition(tag) for tag in query.tags)
     return conditions
 
@@ -296,10 +307,19 @@ def page_statement(
     member_status: str,
     admin_as_user: bool,
     dialect: str = "sqlite",
+    property_shapes: Sequence[PropertyShape] | None = None,
 ) -> Select[Any]:
-    """The one SELECT of ``images`` rows for the page, shaped for ``dialect``'s planner."""
+    """The one SELECT of ``images`` rows for the page, shaped for ``dialect``'s planner.
+
+    ``property_shapes``: how each property filter is written (see
+    :func:`choose_property_shapes`); by default ``correlated`` on SQLite and
+    MySQL, ``exists`` on PostgreSQL.
+    """
     opaque = dialect in OPAQUE_FLAG_DIALECTS
-    conditions = filter_conditions(query, opaque=opaque)
+    if property_shapes is None:
+        shape: PropertyShape = "correlated" if dialect in PROBED_DIALECTS else "exists"
+        property_shapes = [shape] * len(query.properties)
+    conditions = column_filters(query, opaque=opaque)
     visible = visibility_condition(
         context, query.visibility, member_status, admin_as_user, opaque=opaque
     )
@@ -307,6 +327,12 @@ def page_statement(
         conditions.append(visible)
     if marker is not None:
         conditions.append(after_marker(query.sort, marker))
+    # Subqueries last: SQLite and MariaDB test the conditions in the order
+    # written, so while walking the order index the cheap column tests
+    # (owner, visibility) reject most images before a subquery runs; a
+    # tenant's page filtered on a common property costs 3 instead of 20 ms
+    # (SQLite) and 15 instead of 28 ms (MariaDB) at 100k images.
+    conditions.extend(child_filters(query, property_shapes))
     stmt = select(t.images).where(*conditions).order_by(*order_by(query.sort))
     if limit is not None:
         stmt = stmt.limit(limit)
@@ -416,6 +442,12 @@ class ListingAPI(DatabaseCore):
                 if marker is not None
                 else None
             )
+            shapes = choose_property_shapes(
+                conn,
+                query.properties,
+                page_limit,
+                index_order=query.sort[0].column in INDEX_ORDER_COLUMNS,
+            )
             stmt = page_statement(
                 context,
                 query,
@@ -424,6 +456,7 @@ class ListingAPI(DatabaseCore):
                 member_status=member_status,
                 admin_as_user=admin_as_user,
                 dialect=conn.dialect.name,
+                property_shapes=shapes,
             )
             rows = conn.execute(stmt).all()
             return image_dicts(

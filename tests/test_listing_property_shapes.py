@@ -1,0 +1,322 @@
+"""Property filters of image_get_all: the probe picks a query shape, never a result.
+
+On SQLite and MySQL a listing with property filters first counts each
+value's rows up to a bound (one statement); the rarest value, when rare,
+drives the page from the (name, value) index (``images.id IN (...)``), and
+the other filters are tested per image while the page walks its order index.
+These tests force every shape on the same calls and compare the results, and
+check which shape the probe picks and what the call costs in statements.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
+
+import pytest
+from benchmarks.catalogue import build_catalogue
+from sqlalchemy import Connection
+
+from glancedb import Database, RequestContext
+from glancedb.filters import PropertyCondition, parse_query
+from glancedb.listing import page_statement
+from glancedb.listing_properties import PropertyShape, probe_limit
+from glancedb.models import tables as t
+from tests.backends import count_statements
+from tests.factories import image_row, insert, property_row, tag_row
+
+A, B = "tenant-a", "tenant-b"
+T0 = datetime.datetime(2031, 5, 1)
+PROBED = ("sqlite", "mysql")
+
+#: Shape patterns forced on every call: one shape for all filters, or mixed
+#: (pattern ``i % len`` for filter ``i``).
+PATTERNS: tuple[tuple[PropertyShape, ...], ...] = (
+    ("exists",),
+    ("correlated",),
+    ("driving",),
+    ("driving", "correlated"),
+    ("correlated", "driving"),
+)
+
+
+@contextmanager
+def forced(pattern: Sequence[PropertyShape]) -> Iterator[None]:
+    """image_get_all writes its property filters in ``pattern``'s shapes."""
+
+    def choose(
+        _conn: Connection,
+        properties: Sequence[PropertyCondition],
+        _limit: int | None,
+        *,
+        index_order: bool = True,
+    ) -> tuple[PropertyShape, ...]:
+        return tuple(pattern[i % len(pattern)] for i in range(len(properties)))
+
+    with mock.patch("glancedb.listing.choose_property_shapes", choose):
+        yield
+
+
+def build(db: Database) -> dict[str, dict[str, Any]]:
+    """40 images: common and rare property values, soft-deleted properties,
+    owners, visibilities, memberships, tags, NULL names and tied times.
+
+    Returns each image's id -> its live properties and tags (for the model).
+    """
+    images: list[dict[str, Any]] = []
+    props: list[dict[str, Any]] = []
+    tags: list[dict[str, Any]] = []
+    members: list[dict[str, Any]] = []
+    model: dict[str, dict[str, Any]] = {}
+    visibilities = ("public", "private", "shared", "community")
+    for i in range(40):
+        created = T0 + datetime.timedelta(seconds=i // 3)  # ties on created_at
+        row = image_row(
+            name=None if i % 7 == 0 else f"img-{i % 9}",
+            owner=(A, B, None)[i % 3],
+            visibility=visibilities[i % 4],
+            size=(i * 37) % 11,
+            created_at=created,
+        )
+        images.append(row)
+        live = {
+            "os_distro": "fedora" if i % 2 == 0 else "ubuntu",
+            "arch": "arm" if i % 3 == 0 else "x86",
+            "build_id": f"b{i}",
+        }
+        if i % 5 == 0:
+            live["note"] = None  # type: ignore[assignment]
+        for name, value in live.items():
+            props.append(property_row(row["id"], name=name, value=value, created_at=created))
+        # A soft-deleted property never matches, in any shape.
+        props.append(
+            property_row(
+                row["id"],
+                name="gone",
+                value="b7" if i == 7 else "fedora",
+                deleted=True,
+                deleted_at=created,
+                created_at=created,
+            )
+        )
+        image_tags = ["gpu"] if i % 4 == 0 else []
+        tags.extend(tag_row(row["id"], value=tag, created_at=created) for tag in image_tags)
+        if row["visibility"] == "shared" and row["owner"] == B and i % 2 == 0:
+            members.append(
+                {
+                    "image_id": row["id"],
+                    "member": A,
+                    "can_share": False,
+                    "status": "accepted",
+                    "created_at": created,
+                    "updated_at": created,
+                    "deleted": False,
+                    "deleted_at": None,
+                }
+            )
+        model[row["id"]] = {"properties": live, "tags": set(image_tags)}
+    insert(db, t.images, images)
+    insert(db, t.image_properties, props)
+    insert(db, t.image_tags, tags)
+    insert(db, t.image_members, members)
+    return model
+
+
+FILTERS: tuple[dict[str, Any], ...] = (
+    {"properties": {"os_distro": "fedora"}},  # common
+    {"build_id": "b8"},  # rare
+    {"build_id": "b7", "gone": "b7"},  # rare, but the second only matches a deleted row
+    {"gone": "fedora"},  # common, but only among deleted rows
+    {"os_distro": "fedora", "gone": "fedora"},
+    {"os_distro": "fedora", "arch": "arm"},  # two common filters
+    {"properties": {"os_distro": "fedora"}, "build_id": "b12"},  # common and rare
+    {"os_distro": "fedora", "tags": ["gpu"]},  # a property and a tag
+    {"properties": {"note": None}, "deleted": False},  # IS NULL value
+    {"arch": "x86", "visibility": "all"},
+)
+SORTS: tuple[dict[str, Any], ...] = (
+    {},
+    {"sort_key": ["name", "size"], "sort_dir": ["asc", "desc"]},
+    {"sort_key": "id", "sort_dir": "asc"},
+)
+CONTEXTS = {
+    "admin": RequestContext(is_admin=True),
+    "tenant-a": RequestContext(project_id=A),
+}
+
+
+def walk(db: Database, context: Any, limit: int, **options: Any) -> list[str]:
+    """Every page of ``limit`` images, following markers."""
+    seen: list[str] = []
+    marker = None
+    for _ in range(50):
+        page = db.image_get_all(context, marker=marker, limit=limit, **options)
+        if not page:
+            return seen
+        seen.extend(image["id"] for image in page)
+        marker = page[-1]["id"]
+    raise AssertionError("paging did not end")
+
+
+def model_matches(image: dict[str, Any], filters: dict[str, Any]) -> bool:
+    """The property and tag filters of SPEC 3.2, written out independently."""
+    wanted = dict(filters.get("properties", {}))
+    wanted.update({k: v for k, v in filters.items() if k not in ("properties", "tags")})
+    wanted.pop("deleted", None)
+    wanted.pop("visibility", None)
+    live = image["properties"]
+    return (
+        all(k in live and live[k] == v for k, v in wanted.items())
+        and set(filters.get("tags", [])) <= image["tags"]
+    )
+
+
+def test_every_shape_lists_the_same_images(db: Database) -> None:
+    model = build(db)
+    for filters in FILTERS:
+        admin_all = {**filters, "visibility": "all"}
+        expected = {i for i, image in model.items() if model_matches(image, filters)}
+        chosen = {image["id"] for image in db.image_get_all(CONTEXTS["admin"], filters=admin_all)}
+        assert chosen == expected, filters
+        for label, context in CONTEXTS.items():
+            for sort in SORTS:
+                options = {"filters": filters, **sort}
+                reference = [i["id"] for i in db.image_get_all(context, **options)]
+                assert walk(db, context, 3, **options) == reference, (label, options)
+                for pattern in PATTERNS:
+                    with forced(pattern):
+                        whole = [i["id"] for i in db.image_get_all(context, **options)]
+                        paged = walk(db, context, 3, **options)
+                    assert whole == reference, (label, options, pattern)
+                    assert paged == reference, (label, options, pattern)
+
+
+# --- which shape the probe picks, and what it costs ---------------------------------
+
+
+def many_with(db: Database, count: int, rare_value: str) -> None:
+    """``count`` images with os_distro=fedora; the newest also has build_id=rare_value."""
+    rows = [
+        image_row(visibility="public", created_at=T0 + datetime.timedelta(seconds=i))
+        for i in range(count)
+    ]
+    props = [property_row(r["id"], name="os_distro", value="fedora") for r in rows]
+    props.append(property_row(rows[-1]["id"], name="build_id", value=rare_value))
+    insert(db, t.images, rows)
+    insert(db, t.image_properties, props)
+
+
+def page_sql(statements: list[str]) -> str:
+    (page,) = [s for s in statements if s.lstrip().upper().startswith("SELECT IMAGES.ID")]
+    return page
+
+
+DRIVING_SQL = "IN (SELECT image_properties.image_id"
+
+
+def test_probe_picks_the_shape(db: Database, backend: str, admin_ctx: RequestContext) -> None:
+    limit = 1
+    many_with(db, probe_limit(limit), "rare")  # fedora is exactly at the bound: common
+    calls = {
+        "rare": {"build_id": "rare"},
+        "common": {"os_distro": "fedora"},
+        "both": {"os_distro": "fedora", "build_id": "rare"},
+        "none": {"os_distro": "debian"},
+    }
+    pages: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for label, filters in calls.items():
+        with count_statements(db) as counter:
+            found = db.image_get_all(admin_ctx, filters=filters, limit=limit)
+        assert len(found) == (0 if label == "none" else 1)
+        pages[label] = page_sql(counter.statements)
+        if found:  # an empty page loads no children
+            counts[label] = counter.count
+        probes = [s for s in counter.statements if "glancedb_probe_" in s]
+        assert len(probes) == (1 if backend in PROBED else 0), counter.statements
+    with count_statements(db) as plain:
+        db.image_get_all(admin_ctx, limit=limit)
+    extra = 1 if backend in PROBED else 0
+    assert set(counts.values()) == {plain.count + extra}
+    if backend in PROBED:
+        assert DRIVING_SQL in pages["rare"]
+        assert DRIVING_SQL in pages["none"]
+        assert DRIVING_SQL not in pages["common"] and "IS NOT NULL" in pages["common"]
+        # Only the rare one of two filters drives; the common one is tested per image.
+        assert pages["both"].count(DRIVING_SQL) == 1 and "IS NOT NULL" in pages["both"]
+    else:
+        assert all(DRIVING_SQL not in sql and "EXISTS" in sql for sql in pages.values())
+
+
+def test_unindexed_order_or_no_limit_starts_from_the_rarest(
+    db: Database, backend: str, admin_ctx: RequestContext
+) -> None:
+    """Sorted on a column no index serves (or with no limit), every match is
+    read anyway: the rarest value drives even when it is common."""
+    many_with(db, probe_limit(1), "rare")
+    for options in ({"sort_key": "name", "limit": 1}, {"limit": None}):
+        with count_statements(db) as counter:
+            found = db.image_get_all(admin_ctx, filters={"os_distro": "fedora"}, **options)
+        assert len(found) == (1 if options["limit"] else probe_limit(1))
+        assert (DRIVING_SQL in page_sql(counter.statements)) == (backend in PROBED)
+
+
+def test_statement_count_ignores_page_size_and_children(
+    db: Database, ctx: RequestContext, backend: str
+) -> None:
+    def cost(**options: Any) -> int:
+        with count_statements(db) as counter:
+            db.image_get_all(ctx, return_tag=True, **options)
+        return counter.count
+
+    rows = [image_row(owner=A, created_at=T0 + datetime.timedelta(seconds=i)) for i in range(30)]
+    insert(db, t.images, rows)
+    props = [
+        property_row(r["id"], name=f"p{j}", value="v" if j == 0 else f"{i}-{j}")
+        for i, r in enumerate(rows)
+        for j in range(20)
+    ]
+    insert(db, t.image_properties, props)
+    insert(db, t.image_tags, [tag_row(r["id"], value=f"t{j}") for r in rows for j in range(4)])
+    base = cost(limit=25)
+    extra = 1 if backend in PROBED else 0
+    for filters in ({"p0": "v"}, {"p1": "0-1"}, {"p0": "v", "p1": "0-1", "p2": "0-2"}):
+        for limit in (1, 25, 1000):
+            assert cost(limit=limit, filters=filters) == base + extra, (filters, limit)
+        marked = cost(limit=5, filters=filters, marker=rows[-1]["id"])
+        assert marked == base + extra + 1
+
+
+@pytest.mark.backends("sqlite")
+def test_sqlite_plans_of_the_shapes(db: Database) -> None:
+    """Driving reads the (name, value) index; the walk reads created_at."""
+    build_catalogue(db.engine, 300)
+    db.dispose()
+    for context in (RequestContext(project_id="tenant-007"), RequestContext(is_admin=True)):
+        for shape, expected in (
+            ("driving", "ix_glancedb_image_properties_name_value"),
+            ("correlated", "created_at_image_idx"),
+        ):
+            stmt = page_statement(
+                context,
+                parse_query({"deleted": False, "build_id": "build-7"}),
+                marker=None,
+                limit=25,
+                member_status="accepted",
+                admin_as_user=False,
+                dialect="sqlite",
+                property_shapes=[shape],  # type: ignore[list-item]
+            )
+            sql = str(
+                stmt.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})
+            )
+            with db.engine.connect() as conn:
+                plan = " / ".join(
+                    row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)
+                )
+            assert expected in plan, (shape, plan)
+            if shape == "driving":
+                assert "SCAN images" not in plan, plan
