@@ -37,6 +37,7 @@ from benchmarks.catalogue import analyze, build_catalogue
 from glancedb import Database, RequestContext, migration
 from glancedb.filters import parse_query
 from glancedb.listing import page_statement
+from glancedb.listing_properties import choose_property_shapes
 from glancedb.models import tables as t
 
 DEFAULT_SERVER_URLS = {
@@ -211,16 +212,7 @@ def measure(db: Database, op: Operation, ctx: Any, repeats: int) -> tuple[float,
 
 
 def explain(db: Database, ctx: Any, filters: dict[str, Any]) -> str:
-    stmt = page_statement(
-        ctx,
-        parse_query(filters),
-        marker=None,
-        limit=25,
-        member_status="accepted",
-        admin_as_user=False,
-        dialect=db.engine.dialect.name,
-    )
-    compiled = stmt.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})
+    query = parse_query(filters)
     backend = db.engine.dialect.name
     prefix = {
         "sqlite": "EXPLAIN QUERY PLAN ",
@@ -228,6 +220,19 @@ def explain(db: Database, ctx: Any, filters: dict[str, Any]) -> str:
         "mysql": "EXPLAIN ",
     }
     with db.engine.connect() as conn:
+        # The shapes image_get_all would pick (the probe runs here too).
+        shapes = choose_property_shapes(conn, query.properties, 25)
+        stmt = page_statement(
+            ctx,
+            query,
+            marker=None,
+            limit=25,
+            member_status="accepted",
+            admin_as_user=False,
+            dialect=backend,
+            property_shapes=shapes,
+        )
+        compiled = stmt.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})
         result = conn.exec_driver_sql(prefix[backend] + str(compiled))
         return "\n".join(" | ".join(str(v) for v in row) for row in result)
 
@@ -251,6 +256,7 @@ def run(backend: str, n: int, args: argparse.Namespace) -> None:
         for name, filters in (
             ("tenant first page", {"deleted": False}),
             ("tenant build_id filter", {"deleted": False, "build_id": "build-1"}),
+            ("tenant os_distro filter", {"deleted": False, "os_distro": "fedora"}),
         ):
             print(f"\n-- plan: {name} --")
             print(explain(db, contexts["tenant"], filters))

@@ -48,14 +48,17 @@ PROBED_DIALECTS = frozenset({"sqlite", "mysql", "mariadb"})
 #: "rare".  Driving from the index reads ``c`` rows for ``c`` matches; the
 #: walk reads about ``limit * N / c`` images for a table of ``N`` (more for a
 #: tenant, who sees a fraction of them): the two cost the same near
-#: ``c = sqrt(limit * N)``.  Measured on the benchmark catalogue (100k
-#: images, limit 25): a value held by 3.4k images costs 3-16 ms walking and
-#: 16 ms driving on SQLite, 9-60 ms walking and 25-30 ms driving on MariaDB
-#: (admin-tenant); 20k matches cost 0.4-15 ms walking but 100-700 ms driving.
-#: So the bound is ``PROBE_FACTOR * sqrt(limit)`` (2000 for a page of 25),
-#: capped so that the probe itself stays cheap: it counts index entries only,
-#: 0.15 ms (SQLite) to 0.8 ms (MariaDB) for 2000.
-PROBE_FACTOR = 400
+#: ``c = sqrt(limit * N)``, 500 for a page of 25 over 10k images, 1600 over
+#: 100k.  Measured on the benchmark catalogue (limit 25, admin / tenant): at
+#: 100k a value held by 3.4k images costs 3 / 16 ms walking and 16 ms driving
+#: on SQLite, 9 / 60 ms walking and 25 / 30 ms driving on MariaDB; 20k
+#: matches cost 0.4-15 ms walking but 100-700 ms driving; at 10k, the 2k
+#: images with ``os_distro=fedora`` cost 9 ms driving on SQLite, 1-3 ms
+#: walking.  So the bound is ``PROBE_FACTOR * sqrt(limit)``: 1000 for a page
+#: of 25, driving then costs at most about 5 ms (SQLite) to 8 ms (MariaDB).
+#: It is capped so that the probe itself stays cheap: it counts index
+#: entries only, 0.1 ms (SQLite) to 0.5 ms (MariaDB) for 1000.
+PROBE_FACTOR = 200
 PROBE_CAP = 20_000
 
 
@@ -110,6 +113,10 @@ def choose_property_shapes(
     every image anyway (no limit, or an order no index serves: then reading
     the rarest value's matches is the cheapest start); every other filter is
     ``correlated``, tested on the images that start yields.
+
+    Each value is judged alone: two common values that are rare together
+    (``os_distro=fedora`` and ``os_version=7``) still walk, reading about
+    ``limit`` divided by their joint frequency images.
     """
     if not properties:
         return ()
