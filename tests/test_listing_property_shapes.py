@@ -13,11 +13,14 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
 import pytest
 from benchmarks.catalogue import build_catalogue
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Connection
 
 from glancedb import Database, RequestContext
@@ -25,7 +28,7 @@ from glancedb.filters import PropertyCondition, parse_query
 from glancedb.listing import page_statement
 from glancedb.listing_properties import PropertyShape, probe_limit
 from glancedb.models import tables as t
-from tests.backends import count_statements
+from tests.backends import clear_tables, count_statements
 from tests.factories import image_row, insert, property_row, tag_row
 
 A, B = "tenant-a", "tenant-b"
@@ -320,3 +323,118 @@ def test_sqlite_plans_of_the_shapes(db: Database) -> None:
             assert expected in plan, (shape, plan)
             if shape == "driving":
                 assert "SCAN images" not in plan, plan
+
+
+# --- for all inputs ---------------------------------------------------------------
+
+NAMES = ("os", "arch")
+VALUES = ("x", "y", None)
+
+
+@dataclass
+class Prop:
+    name: str
+    value: str | None
+    deleted: bool
+
+
+@dataclass
+class Img:
+    owner: str | None
+    visibility: str
+    props: list[Prop]
+    gpu: bool
+
+
+img_strategy = st.builds(
+    Img,
+    owner=st.sampled_from([A, B, None]),
+    visibility=st.sampled_from(["public", "private", "shared", "community"]),
+    props=st.lists(
+        st.builds(
+            Prop,
+            name=st.sampled_from(NAMES),
+            value=st.sampled_from(VALUES),
+            deleted=st.booleans(),
+        ),
+        max_size=2,
+        unique_by=lambda p: p.name,  # (image_id, name) is unique
+    ),
+    gpu=st.booleans(),
+)
+condition_strategy = st.dictionaries(
+    st.sampled_from(NAMES), st.sampled_from(VALUES), min_size=1, max_size=2
+)
+
+
+def matches(image: Img, wanted: dict[str, str | None], gpu: bool) -> bool:
+    live = {p.name: p.value for p in image.props if not p.deleted}
+    return all(k in live and live[k] == v for k, v in wanted.items()) and (image.gpu or not gpu)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    images=st.lists(img_strategy, max_size=10),
+    wanted=condition_strategy,
+    gpu=st.booleans(),
+    sort=st.sampled_from(SORTS),
+    limit=st.integers(1, 4),
+    tenant=st.booleans(),
+)
+def test_shapes_agree_for_all_inputs(
+    session_db: Database,
+    images: list[Img],
+    wanted: dict[str, str | None],
+    gpu: bool,
+    sort: dict[str, Any],
+    limit: int,
+    tenant: bool,
+) -> None:
+    clear_tables(session_db)
+    rows = [
+        image_row(
+            owner=img.owner,
+            visibility=img.visibility,
+            name=f"n{i % 3}",
+            size=i % 2,
+            created_at=T0 + datetime.timedelta(seconds=i // 2),
+        )
+        for i, img in enumerate(images)
+    ]
+    props = [
+        property_row(
+            row["id"],
+            name=p.name,
+            value=p.value,
+            deleted=p.deleted,
+            deleted_at=T0 if p.deleted else None,
+        )
+        for row, img in zip(rows, images, strict=True)
+        for p in img.props
+    ]
+    tags = [
+        tag_row(row["id"], value="gpu") for row, img in zip(rows, images, strict=True) if img.gpu
+    ]
+    for table, table_rows in ((t.images, rows), (t.image_properties, props), (t.image_tags, tags)):
+        if table_rows:
+            insert(session_db, table, table_rows)
+    filters: dict[str, Any] = {"properties": wanted, "visibility": "all"}
+    if gpu:
+        filters["tags"] = ["gpu"]
+    context = RequestContext(project_id=A) if tenant else RequestContext(is_admin=True)
+    options = {"filters": filters, **sort}
+    reference = walk(session_db, context, limit, **options)
+    if not tenant:
+        expected = {
+            row["id"] for row, img in zip(rows, images, strict=True) if matches(img, wanted, gpu)
+        }
+        assert set(reference) == expected
+    for pattern in PATTERNS:
+        with forced(pattern):
+            assert walk(session_db, context, limit, **options) == reference, pattern
+            whole = session_db.image_get_all(context, **options)
+        assert [image["id"] for image in whole] == reference, pattern

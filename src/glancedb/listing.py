@@ -123,13 +123,18 @@ def sort_value(column: str, value: Any) -> Any:
 # --- visibility (SPEC 3.1) ----------------------------------------------------
 
 
-def _member_exists(owner: str, member_status: str) -> ColumnElement[bool]:
+def _member_exists(owner: str, member_status: str, *, opaque: bool = True) -> ColumnElement[bool]:
     member = t.image_members
-    conditions = [
-        member.c.image_id == t.images.c.id,
-        member.c.member == owner,
-        member.c.deleted == false(),
-    ]
+    # Opaque for the reason of :func:`column_condition`: at 100k images
+    # MariaDB intersects ``ix_image_members_deleted`` (every live membership,
+    # 16k index entries) with the (member, deleted) index on every tenant page
+    # (4 ms instead of 2.4 ms); without it, it reads the project's own rows.
+    live = (
+        func.coalesce(member.c.deleted, false()) == false()
+        if opaque
+        else member.c.deleted == false()
+    )
+    conditions = [member.c.image_id == t.images.c.id, member.c.member == owner, live]
     if member_status != "all":
         conditions.append(member.c.status == member_status)
     return exists().where(*conditions)
@@ -166,7 +171,7 @@ def visibility_condition(
     # itself; an opaque expression would only spoil its row estimates.
     vis_text = cast(img.visibility, String(9)) if opaque else img.visibility
     member: ColumnElement[bool] = (
-        and_(vis_text == "shared", _member_exists(owner, member_status))
+        and_(vis_text == "shared", _member_exists(owner, member_status, opaque=opaque))
         if owner is not None
         else false()
     )
@@ -184,11 +189,15 @@ def visibility_condition(
         return vis_text == visibility
     if visibility == "private":
         return and_(vis_text == "private", owned)
-    return and_(vis_text == "shared", or_(owned, _member_exists_or_false(owner, member_status)))
+    return and_(
+        vis_text == "shared", or_(owned, _member_exists_or_false(owner, member_status, opaque))
+    )
 
 
-def _member_exists_or_false(owner: str | None, member_status: str) -> ColumnElement[bool]:
-    return false() if owner is None else _member_exists(owner, member_status)
+def _member_exists_or_false(
+    owner: str | None, member_status: str, opaque: bool
+) -> ColumnElement[bool]:
+    return false() if owner is None else _member_exists(owner, member_status, opaque=opaque)
 
 
 # --- filters (SPEC 3.2) -------------------------------------------------------
