@@ -9,6 +9,7 @@ import pytest
 
 from glancedb import Database, RequestContext
 from tests.backends import BACKENDS, check_reachable, clear_tables, in_ci, make_database
+from tests.glance_fixtures import PristineDatabases
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -65,6 +66,14 @@ def session_db(backend: str, tmp_root: str) -> Iterator[Database]:
     database.db_sync()
     yield database
     database.dispose()
+
+
+@pytest.fixture(scope="session")
+def pristine(backend: str, tmp_root: str) -> Iterator[PristineDatabases]:
+    """Empty databases of the current backend, re-created per test (schema tests)."""
+    databases = PristineDatabases(backend, tmp_root)
+    yield databases
+    databases.close()
 
 
 @pytest.fixture

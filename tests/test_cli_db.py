@@ -29,14 +29,6 @@ def url_of(database: Database) -> str:
     return database.engine.url.render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-def pristine(backend: str, tmp_root: str) -> Iterator[PristineDatabases]:
-    """Empty databases of the current backend, re-created per test."""
-    databases = PristineDatabases(backend, tmp_root)
-    yield databases
-    databases.close()
-
-
 @pytest.fixture
 def fresh(pristine: PristineDatabases) -> Iterator[Database]:
     database = pristine.get("mig_cli")

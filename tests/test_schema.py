@@ -45,14 +45,6 @@ PG_STATISTICS = "st_glancedb_image_properties_name_value"
 IMAGE_ID = "6b9e3c6c-3f3c-4d5e-9d52-6f0a2f4b5a11"
 
 
-@pytest.fixture(scope="session")
-def pristine(backend: str, tmp_root: str) -> Iterator[PristineDatabases]:
-    """Empty databases of the current backend, re-created per test."""
-    databases = PristineDatabases(backend, tmp_root)
-    yield databases
-    databases.close()
-
-
 @pytest.fixture
 def fresh(pristine: PristineDatabases) -> Iterator[Database]:
     """An empty database, not synced."""
