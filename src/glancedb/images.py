@@ -17,6 +17,7 @@ from glancedb.exception import (
     ForbiddenPublicImage,
     ImageNotFound,
 )
+from glancedb.image_children import as_key
 from glancedb.image_records import image_dicts
 from glancedb.image_values import prepare_create, prepare_update
 from glancedb.image_writes import (
@@ -29,22 +30,7 @@ from glancedb.models import tables as t
 from glancedb.records import Record
 from glancedb.timeutils import utcnow
 from glancedb.validation import check_image_id_length
-
-
-def as_image_id(image_id: Any) -> str:
-    """An image id to look a row up by, as a string.
-
-    Bound as the string column's type, so that an int finds nothing instead
-    of making PostgreSQL reject the comparison.
-    """
-    return image_id if isinstance(image_id, str) else str(image_id)
-
-
-def _field(image: Any, name: str) -> Any:
-    """Read ``name`` from an image dict (or, failing that, an image object)."""
-    if isinstance(image, Mapping):
-        return image.get(name)
-    return getattr(image, name, None)
+from glancedb.visibility import has_membership, image_field, visibility_without_membership
 
 
 def is_image_mutable(context: ContextLike, image: Any) -> bool:
@@ -55,7 +41,7 @@ def is_image_mutable(context: ContextLike, image: Any) -> bool:
     """
     if context_is_admin(context):
         return True
-    owner = _field(image, "owner")
+    owner = image_field(image, "owner")
     context_project = context_owner(context)
     if owner is None or context_project is None:
         return False
@@ -67,8 +53,8 @@ def check_mutable(context: ContextLike, image: Any) -> None:
     (public/community) when ``context`` may not change ``image``."""
     if is_image_mutable(context, image):
         return
-    message = f"You do not own image {_field(image, 'id')}"
-    if _field(image, "visibility") in ("private", "shared"):
+    message = f"You do not own image {image_field(image, 'id')}"
+    if image_field(image, "visibility") in ("private", "shared"):
         raise Forbidden(message)
     raise ForbiddenPublicImage(message)
 
@@ -98,7 +84,7 @@ class ImagesAPI(DatabaseCore):
         :raises Forbidden: the image is not visible to ``context``.
         """
         check_image_id_length(image_id)
-        image_id = as_image_id(image_id)
+        image_id = as_key(image_id)
         with self.reading() as conn:
             row = self._visible_image_row(conn, context, image_id, force_show_deleted)
             return image_dicts(
@@ -117,12 +103,12 @@ class ImagesAPI(DatabaseCore):
         :param status: for shared images, the membership status that grants
             visibility (any status when None).
         """
-        verdict = _visibility_without_members(context, image)
+        verdict = visibility_without_membership(context, image)
         if verdict is not None:
             return verdict
         with self.reading() as conn:
-            image_id = as_image_id(_field(image, "id"))
-            return _has_membership(conn, image_id, context_owner(context), status)
+            image_id = as_key(image_field(image, "id"))
+            return has_membership(conn, image_id, context_owner(context), status)
 
     def is_image_mutable(self, context: ContextLike, image: Any) -> bool:
         """Whether ``context`` may change ``image`` (SPEC 1.2): admin, or same owner."""
@@ -197,7 +183,7 @@ class ImagesAPI(DatabaseCore):
         :raises Invalid: bad values.
         """
         check_image_id_length(image_id)
-        image_id = as_image_id(image_id)
+        image_id = as_key(image_id)
         prepared = prepare_update(values)
         now = utcnow()
         with self.writing() as conn:
@@ -244,7 +230,7 @@ class ImagesAPI(DatabaseCore):
         :raises Forbidden: as for :meth:`image_update`.
         """
         check_image_id_length(image_id)
-        image_id = as_image_id(image_id)
+        image_id = as_key(image_id)
         with self.writing() as conn:
             row = self._visible_image_row(conn, context, image_id, False)
             check_mutable(context, row._mapping)
@@ -268,7 +254,7 @@ class ImagesAPI(DatabaseCore):
         :raises Conflict: the image is not in status ``pending_delete``.
         """
         check_image_id_length(image_id)
-        image_id = as_image_id(image_id)
+        image_id = as_key(image_id)
         with self.writing() as conn:
             row = self._visible_image_row(conn, context, image_id, False)
             images = t.images
@@ -303,9 +289,9 @@ class ImagesAPI(DatabaseCore):
         if row is None:
             raise ImageNotFound(f"No image found with ID {image_id}")
         image = row._mapping
-        verdict = _visibility_without_members(context, image)
+        verdict = visibility_without_membership(context, image)
         if verdict is None:
-            verdict = _has_membership(conn, image_id, context_owner(context), None)
+            verdict = has_membership(conn, image_id, context_owner(context), None)
         if not verdict:
             raise Forbidden(f"Forbidden to access image {image_id}")
         return row
@@ -321,44 +307,3 @@ class ImagesAPI(DatabaseCore):
             hide_deactivated_locations=not context_is_admin(context),
             v1_mode=v1_mode,
         )[0]
-
-
-def _visibility_without_members(context: ContextLike, image: Any) -> bool | None:
-    """Rules 1-4 and 6 of SPEC 1.2; None when only a membership can decide (rule 5)."""
-    if context_is_admin(context):
-        return True
-    owner = _field(image, "owner")
-    if owner is None:
-        return True
-    visibility = _field(image, "visibility")
-    if visibility in ("public", "community"):
-        return True
-    context_project = context_owner(context)
-    if context_project is None:
-        return False
-    if context_project == owner:
-        return True
-    if visibility == "shared":
-        return None
-    return False
-
-
-def _has_membership(
-    conn: Connection, image_id: str, member: str | None, status: str | None
-) -> bool:
-    """Whether ``member`` has a live membership (of ``status``, if given) on the image."""
-    if member is None:
-        return False
-    members = t.image_members
-    stmt = (
-        select(members.c.id)
-        .where(
-            members.c.image_id == image_id,
-            members.c.member == member,
-            members.c.deleted == false(),
-        )
-        .limit(1)
-    )
-    if status is not None:
-        stmt = stmt.where(members.c.status == status)
-    return conn.execute(stmt).first() is not None

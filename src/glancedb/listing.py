@@ -63,6 +63,7 @@ from glancedb.listing_properties import (
 from glancedb.models import tables as t
 from glancedb.records import Record
 from glancedb.validation import MAX_ID_LENGTH, MEMBER_STATUSES
+from glancedb.visibility import visibility_without_membership
 
 #: What a NULL in a nullable sort column counts as, by column type (SPEC 3.3):
 #: the ordering and the marker comparison both use it, so they always agree.
@@ -351,18 +352,6 @@ def page_statement(
 # --- the marker ----------------------------------------------------------------
 
 
-def _marker_visible(context: ContextLike, image: Mapping[str, Any], is_member: bool) -> bool:
-    """SPEC 1.2 for the marker image (membership of any status counts)."""
-    owner = context_owner(context)
-    if context_is_admin(context) or image["owner"] is None:
-        return True
-    if image["visibility"] in ("public", "community"):
-        return True
-    if owner is not None and owner == image["owner"]:
-        return True
-    return image["visibility"] == "shared" and owner is not None and is_member
-
-
 def load_marker(
     conn: Connection, context: ContextLike, marker: Any, showing_deleted: bool
 ) -> Row[Any]:
@@ -393,7 +382,10 @@ def load_marker(
     image = dict(row._mapping)
     if image["deleted"] and not (showing_deleted or context_can_see_deleted(context)):
         raise ImageNotFound(f"Marker image {marker!r} is deleted")
-    if not _marker_visible(context, image, bool(image["glancedb_marker_is_member"])):
+    verdict = visibility_without_membership(context, image)
+    if verdict is None:
+        verdict = bool(image["glancedb_marker_is_member"])
+    if not verdict:
         raise Forbidden(f"Forbidden to access marker image {marker!r}")
     return row
 

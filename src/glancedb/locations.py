@@ -11,9 +11,9 @@ from sqlalchemy import Connection, select, update
 from glancedb.context import ContextLike
 from glancedb.core import DatabaseCore, retrying
 from glancedb.exception import ImageNotFound, Invalid, NotFound
+from glancedb.image_children import as_key
 from glancedb.image_values import prepare_location
 from glancedb.image_writes import insert_locations, update_locations
-from glancedb.images import as_image_id
 from glancedb.models import tables as t
 from glancedb.timeutils import to_naive_utc, utcnow
 from glancedb.validation import LOCATION_DELETE_STATUSES, check_image_id_length, to_int
@@ -35,7 +35,7 @@ class LocationsAPI(DatabaseCore):
         :raises Invalid: bad location values (4-byte characters included).
         """
         prepared = prepare_location(location)
-        image_id = as_image_id(image_id)
+        image_id = as_key(image_id)
         with self.writing() as conn:
             _require_image(conn, image_id)
             insert_locations(conn, image_id, [prepared], now=utcnow())
@@ -53,7 +53,7 @@ class LocationsAPI(DatabaseCore):
         :raises NotFound: no such location on this image.
         """
         prepared = prepare_location(location, require_id=True)
-        image_id = as_image_id(image_id)
+        image_id = as_key(image_id)
         with self.writing() as conn:
             _lock_image(conn, image_id)
             update_locations(conn, image_id, [prepared], now=utcnow())
@@ -85,7 +85,7 @@ class LocationsAPI(DatabaseCore):
             raise Invalid(f"delete_time must be a datetime, got {delete_time!r}")
         when = to_naive_utc(delete_time) if delete_time is not None else utcnow()
         loc = t.image_locations
-        image_id = as_image_id(image_id)
+        image_id = as_key(image_id)
         with self.writing() as conn:
             _lock_image(conn, image_id)
             result = conn.execute(

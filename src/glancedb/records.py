@@ -9,7 +9,6 @@ loading, safe to mutate and to pickle.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -35,25 +34,6 @@ class Record(dict[str, Any]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Record, (dict(self),))
-
-    def to_dict(self) -> dict[str, Any]:
-        """A plain-dict copy (nested records included)."""
-        return _plain(self)  # type: ignore[no-any-return]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def record_from_row(row: Mapping[str, Any], columns: Iterable[str] | None = None) -> Record:
-    """Build a :class:`Record` from a result row mapping (optionally a subset)."""
-    if columns is None:
-        return Record(row)
-    return Record((c, row[c]) for c in columns)
 
 
 def dump_json(value: Any) -> str | None:
