@@ -35,9 +35,9 @@ from sqlalchemy.engine import make_url
 
 from benchmarks.catalogue import analyze, build_catalogue
 from glancedb import Database, RequestContext, migration
-from glancedb.filters import parse_query
-from glancedb.listing import page_statement
-from glancedb.listing_properties import choose_property_shapes
+from glancedb.images.listing import page_statement
+from glancedb.images.listing_filters import parse_query
+from glancedb.images.listing_properties import choose_property_shapes
 from glancedb.models import tables as t
 
 DEFAULT_SERVER_URLS = {

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from glancedb import exception
-from glancedb.filters import (
+from glancedb.images.listing_filters import (
     ColumnCondition,
     PropertyCondition,
     SortKey,

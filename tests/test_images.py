@@ -23,7 +23,7 @@ from glancedb.exception import (
     ImageNotFound,
     Invalid,
 )
-from glancedb.image_records import IMAGE_COLUMNS
+from glancedb.images.records import IMAGE_COLUMNS
 from glancedb.models import tables as t
 from glancedb.timeutils import utcnow
 from tests.backends import clear_tables, count_statements

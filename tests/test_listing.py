@@ -10,8 +10,8 @@ from benchmarks.catalogue import build_catalogue, generate
 from sqlalchemy import text
 
 from glancedb import Database, RequestContext, exception
-from glancedb.filters import parse_query
-from glancedb.listing import page_statement
+from glancedb.images.listing import page_statement
+from glancedb.images.listing_filters import parse_query
 from glancedb.models import tables as t
 from tests.backends import count_statements
 from tests.factories import image_row, insert, insert_image, next_time

@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection
 
 from glancedb import Database, RequestContext
-from glancedb.filters import PropertyCondition, parse_query
-from glancedb.listing import page_statement
-from glancedb.listing_properties import PropertyShape, probe_limit
+from glancedb.images.listing import page_statement
+from glancedb.images.listing_filters import PropertyCondition, parse_query
+from glancedb.images.listing_properties import PropertyShape, probe_limit
 from glancedb.models import tables as t
 from tests.backends import clear_tables, count_statements
 from tests.factories import image_row, insert, property_row, tag_row
@@ -59,7 +59,7 @@ def forced(pattern: Sequence[PropertyShape]) -> Iterator[None]:
     ) -> tuple[PropertyShape, ...]:
         return tuple(pattern[i % len(pattern)] for i in range(len(properties)))
 
-    with mock.patch("glancedb.listing.choose_property_shapes", choose):
+    with mock.patch("glancedb.images.listing.choose_property_shapes", choose):
         yield
 
 

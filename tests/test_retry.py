@@ -1,6 +1,6 @@
 """Retries of whole calls on transient failures (SPEC 13), never duplicating a write.
 
-The calls here are small functions decorated with :func:`glancedb.core.retrying`
+The calls here are small functions decorated with :func:`glancedb.transactions.retrying`
 that write through ``db.writing()``, like every public API method.
 """
 
@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import Connection, text
 from sqlalchemy import exc as sa_exc
 
-from glancedb import Database, core, exception
+from glancedb import Database, exception
+from glancedb import transactions as core
 
 
 class FakePGError(Exception):

@@ -14,11 +14,11 @@ from sqlalchemy import ColumnElement, Connection, delete, exists, insert, litera
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from glancedb.context import ContextLike
-from glancedb.core import DatabaseCore, retrying
 from glancedb.exception import Duplicate, Invalid, NotFound
 from glancedb.models import tables as t
 from glancedb.records import Record
 from glancedb.timeutils import to_naive_utc, to_timestamp, utcnow
+from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import check_lengths, reject_unstorable_text, to_int
 
 _nodes = t.node_reference

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from glancedb.cache import CacheAPI
-from glancedb.images import ImagesAPI
-from glancedb.listing import ListingAPI
-from glancedb.locations import LocationsAPI
-from glancedb.members import MembersAPI
+from glancedb.images.crud import ImagesAPI
+from glancedb.images.listing import ListingAPI
+from glancedb.images.locations import LocationsAPI
+from glancedb.images.members import MembersAPI
+from glancedb.images.properties import PropertiesAPI
+from glancedb.images.tags import TagsAPI
 from glancedb.metadefs import MetadefsAPI
-from glancedb.properties import PropertiesAPI
 from glancedb.purge import PurgeAPI
 from glancedb.schema import SchemaAPI
-from glancedb.tags import TagsAPI
 from glancedb.tasks import TasksAPI
 from glancedb.usage import UsageAPI
 

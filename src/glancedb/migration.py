@@ -25,11 +25,11 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy import exc as sa_exc
 
-from glancedb.core import TransientError, translate_error
 from glancedb.exception import DBConnectionError, GlanceDBError, SchemaError
 from glancedb.migrations import VERSION_TABLE
 from glancedb.models import metadata
 from glancedb.schema_diff import compare_connection, is_missing
+from glancedb.transactions import TransientError, translate_error
 
 LOG = logging.getLogger("glancedb")
 

@@ -31,10 +31,10 @@ from sqlalchemy import (
 )
 
 from glancedb.context import ContextLike
-from glancedb.core import DatabaseCore, retrying, translated_errors
 from glancedb.exception import Invalid
 from glancedb.models import tables as t
 from glancedb.timeutils import utcnow
+from glancedb.transactions import DatabaseCore, retrying, translated_errors
 from glancedb.validation import check_max_rows, to_int
 
 LOG = logging.getLogger("glancedb.purge")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from glancedb import migration
-from glancedb.core import DatabaseCore
+from glancedb.transactions import DatabaseCore
 
 
 class SchemaAPI(DatabaseCore):

@@ -27,11 +27,11 @@ from sqlalchemy import (
 from sqlalchemy.sql.expression import Select
 
 from glancedb.context import ContextLike, context_can_see_deleted, context_is_admin, context_owner
-from glancedb.core import DatabaseCore, retrying
 from glancedb.exception import Forbidden, Invalid, InvalidSortDir, InvalidSortKey, TaskNotFound
 from glancedb.models import tables as t
 from glancedb.records import Record, dump_json, load_json
 from glancedb.timeutils import to_naive_utc, utcnow
+from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import check_lengths, reject_unstorable_text, to_int
 
 TASK_COLUMNS: tuple[str, ...] = tuple(c.name for c in t.tasks.columns)

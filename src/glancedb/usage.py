@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
 
 from glancedb.context import ContextLike
-from glancedb.core import DatabaseCore, retrying
 from glancedb.models import tables as t
+from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import check_image_id_length
 
 #: The property Glance sets on an image while it is being copied to stores.

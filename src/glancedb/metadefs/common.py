@@ -33,7 +33,6 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.sql.elements import ColumnElement
 
 from glancedb.context import ContextLike, context_is_admin, context_owner
-from glancedb.core import translate_error
 from glancedb.exception import (
     Duplicate,
     Invalid,
@@ -45,6 +44,7 @@ from glancedb.exception import (
 from glancedb.models import tables as t
 from glancedb.records import Record, load_json
 from glancedb.timeutils import to_naive_utc, utcnow
+from glancedb.transactions import translate_error
 from glancedb.validation import (
     check_lengths,
     has_four_byte_chars,

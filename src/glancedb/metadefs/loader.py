@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, bindparam, delete, select, update
 
-from glancedb.core import retrying
 from glancedb.database import Database
 from glancedb.exception import Duplicate, GlanceDBError, Invalid
 from glancedb.metadefs import definitions as d
@@ -35,6 +34,7 @@ from glancedb.metadefs.namespaces import delete_namespace_content
 from glancedb.models import tables as t
 from glancedb.records import load_json
 from glancedb.timeutils import utcnow
+from glancedb.transactions import retrying
 
 LOG = logging.getLogger("glancedb.metadefs")
 

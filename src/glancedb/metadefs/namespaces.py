@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import Connection, delete, exists, select, update
 
 from glancedb.context import ContextLike, context_owner
-from glancedb.core import DatabaseCore, retrying
 from glancedb.exception import Invalid, MetadefDuplicateNamespace
 from glancedb.metadefs.common import (
     NAMESPACE_VISIBILITIES,
@@ -29,6 +28,7 @@ from glancedb.metadefs.common import (
 from glancedb.models import tables as t
 from glancedb.records import Record
 from glancedb.timeutils import utcnow
+from glancedb.transactions import DatabaseCore, retrying
 
 
 def check_namespace_values(values: dict[str, Any]) -> None:

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from glancedb.context import ContextLike
-from glancedb.core import DatabaseCore, retrying
 from glancedb.metadefs import definitions as d
 from glancedb.records import Record
+from glancedb.transactions import DatabaseCore, retrying
 
 
 class MetadefObjectAPI(DatabaseCore):

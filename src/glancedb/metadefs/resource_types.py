@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, select
 
 from glancedb.context import ContextLike
-from glancedb.core import DatabaseCore, TransientError, retrying
 from glancedb.exception import (
     DBError,
     Invalid,
@@ -33,6 +32,7 @@ from glancedb.metadefs.common import (
 )
 from glancedb.models import tables as t
 from glancedb.records import Record
+from glancedb.transactions import DatabaseCore, TransientError, retrying
 
 
 def resource_type_row(conn: Connection, name: Any) -> Row[Any]:

@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from glancedb.context import ContextLike
-from glancedb.core import DatabaseCore, retrying
 from glancedb.metadefs import definitions as d
 from glancedb.metadefs.common import (
     check_paging,
@@ -23,6 +22,7 @@ from glancedb.metadefs.common import (
 )
 from glancedb.models import tables as t
 from glancedb.records import Record
+from glancedb.transactions import DatabaseCore, retrying
 
 # Filter keys naming tag columns; any other key (Glance's upper layer passes
 # ``namespace``, for instance) is ignored.

@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import Connection, false, insert, select, update
 
 from glancedb.context import ContextLike
-from glancedb.core import DatabaseCore, retrying
 from glancedb.exception import Invalid, NotFound
-from glancedb.image_children import as_key, lock_image
 from glancedb.models import tables as t
+from glancedb.rows import as_key, lock_image
 from glancedb.timeutils import utcnow
+from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import check_image_id_length, check_lengths, reject_unstorable_text
 
 

@@ -2,7 +2,7 @@
 
 Pure functions, no SQL: the Glance-style ``filters`` dict, ``sort_key`` /
 ``sort_dir`` and ``is_public`` become an :class:`ImageQuery`, a typed and
-validated description that :mod:`glancedb.listing` turns into one SQL
+validated description that :mod:`glancedb.images.listing` turns into one SQL
 statement.  Every malformed input is rejected here, before any query runs.
 Filter keys are only ever compared with the known column names: a key that
 is not a column becomes a property *name* (data), never an identifier.

@@ -1,6 +1,6 @@
 """Who may see an image (SPEC 1.2), for calls that check one image in Python.
 
-Listing applies the same rules as SQL conditions (:mod:`glancedb.listing`);
+Listing applies the same rules as SQL conditions (:mod:`glancedb.images.listing`);
 the single-image checks (``image_get``, ``is_image_visible``, a listing's
 marker) all go through :func:`visibility_without_membership` so the rules
 live in one place.

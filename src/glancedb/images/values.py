@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from glancedb.exception import Invalid
-from glancedb.image_records import IMAGE_COLUMNS
+from glancedb.images.records import IMAGE_COLUMNS
 from glancedb.models import tables as t
 from glancedb.models.images import IMAGE_VISIBILITIES
 from glancedb.records import dump_json

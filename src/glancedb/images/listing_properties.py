@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Connection, Select, exists, false, func, literal, select
 
-from glancedb.filters import PropertyCondition
+from glancedb.images.listing_filters import PropertyCondition
 from glancedb.models import tables as t
 
 #: How one property filter is written into the page statement:

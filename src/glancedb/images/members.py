@@ -19,12 +19,12 @@ from sqlalchemy import (
 )
 
 from glancedb.context import ContextLike, context_is_admin, context_owner
-from glancedb.core import DatabaseCore, retrying
 from glancedb.exception import Duplicate, Invalid, NotFound
-from glancedb.image_children import as_key, as_row_id, given_time, inserted_id, lock_image
 from glancedb.models import tables as t
 from glancedb.records import Record
+from glancedb.rows import as_key, as_row_id, given_time, inserted_id, lock_image
 from glancedb.timeutils import utcnow
+from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import (
     check_image_id_length,
     check_lengths,

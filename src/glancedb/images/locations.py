@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from glancedb.context import ContextLike
-from glancedb.core import DatabaseCore, retrying
 from glancedb.exception import ImageNotFound, Invalid, NotFound
-from glancedb.image_children import as_key
-from glancedb.image_values import prepare_location
-from glancedb.image_writes import insert_locations, update_locations
+from glancedb.images.values import prepare_location
+from glancedb.images.writes import insert_locations, update_locations
 from glancedb.models import tables as t
+from glancedb.rows import as_key
 from glancedb.timeutils import to_naive_utc, utcnow
+from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import LOCATION_DELETE_STATUSES, check_image_id_length, to_int
 
 

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, false, select
 
 from glancedb.exception import NotFound
-from glancedb.image_records import chunks
-from glancedb.image_values import LocationValues
+from glancedb.images.records import chunks
+from glancedb.images.values import LocationValues
 from glancedb.models import tables as t
 
 

@@ -1,7 +1,7 @@
 """image_get_all: Glance's listing semantics in one SQL statement per page (SPEC 3).
 
-The filters are parsed by :mod:`glancedb.filters` into an
-:class:`~glancedb.filters.ImageQuery`; this module turns it into SQL:
+The filters are parsed by :mod:`glancedb.images.listing_filters` into an
+:class:`~glancedb.images.listing_filters.ImageQuery`; this module turns it into SQL:
 visibility rules as ``OR`` / ``EXISTS`` conditions, filters as column
 comparisons and subqueries on the child tables, a total order with
 ``created_at`` and ``id`` as tie-breakers, and keyset pagination after the
@@ -44,26 +44,26 @@ from glancedb.context import (
     context_is_admin,
     context_owner,
 )
-from glancedb.core import DatabaseCore, retrying
 from glancedb.exception import Forbidden, ImageNotFound, Invalid
-from glancedb.filters import (
+from glancedb.images.access import visibility_without_membership
+from glancedb.images.listing_filters import (
     ColumnCondition,
     ImageQuery,
     SortKey,
     parse_limit,
     parse_query,
 )
-from glancedb.image_records import image_dicts
-from glancedb.listing_properties import (
+from glancedb.images.listing_properties import (
     PROBED_DIALECTS,
     PropertyShape,
     choose_property_shapes,
     property_condition,
 )
+from glancedb.images.records import image_dicts
 from glancedb.models import tables as t
 from glancedb.records import Record
+from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import MAX_ID_LENGTH, MEMBER_STATUSES
-from glancedb.visibility import visibility_without_membership
 
 #: What a NULL in a nullable sort column counts as, by column type (SPEC 3.3):
 #: the ordering and the marker comparison both use it, so they always agree.

@@ -9,13 +9,13 @@ from sqlalchemy import delete, false, insert, select, true, update
 from sqlalchemy import exc as sa_exc
 
 from glancedb.context import ContextLike
-from glancedb.core import DatabaseCore, retrying, translate_error
 from glancedb.exception import Duplicate, Invalid, NotFound
-from glancedb.image_children import as_key, given_time, inserted_id, lock_image
-from glancedb.image_records import PROPERTY_COLUMNS
+from glancedb.images.records import PROPERTY_COLUMNS
 from glancedb.models import tables as t
 from glancedb.records import Record
+from glancedb.rows import as_key, given_time, inserted_id, lock_image
 from glancedb.timeutils import utcnow
+from glancedb.transactions import DatabaseCore, retrying, translate_error
 from glancedb.validation import (
     check_image_id_length,
     check_lengths,

@@ -9,7 +9,6 @@ from sqlalchemy import Connection, Row, false, select, update
 from sqlalchemy import exc as sa_exc
 
 from glancedb.context import ContextLike, context_can_see_deleted, context_is_admin, context_owner
-from glancedb.core import DatabaseCore, retrying, translate_error
 from glancedb.exception import (
     Conflict,
     Duplicate,
@@ -17,10 +16,10 @@ from glancedb.exception import (
     ForbiddenPublicImage,
     ImageNotFound,
 )
-from glancedb.image_children import as_key
-from glancedb.image_records import image_dicts
-from glancedb.image_values import prepare_create, prepare_update
-from glancedb.image_writes import (
+from glancedb.images.access import has_membership, image_field, visibility_without_membership
+from glancedb.images.records import image_dicts
+from glancedb.images.values import prepare_create, prepare_update
+from glancedb.images.writes import (
     insert_locations,
     replace_locations,
     set_properties,
@@ -28,9 +27,10 @@ from glancedb.image_writes import (
 )
 from glancedb.models import tables as t
 from glancedb.records import Record
+from glancedb.rows import as_key
 from glancedb.timeutils import utcnow
+from glancedb.transactions import DatabaseCore, retrying, translate_error
 from glancedb.validation import check_image_id_length
-from glancedb.visibility import has_membership, image_field, visibility_without_membership
 
 
 def is_image_mutable(context: ContextLike, image: Any) -> bool:
