@@ -12,26 +12,26 @@ from glancedb.context import context_can_see_deleted, context_is_admin, context_
 
 
 def test_transaction_commits_and_rolls_back(db: Database) -> None:
-    with db.writing() as conn:
+    with db.transaction() as conn:
         conn.execute(text("INSERT INTO node_reference (node_reference_url) VALUES ('n1')"))
-    with pytest.raises(RuntimeError), db.writing() as conn:
+    with pytest.raises(RuntimeError), db.transaction() as conn:
         conn.execute(text("INSERT INTO node_reference (node_reference_url) VALUES ('n2')"))
         raise RuntimeError("boom")
-    with db.reading() as conn:
+    with db.transaction(write=False) as conn:
         urls = conn.execute(text("SELECT node_reference_url FROM node_reference")).scalars()
         assert list(urls) == ["n1"]
 
 
 def test_integrity_error_becomes_duplicate(db: Database) -> None:
-    with pytest.raises(exception.Duplicate), db.writing() as conn:
+    with pytest.raises(exception.Duplicate), db.transaction() as conn:
         conn.execute(text("INSERT INTO node_reference (node_reference_url) VALUES ('n1')"))
         conn.execute(text("INSERT INTO node_reference (node_reference_url) VALUES ('n1')"))
-    with db.reading() as conn:
+    with db.transaction(write=False) as conn:
         assert conn.execute(text("SELECT count(*) FROM node_reference")).scalar() == 0
 
 
 def test_foreign_key_violation_is_invalid(db: Database) -> None:
-    with pytest.raises(exception.Invalid), db.writing() as conn:
+    with pytest.raises(exception.Invalid), db.transaction() as conn:
         conn.execute(
             text(
                 "INSERT INTO image_tags (image_id, value, created_at, deleted)"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from glancedb import Database, RequestContext, api, exception
+from glancedb import Database, RequestContext, api, engines, exception
 
 
 @pytest.fixture
@@ -47,14 +47,14 @@ def test_lazy_default_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_facade: None
 ) -> None:
     url = f"sqlite:///{tmp_path / 'env.sqlite'}"
-    monkeypatch.setenv(api.DEFAULT_URL_ENV, url)
+    monkeypatch.setenv(engines.DEFAULT_URL_ENV, url)
     assert str(api.get_engine().url) == url
 
 
 def test_lazy_default_is_the_embedded_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_facade: None
 ) -> None:
-    monkeypatch.delenv(api.DEFAULT_URL_ENV, raising=False)
+    monkeypatch.delenv(engines.DEFAULT_URL_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
     api.db_sync()
     assert (tmp_path / "glancedb.sqlite").exists()

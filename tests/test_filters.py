@@ -14,12 +14,12 @@ from glancedb.images.listing_filters import (
     PropertyCondition,
     SortKey,
     parse_filters,
-    parse_limit,
     parse_query,
     parse_sort,
     split_filter_op,
     split_in_list,
 )
+from glancedb.keyset import check_limit
 
 
 def test_api_wg_quoting_example_from_the_spec() -> None:
@@ -264,12 +264,12 @@ def test_sort_errors() -> None:
 
 
 def test_limits() -> None:
-    assert parse_limit(None) is None
-    assert parse_limit(0) == 0
-    assert parse_limit(25) == 25
+    assert check_limit(None) is None
+    assert check_limit(0) == 0
+    assert check_limit(25) == 25
     for bad in (-1, "x", 1.5, True):
         with pytest.raises(exception.Invalid):
-            parse_limit(bad)
+            check_limit(bad)
 
 
 def test_parse_query_combines_filters_and_sort() -> None:

@@ -1,7 +1,7 @@
 """Retries of whole calls on transient failures (SPEC 13), never duplicating a write.
 
 The calls here are small functions decorated with :func:`glancedb.transactions.retrying`
-that write through ``db.writing()``, like every public API method.
+that write through ``db.transaction()``, like every public API method.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def test_transient_failure_is_retried_and_written_once(db: Database, transient: 
     @core.retrying
     def write(url: str) -> str:
         attempts.append(1)
-        with db.writing() as conn:
+        with db.transaction() as conn:
             insert_node(conn, url)
             if len(attempts) == 1:
                 # The first attempt fails after its write: it must be rolled back.
@@ -91,7 +91,7 @@ def test_persistent_deadlock_gives_up_after_bounded_attempts(db: Database) -> No
     @core.retrying
     def write() -> None:
         attempts.append(1)
-        with db.writing() as conn:
+        with db.transaction() as conn:
             insert_node(conn, f"http://node-{len(attempts)}")
             raise mysql_deadlock()
 
@@ -107,7 +107,7 @@ def test_duplicate_is_not_retried(db: Database) -> None:
     @core.retrying
     def write() -> None:
         attempts.append(1)
-        with db.writing() as conn:
+        with db.transaction() as conn:
             insert_node(conn, "http://dup")
 
     write()
@@ -123,7 +123,7 @@ def test_programming_error_is_not_retried(db: Database) -> None:
     @core.retrying
     def write() -> None:
         attempts.append(1)
-        with db.writing() as conn:
+        with db.transaction() as conn:
             conn.execute(text("UPDATE no_such_table SET x = 1"))
 
     with pytest.raises(exception.DBError):
@@ -138,7 +138,7 @@ def test_nested_call_does_not_retry_on_its_own(db: Database) -> None:
     @core.retrying
     def inner() -> None:
         inner_attempts.append(1)
-        with db.writing() as conn:
+        with db.transaction() as conn:
             insert_node(conn, f"http://inner-{len(outer_attempts)}")
             if len(outer_attempts) == 1:
                 raise pg_deadlock()
@@ -146,7 +146,7 @@ def test_nested_call_does_not_retry_on_its_own(db: Database) -> None:
     @core.retrying
     def outer() -> None:
         outer_attempts.append(1)
-        with db.writing() as conn:
+        with db.transaction() as conn:
             insert_node(conn, f"http://outer-{len(outer_attempts)}")
             inner()
 
@@ -186,7 +186,7 @@ def test_real_deadlock_is_retried_once(db: Database, backend: str) -> None:
     @core.retrying
     def victim() -> None:
         attempts.append(1)
-        with db.writing() as conn:
+        with db.transaction() as conn:
             conn.execute(bump, {"n": 1, "id": ids[0]})
             first_locked.set()
             assert other_locked.wait(10)

@@ -127,7 +127,7 @@ def test_create_rejects_long_strings(
 ) -> None:
     with pytest.raises(exception.Invalid, match=rf"tasks\.{key}"):
         make_task(db, ctx, **{key: value})
-    with db.reading() as conn:
+    with db.transaction(write=False) as conn:
         assert conn.execute(select(t.tasks.c.id)).first() is None
 
 
@@ -138,7 +138,7 @@ def test_create_rejects_four_byte_characters(db: Database, ctx: RequestContext, 
         value = {"nested": ["ok", value]}
     with pytest.raises(exception.Invalid, match="4-byte"):
         make_task(db, ctx, **{key: value})
-    with db.reading() as conn:
+    with db.transaction(write=False) as conn:
         assert conn.execute(select(t.tasks.c.id)).first() is None
         assert conn.execute(select(t.task_info.c.task_id)).first() is None
 

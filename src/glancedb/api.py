@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import threading
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -18,20 +17,13 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy import Engine
 
 from glancedb.database import Database
+from glancedb.engines import default_url
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-DEFAULT_URL_ENV = "GLANCEDB_DATABASE_URL"
-EMBEDDED_URL = "sqlite:///glancedb.sqlite"
-
 _lock = threading.Lock()
 _default: Database | None = None
-
-
-def default_url() -> str:
-    """The URL used when none is configured: the environment, else the embedded file."""
-    return os.environ.get(DEFAULT_URL_ENV) or EMBEDDED_URL
 
 
 def configure(url: str | None = None, **options: Any) -> Database:
@@ -82,6 +74,11 @@ def _delegate(method: Callable[Concatenate[Database, P], R]) -> Callable[P, R]:
 db_sync = _delegate(Database.db_sync)
 db_version = _delegate(Database.db_version)
 db_check = _delegate(Database.db_check)
+db_revisions = _delegate(Database.db_revisions)
+db_upgrade = _delegate(Database.db_upgrade)
+db_downgrade = _delegate(Database.db_downgrade)
+transaction = _delegate(Database.transaction)
+dispose = _delegate(Database.dispose)
 
 # --- images (issue 3) -----------------------------------------------------------
 image_create = _delegate(Database.image_create)

@@ -50,16 +50,17 @@ def _as_time(name: str, value: Any, default: datetime.datetime) -> datetime.date
     raise Invalid(f"{name} must be a datetime or a POSIX timestamp, got {value!r}")
 
 
+def _node_row(conn: Connection, node_reference_url: str) -> Record:
+    row = conn.execute(
+        select(_nodes).where(_nodes.c.node_reference_url == node_reference_url)
+    ).first()
+    if row is None:
+        raise NotFound(f"No cache node found with URL {node_reference_url!r}")
+    return Record(row._mapping)
+
+
 class CacheAPI(DatabaseCore):
     """Image-cache records: cache nodes and the images cached on them (SPEC 10b)."""
-
-    def _node_row(self, conn: Connection, node_reference_url: str) -> Record:
-        row = conn.execute(
-            select(_nodes).where(_nodes.c.node_reference_url == node_reference_url)
-        ).first()
-        if row is None:
-            raise NotFound(f"No cache node found with URL {node_reference_url!r}")
-        return Record(row._mapping)
 
     @retrying
     def node_reference_create(self, context: ContextLike, node_reference_url: str) -> Record:
@@ -72,17 +73,17 @@ class CacheAPI(DatabaseCore):
         reject_unstorable_text(values, "node reference")
         check_lengths(_nodes, values)
         try:
-            with self.writing() as conn:
+            with self._writing() as conn:
                 conn.execute(insert(_nodes).values(**values))
-                return self._node_row(conn, node_reference_url)
+                return _node_row(conn, node_reference_url)
         except Duplicate:
             raise Duplicate(f"Cache node {node_reference_url!r} already exists") from None
 
     @retrying
     def node_reference_get_by_url(self, context: ContextLike, node_reference_url: str) -> Record:
         """The node record of ``node_reference_url``; unknown → ``NotFound``."""
-        with self.reading() as conn:
-            return self._node_row(conn, node_reference_url)
+        with self._reading() as conn:
+            return _node_row(conn, node_reference_url)
 
     @retrying
     def insert_cache_details(
@@ -115,8 +116,8 @@ class CacheAPI(DatabaseCore):
         check_lengths(_cached, values)
         names = list(values)
         try:
-            with self.writing() as conn:
-                node_id = self._node_row(conn, node_reference_url)["node_reference_id"]
+            with self._writing() as conn:
+                node_id = _node_row(conn, node_reference_url)["node_reference_id"]
                 # INSERT ... SELECT ... WHERE NOT EXISTS: an existing (image,
                 # node) entry is skipped without an error aborting the
                 # transaction.
@@ -138,7 +139,7 @@ class CacheAPI(DatabaseCore):
         query = select(_cached.c.hits).where(
             _cached.c.image_id == image_id, _on_node(node_reference_url)
         )
-        with self.reading() as conn:
+        with self._reading() as conn:
             hits = conn.execute(query).scalar()
         return int(hits or 0)
 
@@ -147,7 +148,7 @@ class CacheAPI(DatabaseCore):
         self, context: ContextLike, image_id: str, node_reference_url: str
     ) -> None:
         """Add one hit to ``image_id`` on the node and set ``last_accessed`` to now."""
-        with self.writing() as conn:
+        with self._writing() as conn:
             conn.execute(
                 update(_cached)
                 .where(_cached.c.image_id == image_id, _on_node(node_reference_url))
@@ -174,7 +175,7 @@ class CacheAPI(DatabaseCore):
             .where(_on_node(node_reference_url))
             .order_by(_cached.c.id)
         )
-        with self.reading() as conn:
+        with self._reading() as conn:
             rows = conn.execute(query).all()
         records = []
         for row in rows:
@@ -193,7 +194,7 @@ class CacheAPI(DatabaseCore):
             .where(_cached.c.image_id == image_id)
             .order_by(_nodes.c.node_reference_id)
         )
-        with self.reading() as conn:
+        with self._reading() as conn:
             return list(conn.execute(query).scalars())
 
     @retrying
@@ -207,7 +208,7 @@ class CacheAPI(DatabaseCore):
             .order_by(_cached.c.last_accessed, _cached.c.id)
             .limit(1)
         )
-        with self.reading() as conn:
+        with self._reading() as conn:
             image_id = conn.execute(query).scalar()
         return None if image_id is None else str(image_id)
 
@@ -217,7 +218,7 @@ class CacheAPI(DatabaseCore):
     ) -> bool:
         """Whether ``image_id`` is cached on the node."""
         query = select(exists().where(_cached.c.image_id == image_id, _on_node(node_reference_url)))
-        with self.reading() as conn:
+        with self._reading() as conn:
             return bool(conn.execute(query).scalar())
 
     @retrying
@@ -225,7 +226,7 @@ class CacheAPI(DatabaseCore):
         self, context: ContextLike, image_id: str, node_reference_url: str
     ) -> None:
         """Forget that ``image_id`` is cached on the node."""
-        with self.writing() as conn:
+        with self._writing() as conn:
             conn.execute(
                 delete(_cached).where(_cached.c.image_id == image_id, _on_node(node_reference_url))
             )
@@ -233,5 +234,5 @@ class CacheAPI(DatabaseCore):
     @retrying
     def delete_all_cached_images(self, context: ContextLike, node_reference_url: str) -> None:
         """Forget every image cached on the node."""
-        with self.writing() as conn:
+        with self._writing() as conn:
             conn.execute(delete(_cached).where(_on_node(node_reference_url)))

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 from glancedb.cache import CacheAPI
-from glancedb.images.crud import ImagesAPI
-from glancedb.images.listing import ListingAPI
-from glancedb.images.locations import LocationsAPI
-from glancedb.images.members import MembersAPI
-from glancedb.images.properties import PropertiesAPI
-from glancedb.images.tags import TagsAPI
+from glancedb.images import ImagesAPI
 from glancedb.metadefs import MetadefsAPI
 from glancedb.purge import PurgeAPI
 from glancedb.schema import SchemaAPI
@@ -18,11 +13,6 @@ from glancedb.usage import UsageAPI
 
 class Database(
     ImagesAPI,
-    ListingAPI,
-    LocationsAPI,
-    PropertiesAPI,
-    MembersAPI,
-    TagsAPI,
     TasksAPI,
     UsageAPI,
     PurgeAPI,
@@ -37,4 +27,5 @@ class Database(
     retried on deadlocks, serialization failures and dropped connections.
     ``read_url`` names an optional read replica used by read-only calls.
     Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
+    Work spanning several calls runs in one :meth:`transaction`.
     """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event, make_url
@@ -9,6 +10,17 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
 from glancedb.exception import DBConfigurationError
+
+#: The environment variable naming the database when no URL is given.
+DEFAULT_URL_ENV = "GLANCEDB_DATABASE_URL"
+#: The embedded default: a SQLite file in the current directory.
+EMBEDDED_URL = "sqlite:///glancedb.sqlite"
+
+
+def default_url() -> str:
+    """The URL used when none is given: ``$GLANCEDB_DATABASE_URL``, else the embedded file."""
+    return os.environ.get(DEFAULT_URL_ENV) or EMBEDDED_URL
+
 
 # Drivers glancedb ships extras for; a URL naming only the backend gets these.
 _DEFAULT_DRIVERS = {

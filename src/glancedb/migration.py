@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 from alembic import command
 from alembic.config import Config
@@ -25,15 +26,18 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy import exc as sa_exc
 
+from glancedb.driver_errors import TransientError, translate_error
 from glancedb.exception import DBConnectionError, GlanceDBError, SchemaError
 from glancedb.migrations import VERSION_TABLE
 from glancedb.models import metadata
 from glancedb.schema_diff import compare_connection, is_missing
-from glancedb.transactions import TransientError, translate_error
 
 LOG = logging.getLogger("glancedb")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+#: What :func:`sync` did.
+SyncAction = Literal["created", "adopted", "upgraded", "current"]
 
 #: Glance's version table and the only Glance revision glancedb adopts.
 GLANCE_VERSION_TABLE = "alembic_version"
@@ -225,7 +229,7 @@ def _refuse_unmanaged(connection: Connection) -> None:
         )
 
 
-def sync(engine: Engine) -> str:
+def sync(engine: Engine) -> SyncAction:
     """Bring the database to glancedb's head revision, adopting Glance's.
 
     Returns what was done: ``"created"`` (the database was empty),
@@ -250,7 +254,7 @@ def sync(engine: Engine) -> str:
         current = _current(connection)
         if current is None and tables & set(metadata.tables):
             _adopt(connection, config, tables)
-            action = "adopted"
+            action: SyncAction = "adopted"
         else:
             command.upgrade(config, "head")
             if current is None:

@@ -31,10 +31,11 @@ from sqlalchemy import (
 )
 
 from glancedb.context import ContextLike
+from glancedb.driver_errors import translated_errors
 from glancedb.exception import Invalid
 from glancedb.models import tables as t
 from glancedb.timeutils import utcnow
-from glancedb.transactions import DatabaseCore, retrying, translated_errors
+from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import check_max_rows, to_int
 
 LOG = logging.getLogger("glancedb.purge")
@@ -245,14 +246,14 @@ class PurgeAPI(DatabaseCore):
     @retrying
     def _select_window(self, plan: _Plan, wanted: int) -> Sequence[Any]:
         # On the primary (not a replica): the keys must be current.
-        with self.writing() as conn:
+        with self._writing() as conn:
             query = select(plan.key).where(*plan.where).order_by(*plan.order).limit(wanted)
             return list(conn.execute(query).scalars())
 
     @retrying
     def _delete_rows(self, plan: _Plan, keys: Sequence[Any]) -> dict[str, int]:
         """One transaction: delete the rows of ``keys`` that still qualify."""
-        with self.writing() as conn:
+        with self._writing() as conn:
             statement = delete(plan.table).where(plan.key.in_(keys), *plan.where)
             return {plan.table.name: conn.execute(statement).rowcount}
 
@@ -260,7 +261,7 @@ class PurgeAPI(DatabaseCore):
     def _delete_tasks(self, plan: _Plan, keys: Sequence[Any]) -> dict[str, int]:
         """One transaction: the info rows of the tasks of ``keys``, then the tasks."""
         still_purgeable = select(t.tasks.c.id).where(t.tasks.c.id.in_(keys), *plan.where)
-        with self.writing() as conn:
+        with self._writing() as conn:
             info = conn.execute(
                 delete(t.task_info).where(t.task_info.c.task_id.in_(still_purgeable))
             )
@@ -272,7 +273,7 @@ class PurgeAPI(DatabaseCore):
     @retrying
     def _count(self, plan: _Plan, limit: int) -> int:
         query = select(func.count()).select_from(plan.table).where(*plan.where)
-        with self.reading() as conn:
+        with self._reading() as conn:
             count = int(conn.execute(query).scalar() or 0)
         return count if limit == -1 else min(count, limit)
 
@@ -288,7 +289,7 @@ class PurgeAPI(DatabaseCore):
         info_query = select(func.count()).select_from(
             picked.join(t.task_info, t.task_info.c.task_id == picked.c.id)
         )
-        with self.reading() as conn:
+        with self._reading() as conn:
             tasks = int(conn.execute(tasks_query).scalar() or 0)
             info = int(conn.execute(info_query).scalar() or 0)
         return {t.task_info.name: info, t.tasks.name: tasks}

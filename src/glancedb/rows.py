@@ -1,30 +1,48 @@
-"""Helpers shared by the calls that write an image's child rows
-(properties, members, tags)."""
+"""Row helpers shared by every API area: keys, ids, caller-given times, batches."""
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, CursorResult, select
+from sqlalchemy import CursorResult
 
-from glancedb.exception import DBError, ImageNotFound, Invalid, NotFound
-from glancedb.models import tables as t
+from glancedb.exception import DBError, Invalid
 from glancedb.timeutils import to_naive_utc
 
+T = TypeVar("T")
 
-def lock_image(conn: Connection, image_id: str) -> None:
-    """Lock the image row for this transaction; ImageNotFound if it does not exist.
+#: Keys per ``IN`` list when reading or writing in bulk: far from every
+#: backend's bound-parameter limit, and the statement count stays
+#: proportional to the number of pages, not rows.
+ID_CHUNK = 1000
 
-    Writers of an image's child rows take this lock first (image updates
-    take it by updating the row), so that they serialise per image: checks
-    such as "no live membership yet" then hold until commit, and MySQL's gap
-    locks cannot deadlock concurrent inserts into the same image.
+_MIN_INT32, _MAX_INT32 = -(2**31), 2**31 - 1
+
+
+def as_key(value: Any) -> str:
+    """An id, name or tag used only to look rows up, as a string.
+
+    Bound as the string column's type, so that a caller passing an int
+    finds nothing instead of making PostgreSQL reject the comparison.
     """
-    stmt = select(t.images.c.id).where(t.images.c.id == image_id).with_for_update()
-    if conn.execute(stmt).first() is None:
-        raise ImageNotFound(f"No image found with ID {image_id}")
+    return value if isinstance(value, str) else str(value)
+
+
+def row_id(value: Any) -> int | None:
+    """``value`` as an integer primary key, or None when no row can have it.
+
+    Booleans, non-numbers and numbers outside the 32-bit ``INTEGER`` columns
+    are never ids; callers turn None into their own ``NotFound``.
+    """
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if _MIN_INT32 <= number <= _MAX_INT32 else None
 
 
 def inserted_id(result: CursorResult[Any]) -> int:
@@ -35,31 +53,22 @@ def inserted_id(result: CursorResult[Any]) -> int:
     return int(key[0])
 
 
-def as_key(value: Any) -> str:
-    """An image id, name or tag used only to look rows up, as a string.
-
-    Bound as the string column's type, so that a caller passing an int
-    finds nothing instead of making PostgreSQL reject the comparison.
-    """
-    return value if isinstance(value, str) else str(value)
-
-
-def as_row_id(value: Any, what: str) -> int:
-    """An integer primary key to look a row up by; NotFound when it cannot be one."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise NotFound(f"No {what} found with ID {value!r}") from None
-    if isinstance(value, bool) or not -(2**31) <= number < 2**31:
-        raise NotFound(f"No {what} found with ID {value!r}")
-    return number
-
-
 def given_time(values: Mapping[str, Any], key: str) -> datetime.datetime | None:
-    """A bookkeeping timestamp a caller passed on create (SPEC 1.4), as naive UTC."""
+    """A timestamp a caller passed on create (SPEC 1.4), as naive UTC; None if absent."""
     value = values.get(key)
     if value is None:
         return None
     if not isinstance(value, datetime.datetime):
         raise Invalid(f"{key} must be a datetime, got {value!r}")
     return to_naive_utc(value)
+
+
+def creation_times(values: Mapping[str, Any], now: datetime.datetime) -> dict[str, Any]:
+    """``created_at`` / ``updated_at`` as given on create, else ``now``."""
+    return {key: given_time(values, key) or now for key in ("created_at", "updated_at")}
+
+
+def chunks(items: Sequence[T], size: int = ID_CHUNK) -> Iterable[Sequence[T]]:
+    """Split ``items`` into consecutive slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,28 +1,57 @@
-"""Schema management on a Database: sync, version, check (SPEC 14)."""
+"""Schema management on a Database: sync, version, check, upgrade, downgrade (SPEC 14).
+
+Each method is what one ``glancedb db ...`` command does; the command line
+only prints what they return.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from glancedb import migration
+from glancedb.migration import SyncAction
 from glancedb.transactions import DatabaseCore
 
 
-class SchemaAPI(DatabaseCore):
-    """Schema management on a Database: sync, version, check (SPEC 14)."""
+@dataclass(frozen=True)
+class Revisions:
+    """Where a database stands: glancedb's revision, the newest one, Glance's."""
 
-    def db_sync(self) -> None:
+    #: glancedb's revision of the database; None when glancedb does not manage it.
+    current: str | None
+    #: The newest revision of this glancedb version's migrations.
+    head: str
+    #: The revision in Glance's own ``alembic_version``; None when absent.
+    glance: str | None
+
+
+class SchemaAPI(DatabaseCore):
+    """Schema management on a Database: sync, version, check, upgrade, downgrade."""
+
+    def db_sync(self) -> SyncAction:
         """Bring the schema to the head revision (as ``glancedb db sync``).
 
         An empty database gets the whole schema; a database created by Glance
         (revision ``2024_1_contract01``) is checked and adopted without
-        changing its rows; a glancedb database is upgraded.  Raises
-        :class:`~glancedb.exception.SchemaError` when the database cannot be
-        adopted (another Glance revision, or a schema that drifted).
+        changing its rows; a glancedb database is upgraded.  Returns what was
+        done: ``created``, ``adopted``, ``upgraded`` or ``current``.
+
+        :raises SchemaError: the database cannot be adopted (another Glance
+            revision, or a schema that drifted).
         """
-        migration.sync(self.engine)
+        return migration.sync(self.engine)
 
     def db_version(self) -> str | None:
         """The glancedb revision of the database, None when glancedb does not manage it."""
         return migration.current_revision(self.engine)
+
+    def db_revisions(self) -> Revisions:
+        """The database's glancedb revision, the head revision and Glance's revision."""
+        return Revisions(
+            current=migration.current_revision(self.engine),
+            head=migration.head_revision(),
+            glance=migration.glance_revision(self.engine),
+        )
 
     def db_check(self) -> list[str]:
         """What keeps the schema from being current, one line each; empty when it is.
@@ -32,3 +61,18 @@ class SchemaAPI(DatabaseCore):
         :func:`glancedb.migration.compare_schema`).
         """
         return migration.check(self.engine)
+
+    def db_upgrade(self, revision: str = "head") -> str | None:
+        """Upgrade the schema to ``revision`` (default: head); return the new revision."""
+        migration.upgrade(self.engine, revision)
+        return migration.current_revision(self.engine)
+
+    def db_downgrade(self, revision: str) -> str | None:
+        """Downgrade the schema to ``revision``; return the new revision (None at base).
+
+        ``base`` removes glancedb's schema; on a database Glance shares it
+        only removes glancedb's stamp and additions: Glance's tables and rows
+        stay.
+        """
+        migration.downgrade(self.engine, revision)
+        return migration.current_revision(self.engine)

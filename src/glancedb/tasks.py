@@ -15,9 +15,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Row,
-    and_,
     false,
-    func,
     insert,
     or_,
     select,
@@ -27,12 +25,13 @@ from sqlalchemy import (
 from sqlalchemy.sql.expression import Select
 
 from glancedb.context import ContextLike, context_can_see_deleted, context_is_admin, context_owner
-from glancedb.exception import Forbidden, Invalid, InvalidSortDir, InvalidSortKey, TaskNotFound
+from glancedb.exception import Forbidden, Invalid, InvalidSortKey, TaskNotFound
+from glancedb.keyset import OrderKey, check_direction, check_limit, paginate, with_tie_breakers
 from glancedb.models import tables as t
 from glancedb.records import Record, dump_json, load_json
 from glancedb.timeutils import to_naive_utc, utcnow
 from glancedb.transactions import DatabaseCore, retrying
-from glancedb.validation import check_lengths, reject_unstorable_text, to_int
+from glancedb.validation import check_lengths, reject_unstorable_text
 
 TASK_COLUMNS: tuple[str, ...] = tuple(c.name for c in t.tasks.columns)
 TASK_INFO_KEYS: tuple[str, ...] = ("input", "result", "message")
@@ -42,24 +41,6 @@ _PROTECTED_ON_UPDATE = frozenset({"id", "created_at", "updated_at", "deleted_at"
 # task_info columns are TEXT, which MySQL limits to 65535 bytes; checked on
 # every backend so that all three accept the same tasks.
 TEXT_MAX_BYTES = 65535
-# Stand-ins for NULL in the marker comparison of nullable sort columns, so a
-# NULL value neither loops nor skips a page.
-_EMPTY_TIME = datetime.datetime(1900, 1, 1)
-
-
-def _sort_expression(key: str) -> ColumnElement[Any]:
-    column = t.tasks.c[key]
-    if not column.nullable:
-        return column
-    if key in ("expires_at", "updated_at", "deleted_at", "created_at"):
-        return func.coalesce(column, _EMPTY_TIME)
-    return func.coalesce(column, "")
-
-
-def _empty_for(key: str, value: Any) -> Any:
-    if value is not None or not t.tasks.c[key].nullable:
-        return value
-    return _EMPTY_TIME if key.endswith("_at") else ""
 
 
 def _visible_clause(context: ContextLike) -> ColumnElement[bool] | None:
@@ -144,52 +125,55 @@ def _task_values(values: Mapping[str, Any], *, creating: bool) -> dict[str, Any]
     return columns
 
 
+def _task_row(
+    conn: Connection,
+    context: ContextLike,
+    task_id: str,
+    *,
+    force_show_deleted: bool = False,
+    with_info: bool = True,
+) -> Row[Any]:
+    """The task row, checked for existence and visibility."""
+    query = _select_tasks(with_info).where(t.tasks.c.id == task_id)
+    if not force_show_deleted and not context_can_see_deleted(context):
+        query = query.where(t.tasks.c.deleted == false())
+    row = conn.execute(query).first()
+    if row is None:
+        raise TaskNotFound(f"No task found with ID {task_id}")
+    if not is_task_visible(context, dict(row._mapping)):
+        raise Forbidden(f"Forbidding request, task {task_id} is not visible")
+    return row
+
+
+def _soft_delete_expired(conn: Connection, context: ContextLike) -> None:
+    """Soft-delete the context owner's expired tasks (as Glance does)."""
+    owner = context_owner(context)
+    if owner is None:
+        return
+    now = utcnow()
+    conn.execute(
+        update(t.tasks)
+        .where(
+            t.tasks.c.owner == owner,
+            t.tasks.c.deleted == false(),
+            t.tasks.c.expires_at <= now,
+        )
+        .values(deleted=True, deleted_at=now)
+    )
+
+
+def _fetch_task(conn: Connection, task_id: str) -> Record:
+    row = conn.execute(_select_tasks(True).where(t.tasks.c.id == task_id)).one()
+    return _task_record(row, with_info=True)
+
+
+# --- public API ------------------------------------------------------------
+
+
 class TasksAPI(DatabaseCore):
     """Tasks and their info (SPEC 8)."""
 
     # --- internals -------------------------------------------------------------
-
-    def _task_row(
-        self,
-        conn: Connection,
-        context: ContextLike,
-        task_id: str,
-        *,
-        force_show_deleted: bool = False,
-        with_info: bool = True,
-    ) -> Row[Any]:
-        """The task row, checked for existence and visibility."""
-        query = _select_tasks(with_info).where(t.tasks.c.id == task_id)
-        if not force_show_deleted and not context_can_see_deleted(context):
-            query = query.where(t.tasks.c.deleted == false())
-        row = conn.execute(query).first()
-        if row is None:
-            raise TaskNotFound(f"No task found with ID {task_id}")
-        if not is_task_visible(context, dict(row._mapping)):
-            raise Forbidden(f"Forbidding request, task {task_id} is not visible")
-        return row
-
-    def _soft_delete_expired(self, conn: Connection, context: ContextLike) -> None:
-        """Soft-delete the context owner's expired tasks (as Glance does)."""
-        owner = context_owner(context)
-        if owner is None:
-            return
-        now = utcnow()
-        conn.execute(
-            update(t.tasks)
-            .where(
-                t.tasks.c.owner == owner,
-                t.tasks.c.deleted == false(),
-                t.tasks.c.expires_at <= now,
-            )
-            .values(deleted=True, deleted_at=now)
-        )
-
-    def _fetch_task(self, conn: Connection, task_id: str) -> Record:
-        row = conn.execute(_select_tasks(True).where(t.tasks.c.id == task_id)).one()
-        return _task_record(row, with_info=True)
-
-    # --- public API ------------------------------------------------------------
 
     @retrying
     def task_create(self, context: ContextLike, values: Mapping[str, Any]) -> Record:
@@ -210,10 +194,10 @@ class TasksAPI(DatabaseCore):
         columns.setdefault("created_at", now)
         columns.setdefault("updated_at", now)
         columns.setdefault("deleted", False)
-        with self.writing() as conn:
+        with self._writing() as conn:
             conn.execute(insert(t.tasks).values(**columns))
             conn.execute(insert(t.task_info).values(task_id=columns["id"], **info))
-            return self._fetch_task(conn, columns["id"])
+            return _fetch_task(conn, columns["id"])
 
     @retrying
     def task_update(self, context: ContextLike, task_id: str, values: Mapping[str, Any]) -> Record:
@@ -231,8 +215,8 @@ class TasksAPI(DatabaseCore):
         columns.setdefault("deleted", False)
         if columns["deleted"]:
             columns["deleted_at"] = now
-        with self.writing() as conn:
-            self._task_row(conn, context, task_id, with_info=False)
+        with self._writing() as conn:
+            _task_row(conn, context, task_id, with_info=False)
             conn.execute(update(t.tasks).where(t.tasks.c.id == task_id).values(**columns))
             if info:
                 result = conn.execute(
@@ -240,7 +224,7 @@ class TasksAPI(DatabaseCore):
                 )
                 if result.rowcount == 0:
                     conn.execute(insert(t.task_info).values(task_id=task_id, **info))
-            return self._fetch_task(conn, task_id)
+            return _fetch_task(conn, task_id)
 
     @retrying
     def task_get(
@@ -252,22 +236,22 @@ class TasksAPI(DatabaseCore):
         that can see deleted records; else ``TaskNotFound``.  A task of
         another owner → ``Forbidden`` (admins see every task).
         """
-        with self.reading() as conn:
-            row = self._task_row(conn, context, task_id, force_show_deleted=force_show_deleted)
+        with self._reading() as conn:
+            row = _task_row(conn, context, task_id, force_show_deleted=force_show_deleted)
             return _task_record(row, with_info=True)
 
     @retrying
     def task_delete(self, context: ContextLike, task_id: str) -> Record:
         """Soft-delete the task ``task_id`` and return its task dict."""
         now = utcnow()
-        with self.writing() as conn:
-            self._task_row(conn, context, task_id, with_info=False)
+        with self._writing() as conn:
+            _task_row(conn, context, task_id, with_info=False)
             conn.execute(
                 update(t.tasks)
                 .where(t.tasks.c.id == task_id)
                 .values(deleted=True, deleted_at=now, updated_at=now)
             )
-            return self._fetch_task(conn, task_id)
+            return _fetch_task(conn, task_id)
 
     @retrying
     def task_get_all(
@@ -289,18 +273,16 @@ class TasksAPI(DatabaseCore):
         admin with ``admin_as_user``) that has an owner sees only its own
         tasks.  The caller's expired tasks are soft-deleted first.
         """
-        if sort_key not in t.tasks.c:
+        if not isinstance(sort_key, str) or sort_key not in t.tasks.c:
             raise InvalidSortKey(f"Invalid sort key {sort_key!r} for tasks")
-        if sort_dir not in ("asc", "desc"):
-            raise InvalidSortDir(f"Invalid sort direction {sort_dir!r}: use 'asc' or 'desc'")
-        if limit is not None:
-            limit = to_int("limit", limit)
-            if limit < 0:
-                raise Invalid(f"limit must not be negative, got {limit}")
-        sort_keys = [sort_key] + [k for k in ("created_at", "id") if k != sort_key]
+        direction = check_direction(sort_dir)
+        page_limit = check_limit(limit)
+        tasks = t.tasks.c
+        columns = with_tie_breakers([tasks[sort_key]], [tasks.created_at, tasks.id])
+        keys = [OrderKey(column, direction) for column in columns]
         filters = dict(filters or {})
-        with self.writing() as conn:
-            self._soft_delete_expired(conn, context)
+        with self._writing() as conn:
+            _soft_delete_expired(conn, context)
             query = select(t.tasks)
             owner = context_owner(context)
             if (not context_is_admin(context) or admin_as_user) and owner is not None:
@@ -313,15 +295,14 @@ class TasksAPI(DatabaseCore):
                     query = query.where(t.tasks.c.deleted == (true() if value else false()))
                 else:
                     query = query.where(t.tasks.c[key] == value)
-            if marker is not None:
-                marker_row = self._task_row(
+            marker_row = (
+                None
+                if marker is None
+                else _task_row(
                     conn, context, marker, force_show_deleted=showing_deleted, with_info=False
-                )
-                query = query.where(_after_marker(sort_keys, sort_dir, dict(marker_row._mapping)))
-            order = [_sort_expression(k) for k in sort_keys]
-            query = query.order_by(*(o.desc() if sort_dir == "desc" else o.asc() for o in order))
-            if limit is not None:
-                query = query.limit(limit)
+                )._mapping
+            )
+            query = paginate(query, keys, marker_row, page_limit)
             return [_task_record(row, with_info=False) for row in conn.execute(query)]
 
     @retrying
@@ -331,8 +312,8 @@ class TasksAPI(DatabaseCore):
         Deleted tasks are included only for contexts that can see deleted
         records.  The caller's expired tasks are soft-deleted first.
         """
-        with self.writing() as conn:
-            self._soft_delete_expired(conn, context)
+        with self._writing() as conn:
+            _soft_delete_expired(conn, context)
             query = _select_tasks(True).where(
                 t.tasks.c.image_id == image_id,
                 or_(t.tasks.c.expires_at.is_(None), t.tasks.c.expires_at >= utcnow()),
@@ -344,17 +325,3 @@ class TasksAPI(DatabaseCore):
                 query = query.where(visible)
             query = query.order_by(t.tasks.c.created_at, t.tasks.c.id)
             return [_task_record(row, with_info=True) for row in conn.execute(query)]
-
-
-def _after_marker(
-    sort_keys: list[str], sort_dir: str, marker: Mapping[str, Any]
-) -> ColumnElement[bool]:
-    """Rows strictly after ``marker`` in the order of ``sort_keys``."""
-    alternatives: list[ColumnElement[bool]] = []
-    for i, key in enumerate(sort_keys):
-        equal_before = [_sort_expression(k) == _empty_for(k, marker[k]) for k in sort_keys[:i]]
-        expression = _sort_expression(key)
-        value = _empty_for(key, marker[key])
-        beyond = expression < value if sort_dir == "desc" else expression > value
-        alternatives.append(and_(true(), *equal_before, beyond))
-    return or_(*alternatives)

@@ -1,10 +1,13 @@
-"""Transactions, retries and driver-error translation.
+"""Transactions and retries: the one mechanism every public call runs through.
 
 :class:`DatabaseCore` owns the engines.  Each public API method runs in one
-transaction opened by :meth:`DatabaseCore.writing` or
-:meth:`DatabaseCore.reading` and is wrapped in :func:`retrying`, which re-runs
+transaction opened by :meth:`DatabaseCore._writing` or
+:meth:`DatabaseCore._reading` and is wrapped in :func:`retrying`, which re-runs
 the whole call when the database reports a transient failure (deadlock,
-serialization failure, dropped connection) before the commit.
+serialization failure, dropped connection) before the commit.  Calls made
+while a transaction of the same database is open join it, and only the
+outermost call retries, so work spanning several calls
+(:meth:`DatabaseCore.transaction`) is retried as a whole.
 """
 
 from __future__ import annotations
@@ -15,21 +18,17 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import URL, Connection, Engine
 from sqlalchemy import exc as sa_exc
 
+from glancedb.driver_errors import TransientError, translate_error, translated_errors
 from glancedb.engines import create_glancedb_engine
-from glancedb.exception import (
-    DBConnectionError,
-    DBDeadlock,
-    DBError,
-    Duplicate,
-    GlanceDBError,
-    Invalid,
-)
+from glancedb.exception import DBConnectionError, DBError, GlanceDBError
 
 LOG = logging.getLogger("glancedb")
 
@@ -41,134 +40,106 @@ R = TypeVar("R")
 RETRY_ATTEMPTS = 5
 RETRY_FIRST_DELAY = 0.05
 
-# Set while a public call runs, so that nested calls neither retry on their
-# own nor open a second transaction.
-_current_connection: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
-    "glancedb_connection", default=None
+
+@dataclass(frozen=True)
+class _OpenTransaction:
+    connection: Connection
+    write: bool
+
+
+# The transactions open in this thread or task, by the id of the database
+# that opened them: a call joins its own database's transaction, never
+# another database's.
+_open_transactions: contextvars.ContextVar[dict[int, _OpenTransaction] | None] = (
+    contextvars.ContextVar("glancedb_open_transactions", default=None)
 )
-
-_PG_DEADLOCK_CODES = {"40001", "40P01"}
-_PG_UNIQUE = "23505"
-_PG_FOREIGN_KEY = "23503"
-_MYSQL_DEADLOCK_CODES = {1205, 1213, 1020}
-_MYSQL_DUPLICATE = 1062
-_MYSQL_FOREIGN_KEY = {1451, 1452}
-_MYSQL_DISCONNECT = {2006, 2013, 2003, 2014, 2045, 2055, 4031}
-
-
-class TransientError(DBError):
-    """Internal marker: a failure worth retrying the whole call for."""
-
-    def __init__(self, final: DBError) -> None:
-        super().__init__(final.msg)
-        self.final = final
-
-
-def _error_code(orig: Any) -> Any:
-    """MySQL's numeric error code when there is one, else the SQLSTATE."""
-    args = getattr(orig, "args", None)
-    if args and isinstance(args[0], int):
-        return args[0]
-    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-
-
-def translate_error(error: sa_exc.SQLAlchemyError) -> GlanceDBError:
-    """Map a SQLAlchemy/DBAPI error to glancedb's exception hierarchy.
-
-    Transient failures come back wrapped in :class:`TransientError`.
-    """
-    orig = getattr(error, "orig", None)
-    code = _error_code(orig)
-    text = str(orig if orig is not None else error).strip()
-    lowered = text.lower()
-    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
-        return TransientError(DBConnectionError(f"Lost the database connection: {text}"))
-    if code in _PG_DEADLOCK_CODES or code in _MYSQL_DEADLOCK_CODES:
-        return TransientError(DBDeadlock(f"Deadlock or serialization failure: {text}"))
-    if "database is locked" in lowered or "deadlock" in lowered:
-        return TransientError(DBDeadlock(f"Deadlock or lock timeout: {text}"))
-    if isinstance(error, sa_exc.IntegrityError):
-        if code in (_PG_UNIQUE, _MYSQL_DUPLICATE) or "unique constraint" in lowered:
-            return Duplicate(f"Duplicate entry: {text}")
-        if code == _PG_FOREIGN_KEY or code in _MYSQL_FOREIGN_KEY or "foreign key" in lowered:
-            return Invalid(f"Referenced record does not exist or is still referenced: {text}")
-        return Invalid(f"Constraint violated: {text}")
-    if isinstance(error, sa_exc.DataError):
-        return Invalid(f"Invalid value for the database: {text}")
-    if code in _MYSQL_DISCONNECT or isinstance(error, sa_exc.InterfaceError):
-        return TransientError(DBConnectionError(f"Database connection failed: {text}"))
-    if isinstance(error, sa_exc.OperationalError):
-        if any(marker in lowered for marker in _PERMANENT_CONNECTION_FAILURES):
-            return DBConnectionError(f"Cannot use the database: {text}")
-        if any(marker in lowered for marker in _TRANSIENT_CONNECTION_FAILURES):
-            return TransientError(DBConnectionError(f"Database connection failed: {text}"))
-    return DBError(f"Database error: {text}")
-
-
-# Failures that another attempt will not mend.
-_PERMANENT_CONNECTION_FAILURES = (
-    "does not exist",
-    "unknown database",
-    "access denied",
-    "password authentication failed",
-    "unable to open database",
-    "name or service not known",
-)
-_TRANSIENT_CONNECTION_FAILURES = (
-    "connection refused",
-    "could not connect",
-    "can't connect",
-    "connection failed",
-    "server closed the connection",
-    "lost connection",
-    "gone away",
-    "timeout expired",
-    "connection timed out",
-    "terminating connection",
+# Set while a retrying call runs: a transient failure then travels up to it
+# as the internal marker; without one it leaves as its final error.
+_retrier_active: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "glancedb_retrier_active", default=False
 )
 
 
-@contextmanager
-def translated_errors() -> Iterator[None]:
-    """Re-raise SQLAlchemy errors raised in the block as glancedb errors."""
-    try:
-        yield
-    except sa_exc.SQLAlchemyError as exc:
-        raise translate_error(exc) from exc
+def retrying(function: Callable[P, R]) -> Callable[P, R]:
+    """Re-run ``function`` on transient database failures.
 
-
-def retrying(method: Callable[P, R]) -> Callable[P, R]:
-    """Re-run a public call on transient database failures.
-
-    Only the outermost call retries; the retries are bounded
+    Only the outermost call retries (a call made inside an open transaction
+    is part of the work being retried); the retries are bounded
     (:data:`RETRY_ATTEMPTS`, jittered exponential back-off) and logged.  A
     failure that is still transient after the last attempt is raised as its
-    final class (:class:`DBDeadlock` or :class:`DBConnectionError`).
+    final class (:class:`~glancedb.exception.DBDeadlock` or
+    :class:`~glancedb.exception.DBConnectionError`); the internal marker
+    never leaves this wrapper.
     """
 
-    @functools.wraps(method)
+    @functools.wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        if _current_connection.get() is not None:
-            return method(*args, **kwargs)
-        delay = RETRY_FIRST_DELAY
-        for attempt in range(1, RETRY_ATTEMPTS + 1):
-            try:
-                return method(*args, **kwargs)
-            except TransientError as exc:
-                if attempt == RETRY_ATTEMPTS:
-                    raise exc.final from exc.__cause__
-                LOG.warning(
-                    "%s: transient database error (attempt %d of %d), retrying: %s",
-                    method.__name__,
-                    attempt,
-                    RETRY_ATTEMPTS,
-                    exc.msg,
-                )
-                time.sleep(delay * (0.5 + random.random()))
-                delay *= 2
-        raise AssertionError("unreachable")  # pragma: no cover
+        if _open_transactions.get() or _retrier_active.get():
+            return function(*args, **kwargs)
+        token = _retrier_active.set(True)
+        try:
+            delay = RETRY_FIRST_DELAY
+            for attempt in range(1, RETRY_ATTEMPTS + 1):
+                try:
+                    return function(*args, **kwargs)
+                except TransientError as exc:
+                    if attempt == RETRY_ATTEMPTS:
+                        raise exc.final from exc.__cause__
+                    LOG.warning(
+                        "transient database error (attempt %d of %d), retrying: %s",
+                        attempt,
+                        RETRY_ATTEMPTS,
+                        exc.msg,
+                    )
+                    time.sleep(delay * (0.5 + random.random()))
+                    delay *= 2
+            raise AssertionError("unreachable")  # pragma: no cover
+        finally:
+            _retrier_active.reset(token)
 
     return wrapper
+
+
+class Transaction:
+    """One transaction spanning several calls: a context manager and a decorator.
+
+    Returned by :meth:`DatabaseCore.transaction`.  As a decorator, the
+    function runs in one transaction and is retried as a whole on transient
+    failures.  As a ``with`` block it cannot be re-run, so a transient failure
+    is raised as its final error (:class:`~glancedb.exception.DBDeadlock` or
+    :class:`~glancedb.exception.DBConnectionError`); the block's work is
+    rolled back either way.
+    """
+
+    def __init__(self, database: DatabaseCore, *, write: bool) -> None:
+        self._database = database
+        self._write = write
+        self._blocks: list[AbstractContextManager[Connection]] = []
+
+    def __enter__(self) -> Connection:
+        block = self._database._transaction(write=self._write)
+        connection = block.__enter__()
+        self._blocks.append(block)
+        return connection
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        return self._blocks.pop().__exit__(exc_type, exc, traceback)
+
+    def __call__(self, function: Callable[P, R]) -> Callable[P, R]:
+        database, write = self._database, self._write
+
+        @retrying
+        @functools.wraps(function)
+        def in_transaction(*args: P.args, **kwargs: P.kwargs) -> R:
+            with database._transaction(write=write):
+                return function(*args, **kwargs)
+
+        return in_transaction
 
 
 class DatabaseCore:
@@ -207,53 +178,102 @@ class DatabaseCore:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.engine.url.render_as_string(hide_password=True)!r})"
 
+    def transaction(self, *, write: bool = True) -> Transaction:
+        """One transaction for work spanning several calls of this database.
+
+        Every call made inside joins it, so the work commits or rolls back as
+        a whole::
+
+            @db.transaction()
+            def create_tagged(values, tags):
+                image = db.image_create(ctx, values)
+                db.image_tag_set_all(ctx, image["id"], tags)
+                return image
+
+        As a decorator the function is retried as a whole on transient
+        failures (deadlocks, serialization failures, a connection lost before
+        the commit).  ``with db.transaction():`` works too, but a block cannot
+        be re-run: a transient failure there is raised as
+        :class:`~glancedb.exception.DBDeadlock` or
+        :class:`~glancedb.exception.DBConnectionError`.
+
+        :param write: False for read-only work, which runs on the read
+            replica when there is one; a write call inside it is an error.
+        """
+        return Transaction(self, write=write)
+
     @contextmanager
-    def writing(self) -> Iterator[Connection]:
+    def _writing(self) -> Iterator[Connection]:
         """A read-write transaction, committed when the block ends normally."""
-        with self._transaction(self.engine, write=True) as conn:
+        with self._transaction(write=True) as conn:
             yield conn
 
     @contextmanager
-    def reading(self) -> Iterator[Connection]:
+    def _reading(self) -> Iterator[Connection]:
         """A read-only transaction, on the read replica when one is set."""
-        with self._transaction(self.read_engine, write=False) as conn:
+        with self._transaction(write=False) as conn:
             yield conn
 
     @contextmanager
-    def _transaction(self, engine: Engine, *, write: bool) -> Iterator[Connection]:
-        outer = _current_connection.get()
+    def _transaction(self, *, write: bool) -> Iterator[Connection]:
+        open_transactions = _open_transactions.get() or {}
+        outer = open_transactions.get(id(self))
         if outer is not None:
+            if write and not outer.write:
+                raise DBError(
+                    "A write cannot run inside a read-only transaction "
+                    "(open it with transaction(write=True))"
+                )
             # A nested call joins the caller's transaction.
-            yield outer
+            yield outer.connection
             return
+        engine = self.engine if write else self.read_engine
         try:
             connection = engine.connect()
         except sa_exc.SQLAlchemyError as exc:
-            raise translate_error(exc) from exc
-        token = _current_connection.set(connection)
+            raise _leaving(translate_error(exc)) from exc
+        token = _open_transactions.set(
+            {**open_transactions, id(self): _OpenTransaction(connection, write)}
+        )
         try:
-            if write:
-                connection = connection.execution_options(glancedb_write=True)
-            with translated_errors():
-                transaction = connection.begin()
             try:
+                if write:
+                    connection = connection.execution_options(glancedb_write=True)
                 with translated_errors():
-                    yield connection
-            except BaseException:
-                if transaction.is_active:
-                    try:
-                        transaction.rollback()
-                    except sa_exc.SQLAlchemyError:
-                        LOG.debug("rollback failed", exc_info=True)
-                raise
-            try:
-                transaction.commit()
-            except sa_exc.SQLAlchemyError as exc:
-                error = translate_error(exc)
-                if isinstance(error, TransientError) and isinstance(error.final, DBConnectionError):
-                    # The commit may or may not have happened: never retry it.
-                    raise error.final from exc
-                raise error from exc
-        finally:
-            _current_connection.reset(token)
-            connection.close()
+                    transaction = connection.begin()
+                try:
+                    with translated_errors():
+                        yield connection
+                except BaseException:
+                    if transaction.is_active:
+                        try:
+                            transaction.rollback()
+                        except sa_exc.SQLAlchemyError:
+                            LOG.debug("rollback failed", exc_info=True)
+                    raise
+                try:
+                    transaction.commit()
+                except sa_exc.SQLAlchemyError as exc:
+                    error = translate_error(exc)
+                    if isinstance(error, TransientError) and isinstance(
+                        error.final, DBConnectionError
+                    ):
+                        # The commit may or may not have happened: never retry it.
+                        raise error.final from exc
+                    raise error from exc
+            finally:
+                _open_transactions.reset(token)
+                connection.close()
+        except TransientError as exc:
+            raise _leaving(exc) from exc.__cause__
+
+
+def _leaving(error: GlanceDBError) -> GlanceDBError:
+    """``error`` as it leaves the outermost transaction.
+
+    A transient failure stays the internal marker only when a retrying call
+    above will consume it; otherwise the caller gets its final error.
+    """
+    if isinstance(error, TransientError) and not _retrier_active.get():
+        return error.final
+    return error

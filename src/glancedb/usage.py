@@ -69,7 +69,7 @@ class UsageAPI(DatabaseCore):
         )
         if image_id is not None:
             query = query.where(_images.c.id != image_id)
-        with self.reading() as conn:
+        with self._reading() as conn:
             return _as_int(conn.execute(query).scalar())
 
     @retrying
@@ -88,7 +88,7 @@ class UsageAPI(DatabaseCore):
                 and_(_images.c.status.not_in(_STAGING + _GONE), _importing_to_stores()),
             ),
         )
-        with self.reading() as conn:
+        with self._reading() as conn:
             return _as_int(conn.execute(query).scalar())
 
     @retrying
@@ -99,7 +99,7 @@ class UsageAPI(DatabaseCore):
             .select_from(_images)
             .where(*_owned(owner_id), _images.c.status.not_in(_GONE))
         )
-        with self.reading() as conn:
+        with self._reading() as conn:
             return _as_int(conn.execute(query).scalar())
 
     @retrying
@@ -120,5 +120,5 @@ class UsageAPI(DatabaseCore):
                 ),
             )
         )
-        with self.reading() as conn:
+        with self._reading() as conn:
             return _as_int(conn.execute(query).scalar())

@@ -1,6 +1,12 @@
-"""The ``glancedb`` command-line tool."""
+"""The ``glancedb`` command-line tool: thin calls of the library, one group per area."""
 
-from glancedb.cli import db, images, metadefs, purge  # noqa: F401  (register commands)
 from glancedb.cli.base import main
+from glancedb.cli.db import db_group
+from glancedb.cli.images import image_group
+from glancedb.cli.metadefs import metadefs_group
+
+main.add_command(db_group)
+main.add_command(image_group)
+main.add_command(metadefs_group)
 
 __all__ = ["main"]

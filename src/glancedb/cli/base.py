@@ -1,7 +1,7 @@
-"""The ``glancedb`` command group, database-URL resolution and the error edge.
+"""The ``glancedb`` command, database-URL resolution and the error edge.
 
 Commands are thin: each resolves the database once and calls one library
-function.  Every glancedb error is turned into one ``Error: ...`` line on
+method.  Every glancedb error is turned into one ``Error: ...`` line on
 stderr and a non-zero exit status; no traceback reaches the user.
 """
 
@@ -15,8 +15,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from glancedb.api import DEFAULT_URL_ENV, EMBEDDED_URL
 from glancedb.database import Database
+from glancedb.engines import DEFAULT_URL_ENV, EMBEDDED_URL
 from glancedb.exception import DBConfigurationError, GlanceDBError
 
 P = ParamSpec("P")
@@ -111,21 +111,6 @@ def main(ctx: click.Context, db_url: str | None, config_file: str | None) -> Non
     state = CLIState(db_url, config_file)
     ctx.obj = state
     ctx.call_on_close(state.close)
-
-
-@main.group("db")
-def db_group() -> None:
-    """Schema and maintenance: sync, version, check, upgrade, downgrade, purge."""
-
-
-@main.group("image")
-def image_group() -> None:
-    """Inspect and edit images (as an admin)."""
-
-
-@main.group("metadefs")
-def metadefs_group() -> None:
-    """Load, unload and export metadata-definition namespaces."""
 
 
 def echo_table(headers: list[str], rows: list[list[Any]]) -> None:

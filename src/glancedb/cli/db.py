@@ -1,11 +1,23 @@
-"""glancedb db commands: sync, version, check, upgrade, downgrade."""
+"""``glancedb db ...``: schema (sync, version, check, upgrade, downgrade) and purge."""
 
 from __future__ import annotations
 
 import click
 
-from glancedb import migration
-from glancedb.cli.base import CLIState, db_group, handle_errors, pass_state
+from glancedb.cli.base import CLIState, handle_errors, pass_state
+from glancedb.cli.purge import purge_command, purge_images_command
+
+_SYNC_MESSAGES = {
+    "created": "Schema created",
+    "adopted": "Glance database adopted",
+    "upgraded": "Schema upgraded",
+    "current": "Schema already current",
+}
+
+
+@click.group("db")
+def db_group() -> None:
+    """Schema and maintenance: sync, version, check, upgrade, downgrade, purge."""
 
 
 @db_group.command("sync")
@@ -17,15 +29,10 @@ def sync_command(state: CLIState) -> None:
     An empty database gets the whole schema; a database created by Glance
     (2024.1) is checked and adopted without changing its data.
     """
-    engine = state.database.engine
-    action = migration.sync(engine)
-    done = {
-        "created": "Schema created",
-        "adopted": "Glance database adopted",
-        "upgraded": "Schema upgraded",
-        "current": "Schema already current",
-    }[action]
-    click.echo(f"{done}: database at revision {migration.current_revision(engine)} (head).")
+    database = state.database
+    action = database.db_sync()
+    revision = database.db_version()
+    click.echo(f"{_SYNC_MESSAGES[action]}: database at revision {revision} (head).")
 
 
 @db_group.command("version")
@@ -33,13 +40,11 @@ def sync_command(state: CLIState) -> None:
 @handle_errors
 def version_command(state: CLIState) -> None:
     """Print the database's glancedb revision and the head revision."""
-    engine = state.database.engine
-    current = migration.current_revision(engine)
-    click.echo(f"current: {current or 'none (not managed by glancedb)'}")
-    click.echo(f"head:    {migration.head_revision()}")
-    glance = migration.glance_revision(engine)
-    if glance is not None:
-        click.echo(f"glance:  {glance}")
+    revisions = state.database.db_revisions()
+    click.echo(f"current: {revisions.current or 'none (not managed by glancedb)'}")
+    click.echo(f"head:    {revisions.head}")
+    if revisions.glance is not None:
+        click.echo(f"glance:  {revisions.glance}")
 
 
 @db_group.command("check")
@@ -61,9 +66,8 @@ def check_command(state: CLIState) -> None:
 @handle_errors
 def upgrade_command(state: CLIState, revision: str) -> None:
     """Upgrade the schema to REVISION (default: head)."""
-    engine = state.database.engine
-    migration.upgrade(engine, revision)
-    click.echo(f"Database at revision {migration.current_revision(engine) or 'base'}.")
+    current = state.database.db_upgrade(revision)
+    click.echo(f"Database at revision {current or 'base'}.")
 
 
 @db_group.command("downgrade")
@@ -76,6 +80,9 @@ def downgrade_command(state: CLIState, revision: str) -> None:
     On a database Glance shares, going to ``base`` only removes glancedb's
     stamp: Glance's tables and rows stay.
     """
-    engine = state.database.engine
-    migration.downgrade(engine, revision)
-    click.echo(f"Database at revision {migration.current_revision(engine) or 'base'}.")
+    current = state.database.db_downgrade(revision)
+    click.echo(f"Database at revision {current or 'base'}.")
+
+
+db_group.add_command(purge_command)
+db_group.add_command(purge_images_command)

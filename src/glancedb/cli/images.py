@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from glancedb.cli.base import CLIState, echo_table, handle_errors, image_group, pass_state
+from glancedb.cli.base import CLIState, echo_table, handle_errors, pass_state
 from glancedb.context import get_admin_context
+from glancedb.records import Record
 
 LIST_COLUMNS = ("id", "name", "status", "visibility", "owner", "size", "disk_format", "created_at")
 VISIBILITY_CHOICES = ("public", "private", "shared", "community", "all")
@@ -22,6 +23,11 @@ FORMAT_OPTION = click.option(
     show_default=True,
     help="Output format.",
 )
+
+
+@click.group("image")
+def image_group() -> None:
+    """Inspect and edit images (as an admin)."""
 
 
 def _json_default(value: Any) -> Any:
@@ -159,10 +165,14 @@ def show_image(state: CLIState, image_id: str, output_format: str) -> None:
     """Show one image with its properties, locations and tags."""
     context = get_admin_context()
     database = state.database
-    with database.reading():
+
+    @database.transaction(write=False)
+    def read() -> Record:
         image = database.image_get(context, image_id, force_show_deleted=True)
         image["tags"] = database.image_tag_get_all(context, image_id)
-    echo_image(image, output_format)
+        return image
+
+    echo_image(read(), output_format)
 
 
 @image_group.command("create")
@@ -222,13 +232,18 @@ def create_image(
         ]
     context = get_admin_context()
     database = state.database
-    # One transaction: the image and its tags are created together or not at all.
-    with database.writing():
+
+    # One transaction, retried as a whole: the image and its tags are
+    # created together or not at all.
+    @database.transaction()
+    def create() -> Record:
         image = database.image_create(context, values)
         if tags:
             database.image_tag_set_all(context, image["id"], list(tags))
         image["tags"] = database.image_tag_get_all(context, image["id"])
-    echo_image(image, output_format)
+        return image
+
+    echo_image(create(), output_format)
 
 
 @image_group.command("delete")

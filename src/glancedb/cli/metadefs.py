@@ -6,13 +6,18 @@ from collections.abc import Callable
 
 import click
 
-from glancedb.cli.base import CLIState, echo_table, handle_errors, metadefs_group, pass_state
+from glancedb.cli.base import CLIState, echo_table, handle_errors, pass_state
 from glancedb.metadefs.loader import (
     NamespaceResult,
     export_metadefs,
     load_metadefs,
     unload_metadefs,
 )
+
+
+@click.group("metadefs")
+def metadefs_group() -> None:
+    """Load, unload and export metadata-definition namespaces."""
 
 
 def _progress(prefix: str) -> Callable[[NamespaceResult], None]:

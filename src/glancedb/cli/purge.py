@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import click
 
-from glancedb.cli.base import CLIState, db_group, echo_table, handle_errors, pass_state
+from glancedb.cli.base import CLIState, echo_table, handle_errors, pass_state
 from glancedb.context import get_admin_context
 from glancedb.purge import IMAGES_SKIPPED, ProgressCallback
 
@@ -104,7 +104,7 @@ def _summarise(result: dict[str, int], dry_run: bool) -> None:
         )
 
 
-@db_group.command("purge")
+@click.command("purge")
 @_purge_options
 @pass_state
 @handle_errors
@@ -118,7 +118,7 @@ def purge_command(state: CLIState, age_in_days: int, max_rows: int, dry_run: boo
     _summarise(result, dry_run)
 
 
-@db_group.command("purge-images-table")
+@click.command("purge-images-table")
 @_purge_options
 @pass_state
 @handle_errors

@@ -5,18 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Row, false, select, update
-from sqlalchemy import exc as sa_exc
+from sqlalchemy import Connection, select, update
 
-from glancedb.context import ContextLike, context_can_see_deleted, context_is_admin, context_owner
+from glancedb.context import ContextLike, context_is_admin, context_owner
+from glancedb.driver_errors import duplicate_as
 from glancedb.exception import (
     Conflict,
     Duplicate,
-    Forbidden,
-    ForbiddenPublicImage,
-    ImageNotFound,
 )
-from glancedb.images.access import has_membership, image_field, visibility_without_membership
+from glancedb.images.access import (
+    check_mutable,
+    has_membership,
+    image_field,
+    is_image_mutable,
+    visibility_without_membership,
+    visible_image_row,
+)
 from glancedb.images.records import image_dicts
 from glancedb.images.values import prepare_create, prepare_update
 from glancedb.images.writes import (
@@ -29,37 +33,24 @@ from glancedb.models import tables as t
 from glancedb.records import Record
 from glancedb.rows import as_key
 from glancedb.timeutils import utcnow
-from glancedb.transactions import DatabaseCore, retrying, translate_error
+from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import check_image_id_length
 
 
-def is_image_mutable(context: ContextLike, image: Any) -> bool:
-    """Whether ``context`` may change ``image`` (SPEC 1.2).
-
-    Admins may change anything; otherwise the image and the context must
-    both have an owner, and the same one.
-    """
-    if context_is_admin(context):
-        return True
-    owner = image_field(image, "owner")
-    context_project = context_owner(context)
-    if owner is None or context_project is None:
-        return False
-    return bool(owner == context_project)
+def _image_dict(
+    conn: Connection, context: ContextLike, image_id: str, *, v1_mode: bool = False
+) -> Record:
+    """Re-read a just-written image as a dict (locations as ``image_get`` shows them)."""
+    row = conn.execute(select(t.images).where(t.images.c.id == image_id)).one()
+    return image_dicts(
+        conn,
+        [row],
+        hide_deactivated_locations=not context_is_admin(context),
+        v1_mode=v1_mode,
+    )[0]
 
 
-def check_mutable(context: ContextLike, image: Any) -> None:
-    """Raise :class:`Forbidden` (private/shared) or :class:`ForbiddenPublicImage`
-    (public/community) when ``context`` may not change ``image``."""
-    if is_image_mutable(context, image):
-        return
-    message = f"You do not own image {image_field(image, 'id')}"
-    if image_field(image, "visibility") in ("private", "shared"):
-        raise Forbidden(message)
-    raise ForbiddenPublicImage(message)
-
-
-class ImagesAPI(DatabaseCore):
+class ImageCrudAPI(DatabaseCore):
     """Image calls: create, update, destroy, get, restore, visibility (SPEC 2)."""
 
     # --- reads ------------------------------------------------------------------------
@@ -85,8 +76,8 @@ class ImagesAPI(DatabaseCore):
         """
         check_image_id_length(image_id)
         image_id = as_key(image_id)
-        with self.reading() as conn:
-            row = self._visible_image_row(conn, context, image_id, force_show_deleted)
+        with self._reading() as conn:
+            row = visible_image_row(conn, context, image_id, force_show_deleted)
             return image_dicts(
                 conn,
                 [row],
@@ -106,7 +97,7 @@ class ImagesAPI(DatabaseCore):
         verdict = visibility_without_membership(context, image)
         if verdict is not None:
             return verdict
-        with self.reading() as conn:
+        with self._reading() as conn:
             image_id = as_key(image_field(image, "id"))
             return has_membership(conn, image_id, context_owner(context), status)
 
@@ -138,18 +129,13 @@ class ImagesAPI(DatabaseCore):
             if columns.get(name) is None:
                 columns[name] = now
         image_id: str = columns["id"]
-        with self.writing() as conn:
-            try:
+        with self._writing() as conn:
+            with duplicate_as(Duplicate, f"Image ID {image_id} already exists"):
                 conn.execute(t.images.insert().values(**columns))
-            except sa_exc.IntegrityError as exc:
-                error = translate_error(exc)
-                if isinstance(error, Duplicate):
-                    raise Duplicate(f"Image ID {image_id} already exists") from exc
-                raise error from exc
             if prepared.properties:
                 set_properties(conn, image_id, prepared.properties, now=now, new_image=True)
             insert_locations(conn, image_id, prepared.locations, now=now)
-            return self._image_dict(conn, context, image_id, v1_mode=v1_mode)
+            return _image_dict(conn, context, image_id, v1_mode=v1_mode)
 
     @retrying
     def image_update(
@@ -186,8 +172,8 @@ class ImagesAPI(DatabaseCore):
         image_id = as_key(image_id)
         prepared = prepare_update(values)
         now = utcnow()
-        with self.writing() as conn:
-            row = self._visible_image_row(conn, context, image_id, False)
+        with self._writing() as conn:
+            row = visible_image_row(conn, context, image_id, False)
             check_mutable(context, row._mapping)
             images = t.images
             stmt = update(images).where(images.c.id == image_id)
@@ -216,7 +202,7 @@ class ImagesAPI(DatabaseCore):
                 )
             if prepared.locations:
                 replace_locations(conn, image_id, prepared.locations, now=now)
-            return self._image_dict(conn, context, image_id, v1_mode=v1_mode)
+            return _image_dict(conn, context, image_id, v1_mode=v1_mode)
 
     @retrying
     def image_destroy(self, context: ContextLike, image_id: str) -> Record:
@@ -231,8 +217,8 @@ class ImagesAPI(DatabaseCore):
         """
         check_image_id_length(image_id)
         image_id = as_key(image_id)
-        with self.writing() as conn:
-            row = self._visible_image_row(conn, context, image_id, False)
+        with self._writing() as conn:
+            row = visible_image_row(conn, context, image_id, False)
             check_mutable(context, row._mapping)
             now = utcnow()
             conn.execute(
@@ -241,7 +227,7 @@ class ImagesAPI(DatabaseCore):
                 .values(deleted=True, deleted_at=now, updated_at=now)
             )
             soft_delete_children(conn, image_id, now=now)
-            return self._image_dict(conn, context, image_id)
+            return _image_dict(conn, context, image_id)
 
     @retrying
     def image_restore(self, context: ContextLike, image_id: str) -> None:
@@ -255,8 +241,8 @@ class ImagesAPI(DatabaseCore):
         """
         check_image_id_length(image_id)
         image_id = as_key(image_id)
-        with self.writing() as conn:
-            row = self._visible_image_row(conn, context, image_id, False)
+        with self._writing() as conn:
+            row = visible_image_row(conn, context, image_id, False)
             images = t.images
             result = None
             if row.status == "pending_delete":
@@ -272,38 +258,3 @@ class ImagesAPI(DatabaseCore):
                 )
 
     # --- helpers ----------------------------------------------------------------------
-
-    def _visible_image_row(
-        self,
-        conn: Connection,
-        context: ContextLike,
-        image_id: str,
-        force_show_deleted: bool,
-    ) -> Row[Any]:
-        """The image's row, applying the deleted and visibility rules of ``image_get``."""
-        images = t.images
-        stmt = select(images).where(images.c.id == image_id)
-        if not force_show_deleted and not context_can_see_deleted(context):
-            stmt = stmt.where(images.c.deleted == false())
-        row = conn.execute(stmt).first()
-        if row is None:
-            raise ImageNotFound(f"No image found with ID {image_id}")
-        image = row._mapping
-        verdict = visibility_without_membership(context, image)
-        if verdict is None:
-            verdict = has_membership(conn, image_id, context_owner(context), None)
-        if not verdict:
-            raise Forbidden(f"Forbidden to access image {image_id}")
-        return row
-
-    def _image_dict(
-        self, conn: Connection, context: ContextLike, image_id: str, *, v1_mode: bool = False
-    ) -> Record:
-        """Re-read a just-written image as a dict (locations as ``image_get`` shows them)."""
-        row = conn.execute(select(t.images).where(t.images.c.id == image_id)).one()
-        return image_dicts(
-            conn,
-            [row],
-            hide_deactivated_locations=not context_is_admin(context),
-            v1_mode=v1_mode,
-        )[0]

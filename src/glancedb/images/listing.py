@@ -13,26 +13,18 @@ query per child table.
 
 from __future__ import annotations
 
-import datetime
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     ColumnElement,
     Connection,
-    DateTime,
-    Integer,
     Row,
     Select,
-    String,
     and_,
-    cast,
     exists,
     false,
-    func,
-    literal,
     or_,
     select,
     true,
@@ -50,7 +42,6 @@ from glancedb.images.listing_filters import (
     ColumnCondition,
     ImageQuery,
     SortKey,
-    parse_limit,
     parse_query,
 )
 from glancedb.images.listing_properties import (
@@ -59,66 +50,20 @@ from glancedb.images.listing_properties import (
     choose_property_shapes,
     property_condition,
 )
+from glancedb.images.plans import flag_text, not_deleted, uses_opaque_flags
 from glancedb.images.records import image_dicts
+from glancedb.keyset import OrderKey, after_marker, check_limit, order_terms
 from glancedb.models import tables as t
 from glancedb.records import Record
 from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import MAX_ID_LENGTH, MEMBER_STATUSES
 
-#: What a NULL in a nullable sort column counts as, by column type (SPEC 3.3):
-#: the ordering and the marker comparison both use it, so they always agree.
-EMPTY_STRING = ""
-EMPTY_NUMBER = 0
-EMPTY_TIME = datetime.datetime(1900, 1, 1)
-
 _MEMBER_STATUS_CHOICES = MEMBER_STATUSES | {"all"}
 
-#: Sort columns whose order an index serves (NOT NULL, so :func:`sort_expression`
+#: Sort columns whose order an index serves (NOT NULL, so :func:`glancedb.keyset.sort_expression`
 #: leaves them bare): ``created_at_image_idx`` and the primary key.  A page
 #: sorted first on another column has to read every match before it can stop.
 INDEX_ORDER_COLUMNS = frozenset({"created_at", "id"})
-
-#: Backends whose planners must be kept away from the low-selectivity
-#: ``deleted`` / ``visibility`` indexes by comparing those columns through an
-#: expression (see :func:`visibility_condition`).
-OPAQUE_FLAG_DIALECTS = frozenset({"sqlite", "mysql", "mariadb"})
-
-
-def empty_value(column: str) -> Any:
-    """The value a NULL of image column ``column`` sorts as."""
-    col_type = t.images.c[column].type
-    if isinstance(col_type, Boolean):
-        return False
-    if isinstance(col_type, Integer):
-        return EMPTY_NUMBER
-    if isinstance(col_type, DateTime):
-        return EMPTY_TIME
-    return EMPTY_STRING
-
-
-def sort_expression(column: str) -> ColumnElement[Any]:
-    """The SQL expression ``column`` sorts by.
-
-    NOT NULL columns are used as they are (so their indexes can serve the
-    order); nullable ones are ``COALESCE``d to their empty value; the
-    ``visibility`` enum is compared as text, so that every backend orders it
-    alphabetically (native enums order by declaration).
-    """
-    col = t.images.c[column]
-    if column == "visibility":
-        return cast(col, String(9))
-    if col.nullable:
-        return func.coalesce(col, literal(empty_value(column), col.type))
-    return col
-
-
-def sort_value(column: str, value: Any) -> Any:
-    """A marker's ``column`` value as :func:`sort_expression` sees it."""
-    if value is None:
-        return empty_value(column)
-    if column == "visibility":
-        return str(value)
-    return value
 
 
 # --- visibility (SPEC 3.1) ----------------------------------------------------
@@ -130,11 +75,7 @@ def _member_exists(owner: str, member_status: str, *, opaque: bool = True) -> Co
     # MariaDB intersects ``ix_image_members_deleted`` (every live membership,
     # 16k index entries) with the (member, deleted) index on every tenant page
     # (4 ms instead of 2.4 ms); without it, it reads the project's own rows.
-    live = (
-        func.coalesce(member.c.deleted, false()) == false()
-        if opaque
-        else member.c.deleted == false()
-    )
+    live = not_deleted(member.c.deleted, opaque=opaque)
     conditions = [member.c.image_id == t.images.c.id, member.c.member == owner, live]
     if member_status != "all":
         conditions.append(member.c.status == member_status)
@@ -170,7 +111,7 @@ def visibility_condition(
     # cost independent of the catalogue's size (SPEC 3.4).  PostgreSQL
     # estimates plain comparisons from its statistics and walks the index by
     # itself; an opaque expression would only spoil its row estimates.
-    vis_text = cast(img.visibility, String(9)) if opaque else img.visibility
+    vis_text = flag_text(img.visibility, opaque=opaque)
     member: ColumnElement[bool] = (
         and_(vis_text == "shared", _member_exists(owner, member_status, opaque=opaque))
         if owner is not None
@@ -231,7 +172,7 @@ def column_condition(condition: ColumnCondition, *, opaque: bool = True) -> Colu
         # here; but SQLite and MySQL pick it (an equality on an index) and
         # then sort the whole table.  Wrapping the NOT NULL column keeps the
         # index out of reach and lets the ``created_at`` order index win.
-        return func.coalesce(col, false()) == false()
+        return not_deleted(col)
     if op == "is_null":
         return col.is_(None)
     if op == "in":
@@ -255,7 +196,7 @@ def column_filters(query: ImageQuery, *, opaque: bool = True) -> list[ColumnElem
     """The filters of ``query`` on ``images``' own columns."""
     conditions: list[ColumnElement[bool]] = []
     if query.is_public is not None:
-        vis = cast(t.images.c.visibility, String(9)) if opaque else t.images.c.visibility
+        vis = flag_text(t.images.c.visibility, opaque=opaque)
         conditions.append(vis == "public" if query.is_public else vis != "public")
     conditions.extend(column_condition(c, opaque=opaque) for c in query.conditions)
     return conditions
@@ -277,35 +218,9 @@ def child_filters(
 # --- order and keyset pagination (SPEC 3.3) -----------------------------------
 
 
-def order_by(sort: Sequence[SortKey]) -> list[ColumnElement[Any]]:
-    """``ORDER BY`` terms for ``sort``."""
-    terms: list[ColumnElement[Any]] = []
-    for key in sort:
-        expr = sort_expression(key.column)
-        terms.append(expr.desc() if key.direction == "desc" else expr.asc())
-    return terms
-
-
-def after_marker(sort: Sequence[SortKey], marker: Mapping[str, Any]) -> ColumnElement[bool]:
-    """Rows strictly after ``marker`` in the order ``sort`` defines.
-
-    The lexicographic comparison is nested from the last key out:
-    ``k1 > m1 OR (k1 = m1 AND (k2 > m2 OR ...))``.  A redundant bound
-    ``k1 >= m1`` in front lets an index on the first key start at the marker
-    instead of filtering from the first row.
-    """
-    terms = [
-        (sort_expression(key.column), key.direction, sort_value(key.column, marker[key.column]))
-        for key in sort
-    ]
-    condition: ColumnElement[bool] | None = None
-    for expr, direction, value in reversed(terms):
-        beyond = expr < value if direction == "desc" else expr > value
-        condition = beyond if condition is None else or_(beyond, and_(expr == value, condition))
-    assert condition is not None  # sort always holds the tie-breakers
-    first_expr, first_direction, first_value = terms[0]
-    bound = first_expr <= first_value if first_direction == "desc" else first_expr >= first_value
-    return and_(bound, condition)
+def order_keys(sort: Sequence[SortKey]) -> list[OrderKey]:
+    """The keyset order of ``sort`` (image column names) as ``images`` columns."""
+    return [OrderKey(t.images.c[key.column], key.direction) for key in sort]
 
 
 def page_statement(
@@ -325,7 +240,7 @@ def page_statement(
     :func:`choose_property_shapes`); by default ``correlated`` on SQLite and
     MySQL, ``exists`` on PostgreSQL.
     """
-    opaque = dialect in OPAQUE_FLAG_DIALECTS
+    opaque = uses_opaque_flags(dialect)
     if property_shapes is None:
         shape: PropertyShape = "correlated" if dialect in PROBED_DIALECTS else "exists"
         property_shapes = [shape] * len(query.properties)
@@ -335,15 +250,16 @@ def page_statement(
     )
     if visible is not None:
         conditions.append(visible)
+    keys = order_keys(query.sort)
     if marker is not None:
-        conditions.append(after_marker(query.sort, marker))
+        conditions.append(after_marker(keys, marker))
     # Subqueries last: SQLite and MariaDB test the conditions in the order
     # written, so while walking the order index the cheap column tests
     # (owner, visibility) reject most images before a subquery runs; a
     # tenant's page filtered on a common property costs 3 instead of 20 ms
     # (SQLite) and 15 instead of 28 ms (MariaDB) at 100k images.
     conditions.extend(child_filters(query, property_shapes))
-    stmt = select(t.images).where(*conditions).order_by(*order_by(query.sort))
+    stmt = select(t.images).where(*conditions).order_by(*order_terms(keys))
     if limit is not None:
         stmt = stmt.limit(limit)
     return stmt
@@ -390,7 +306,7 @@ def load_marker(
     return row
 
 
-class ListingAPI(DatabaseCore):
+class ImageListingAPI(DatabaseCore):
     """image_get_all: Glance's listing semantics in one SQL statement per page (SPEC 3)."""
 
     @retrying
@@ -432,12 +348,12 @@ class ListingAPI(DatabaseCore):
             options; ImageNotFound / Forbidden: a bad marker.
         """
         query = parse_query(filters, sort_key, sort_dir, is_public)
-        page_limit = parse_limit(limit)
+        page_limit = check_limit(limit)
         if member_status not in _MEMBER_STATUS_CHOICES:
             raise Invalid(f"Unknown member status {member_status!r}")
         if page_limit == 0:
             return []
-        with self.reading() as conn:
+        with self._reading() as conn:
             marker_row = (
                 load_marker(conn, context, marker, query.showing_deleted)
                 if marker is not None

@@ -26,14 +26,13 @@ from glancedb.exception import (
     InvalidSortDir,
     InvalidSortKey,
 )
+from glancedb.images.records import IMAGE_COLUMNS
 from glancedb.models import tables as t
 from glancedb.timeutils import to_naive_utc
 
 Operator = Literal["eq", "neq", "lt", "lte", "gt", "gte", "in", "is_null"]
 Direction = Literal["asc", "desc"]
 
-#: Columns of ``images`` (the only names a filter or sort key may refer to as columns).
-IMAGE_COLUMNS: frozenset[str] = frozenset(c.name for c in t.images.columns)
 
 #: Comparison operators of the ``created_at`` / ``updated_at`` filters.
 TIME_OPERATORS: frozenset[str] = frozenset({"eq", "neq", "lt", "lte", "gt", "gte"})
@@ -392,22 +391,6 @@ def parse_sort(
         if key not in keys:
             order.append(SortKey(key, default))
     return tuple(order)
-
-
-def parse_limit(limit: Any) -> int | None:
-    """``None`` (no limit) or a non-negative int; anything else is Invalid."""
-    if limit is None:
-        return None
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        try:
-            if isinstance(limit, bool) or not isinstance(limit, str):
-                raise ValueError
-            limit = int(limit)
-        except ValueError:
-            raise Invalid(f"limit must be an integer, not {limit!r}") from None
-    if limit < 0:
-        raise Invalid(f"limit must not be negative, got {limit}")
-    return int(limit)
 
 
 def parse_query(

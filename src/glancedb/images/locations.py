@@ -6,12 +6,12 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import update
 
 from glancedb.context import ContextLike
-from glancedb.exception import ImageNotFound, Invalid, NotFound
+from glancedb.exception import Invalid, NotFound
 from glancedb.images.values import prepare_location
-from glancedb.images.writes import insert_locations, update_locations
+from glancedb.images.writes import insert_locations, lock_image, update_locations
 from glancedb.models import tables as t
 from glancedb.rows import as_key
 from glancedb.timeutils import to_naive_utc, utcnow
@@ -19,7 +19,7 @@ from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import LOCATION_DELETE_STATUSES, check_image_id_length, to_int
 
 
-class LocationsAPI(DatabaseCore):
+class ImageLocationsAPI(DatabaseCore):
     """Image locations: add, update, delete (SPEC 4)."""
 
     @retrying
@@ -34,10 +34,11 @@ class LocationsAPI(DatabaseCore):
         :raises ImageNotFound: the image does not exist.
         :raises Invalid: bad location values (4-byte characters included).
         """
+        check_image_id_length(image_id)
         prepared = prepare_location(location)
         image_id = as_key(image_id)
-        with self.writing() as conn:
-            _require_image(conn, image_id)
+        with self._writing() as conn:
+            lock_image(conn, image_id)
             insert_locations(conn, image_id, [prepared], now=utcnow())
 
     @retrying
@@ -54,8 +55,8 @@ class LocationsAPI(DatabaseCore):
         """
         prepared = prepare_location(location, require_id=True)
         image_id = as_key(image_id)
-        with self.writing() as conn:
-            _lock_image(conn, image_id)
+        with self._writing() as conn:
+            lock_image(conn, image_id, required=False)
             update_locations(conn, image_id, [prepared], now=utcnow())
 
     @retrying
@@ -86,8 +87,8 @@ class LocationsAPI(DatabaseCore):
         when = to_naive_utc(delete_time) if delete_time is not None else utcnow()
         loc = t.image_locations
         image_id = as_key(image_id)
-        with self.writing() as conn:
-            _lock_image(conn, image_id)
+        with self._writing() as conn:
+            lock_image(conn, image_id, required=False)
             result = conn.execute(
                 update(loc)
                 .where(loc.c.id == number, loc.c.image_id == image_id)
@@ -95,21 +96,3 @@ class LocationsAPI(DatabaseCore):
             )
             if result.rowcount == 0:
                 raise NotFound(f"No location found with ID {location_id} from image {image_id}")
-
-
-def _lock_image(conn: Connection, image_id: str) -> bool:
-    """Lock the image's row for this transaction; whether it exists.
-
-    Every writer of an image's locations locks the image row first (image
-    updates and deletes do so by updating it), so that they serialise per
-    image in one lock order instead of deadlocking on index gaps.
-    """
-    stmt = select(t.images.c.id).where(t.images.c.id == image_id).with_for_update()
-    return conn.execute(stmt).first() is not None
-
-
-def _require_image(conn: Connection, image_id: str) -> None:
-    """Lock image ``image_id``, raising :class:`ImageNotFound` if it does not exist."""
-    check_image_id_length(image_id)
-    if not _lock_image(conn, image_id):
-        raise ImageNotFound(f"No image found with ID {image_id}")

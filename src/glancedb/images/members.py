@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     exists,
     false,
@@ -14,15 +13,16 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    true,
     update,
 )
 
 from glancedb.context import ContextLike, context_is_admin, context_owner
 from glancedb.exception import Duplicate, Invalid, NotFound
+from glancedb.images.plans import not_deleted
+from glancedb.images.writes import lock_image
 from glancedb.models import tables as t
 from glancedb.records import Record
-from glancedb.rows import as_key, as_row_id, given_time, inserted_id, lock_image
+from glancedb.rows import as_key, given_time, inserted_id, row_id
 from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import (
@@ -67,15 +67,12 @@ def _check_member_values(values: Mapping[str, Any]) -> None:
         check_member_status(values["status"])
 
 
-def _live(deleted: ColumnElement[bool]) -> ColumnElement[bool]:
-    """Not deleted, written so that no planner picks ``ix_image_members_deleted``.
-
-    That index has two values; without statistics SQLite prefers it to the
-    image_id index for ``deleted = 0`` and reads every live membership.
-    ``deleted != 1`` means the same for a NOT NULL boolean but is not
-    index-eligible, so the selective index wins on every backend.
-    """
-    return deleted != true()
+def _membership_id(memb_id: Any) -> int:
+    """``memb_id`` as a membership's primary key; NotFound when no row can have it."""
+    number = row_id(memb_id)
+    if number is None:
+        raise NotFound(f"No image membership found with ID {memb_id!r}")
+    return number
 
 
 def _live_duplicate(
@@ -94,7 +91,7 @@ def _live_duplicate(
         raise Duplicate(f"Image {image_id} is already shared with member {member!r}")
 
 
-class MembersAPI(DatabaseCore):
+class ImageMembersAPI(DatabaseCore):
     """Image members: sharing an image with other projects (SPEC 7)."""
 
     @retrying
@@ -126,7 +123,7 @@ class MembersAPI(DatabaseCore):
             "deleted": deleted,
             "deleted_at": (given_time(values, "deleted_at") or now) if deleted else None,
         }
-        with self.writing() as conn:
+        with self._writing() as conn:
             lock_image(conn, row["image_id"])
             if not deleted:
                 _live_duplicate(conn, row["image_id"], row["member"])
@@ -151,9 +148,9 @@ class MembersAPI(DatabaseCore):
         if "image_id" in changes:
             changes["image_id"] = as_key(changes["image_id"])
         changes["can_share"] = bool(changes.get("can_share", False))
-        memb_id = as_row_id(memb_id, "image membership")
+        memb_id = _membership_id(memb_id)
         memb = t.image_members
-        with self.writing() as conn:
+        with self._writing() as conn:
             found = (
                 conn.execute(
                     select(*(memb.c[c] for c in MEMBER_COLUMNS))
@@ -191,10 +188,10 @@ class MembersAPI(DatabaseCore):
 
         Deleting an already deleted membership changes nothing.
         """
-        memb_id = as_row_id(memb_id, "image membership")
+        memb_id = _membership_id(memb_id)
         memb = t.image_members
         now = utcnow()
-        with self.writing() as conn:
+        with self._writing() as conn:
             result = conn.execute(
                 update(memb)
                 .where(memb.c.id == memb_id, memb.c.deleted == false())
@@ -225,7 +222,7 @@ class MembersAPI(DatabaseCore):
         memb = t.image_members
         stmt = select(*(memb.c[c] for c in MEMBER_COLUMNS))
         if not include_deleted:
-            stmt = stmt.where(_live(memb.c.deleted))
+            stmt = stmt.where(not_deleted(memb.c.deleted))
         if not context_is_admin(context):
             owner = context_owner(context)
             # A correlated EXISTS (one primary-key probe per membership)
@@ -239,7 +236,7 @@ class MembersAPI(DatabaseCore):
             stmt = stmt.where(memb.c.member == as_key(member))
         if status is not None:
             stmt = stmt.where(memb.c.status == as_key(status))
-        with self.reading() as conn:
+        with self._reading() as conn:
             rows = conn.execute(stmt.order_by(memb.c.id)).mappings().all()
         return [Record(row) for row in rows]
 
@@ -252,7 +249,7 @@ class MembersAPI(DatabaseCore):
         stmt = (
             select(func.count())
             .select_from(memb)
-            .where(memb.c.image_id == str(image_id), _live(memb.c.deleted))
+            .where(memb.c.image_id == str(image_id), not_deleted(memb.c.deleted))
         )
-        with self.reading() as conn:
+        with self._reading() as conn:
             return int(conn.execute(stmt).scalar_one())

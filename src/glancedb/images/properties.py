@@ -6,16 +6,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import delete, false, insert, select, true, update
-from sqlalchemy import exc as sa_exc
 
 from glancedb.context import ContextLike
+from glancedb.driver_errors import duplicate_as
 from glancedb.exception import Duplicate, Invalid, NotFound
 from glancedb.images.records import PROPERTY_COLUMNS
+from glancedb.images.writes import lock_image
 from glancedb.models import tables as t
 from glancedb.records import Record
-from glancedb.rows import as_key, given_time, inserted_id, lock_image
+from glancedb.rows import as_key, given_time, inserted_id
 from glancedb.timeutils import utcnow
-from glancedb.transactions import DatabaseCore, retrying, translate_error
+from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import (
     check_image_id_length,
     check_lengths,
@@ -48,7 +49,7 @@ def _check_property(image_id: Any, name: Any, value: Any) -> tuple[str, str]:
     return image_id, name
 
 
-class PropertiesAPI(DatabaseCore):
+class ImagePropertiesAPI(DatabaseCore):
     """Image properties, including the atomic ones (SPEC 6)."""
 
     @retrying
@@ -77,7 +78,7 @@ class PropertiesAPI(DatabaseCore):
             "deleted_at": (given_time(values, "deleted_at") or now) if deleted else None,
         }
         prop = t.image_properties
-        with self.writing() as conn:
+        with self._writing() as conn:
             lock_image(conn, image_id)
             existing = (
                 conn.execute(
@@ -110,7 +111,7 @@ class PropertiesAPI(DatabaseCore):
         prop_ref, image_ref = as_key(prop_ref), as_key(image_ref)
         prop = t.image_properties
         cols = [prop.c[c] for c in PROPERTY_COLUMNS]
-        with self.writing() as conn:
+        with self._writing() as conn:
             found = (
                 conn.execute(
                     select(*cols)
@@ -148,7 +149,7 @@ class PropertiesAPI(DatabaseCore):
         image_id, name = _check_property(image_id, name, value)
         prop = t.image_properties
         now = utcnow()
-        with self.writing() as conn:
+        with self._writing() as conn:
             lock_image(conn, image_id)
             revived = conn.execute(
                 update(prop)
@@ -161,7 +162,7 @@ class PropertiesAPI(DatabaseCore):
             )
             if revived.rowcount == 1:
                 return
-            try:
+            with duplicate_as(Duplicate, f"Image {image_id} already has a property named {name!r}"):
                 conn.execute(
                     insert(prop).values(
                         image_id=image_id,
@@ -172,13 +173,6 @@ class PropertiesAPI(DatabaseCore):
                         deleted=False,
                     )
                 )
-            except sa_exc.IntegrityError as exc:
-                error = translate_error(exc)
-                if isinstance(error, Duplicate):
-                    raise Duplicate(
-                        f"Image {image_id} already has a property named {name!r}"
-                    ) from exc
-                raise error from exc
 
     @retrying
     def image_delete_property_atomic(self, image_id: str, name: str, value: str) -> None:
@@ -190,7 +184,7 @@ class PropertiesAPI(DatabaseCore):
         if value is not None:
             value = as_key(value)
         prop = t.image_properties
-        with self.writing() as conn:
+        with self._writing() as conn:
             result = conn.execute(
                 delete(prop).where(
                     prop.c.image_id == image_id,

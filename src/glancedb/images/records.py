@@ -8,14 +8,17 @@ never a join that multiplies rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, false, select
 
 from glancedb.models import tables as t
 from glancedb.records import Record, load_json
+from glancedb.rows import chunks
 
+#: Columns of ``images``: the keys of an image dict, and the only names a
+#: filter or sort key may refer to as columns.
 IMAGE_COLUMNS: tuple[str, ...] = tuple(c.name for c in t.images.columns)
 PROPERTY_COLUMNS: tuple[str, ...] = (
     "id",
@@ -27,16 +30,6 @@ PROPERTY_COLUMNS: tuple[str, ...] = (
     "deleted_at",
     "deleted",
 )
-
-#: Image ids per IN query when loading children (keeps every backend's bound
-#: parameter limit far away, and the statement count proportional to pages).
-ID_CHUNK = 1000
-
-
-def chunks(ids: Sequence[str], size: int = ID_CHUNK) -> Iterable[Sequence[str]]:
-    """Split ``ids`` into consecutive slices of at most ``size``."""
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
 
 
 def image_dicts(

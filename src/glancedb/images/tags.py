@@ -14,8 +14,9 @@ from sqlalchemy import Connection, false, insert, select, update
 
 from glancedb.context import ContextLike
 from glancedb.exception import Invalid, NotFound
+from glancedb.images.writes import lock_image
 from glancedb.models import tables as t
-from glancedb.rows import as_key, lock_image
+from glancedb.rows import as_key
 from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import check_image_id_length, check_lengths, reject_unstorable_text
@@ -55,7 +56,7 @@ def _soft_delete(conn: Connection, ids: list[int]) -> None:
         )
 
 
-class TagsAPI(DatabaseCore):
+class ImageTagsAPI(DatabaseCore):
     """Image tags (SPEC 5)."""
 
     @retrying
@@ -69,7 +70,7 @@ class TagsAPI(DatabaseCore):
         check_image_id_length(image_id)
         image_id = as_key(image_id)
         _check_tag(value)
-        with self.writing() as conn:
+        with self._writing() as conn:
             lock_image(conn, image_id)
             if not any(v == value for _, v in _live_tags(conn, image_id, [value])):
                 now = utcnow()
@@ -92,7 +93,7 @@ class TagsAPI(DatabaseCore):
         """
         check_image_id_length(image_id)
         image_id, value = as_key(image_id), as_key(value)
-        with self.writing() as conn:
+        with self._writing() as conn:
             ids = [i for i, v in _live_tags(conn, image_id, [value]) if v == value]
             if not ids:
                 raise NotFound(f"Image {image_id} has no tag {value!r}")
@@ -107,7 +108,7 @@ class TagsAPI(DatabaseCore):
         """
         check_image_id_length(image_id)
         image_id = as_key(image_id)
-        with self.reading() as conn:
+        with self._reading() as conn:
             return [value for _, value in _live_tags(conn, image_id)]
 
     @retrying
@@ -124,7 +125,7 @@ class TagsAPI(DatabaseCore):
         if isinstance(tags, str):
             raise Invalid(f"tags must be a list of strings, got the string {tags!r}")
         wanted = list(dict.fromkeys(_check_tag(value) for value in tags))
-        with self.writing() as conn:
+        with self._writing() as conn:
             lock_image(conn, image_id)
             kept: set[str] = set()
             stale: list[int] = []

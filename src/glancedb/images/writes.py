@@ -14,10 +14,27 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, false, select
 
-from glancedb.exception import NotFound
-from glancedb.images.records import chunks
+from glancedb.exception import ImageNotFound, NotFound
 from glancedb.images.values import LocationValues
 from glancedb.models import tables as t
+from glancedb.rows import chunks
+
+
+def lock_image(conn: Connection, image_id: str, *, required: bool = True) -> bool:
+    """Lock the image row for this transaction; whether the image exists.
+
+    Writers of an image's child rows take this lock first (image updates
+    take it by updating the row), so that they serialise per image in one
+    lock order: checks such as "no live membership yet" then hold until
+    commit, and MySQL's gap locks cannot deadlock concurrent inserts into the
+    same image.  ``required``: raise :class:`ImageNotFound` when it does not
+    exist.
+    """
+    stmt = select(t.images.c.id).where(t.images.c.id == image_id).with_for_update()
+    found = conn.execute(stmt).first() is not None
+    if required and not found:
+        raise ImageNotFound(f"No image found with ID {image_id}")
+    return found
 
 
 def set_properties(

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from glancedb.metadefs.namespaces import MetadefNamespacesAPI
-from glancedb.metadefs.objects import MetadefObjectAPI
-from glancedb.metadefs.properties import MetadefPropertyAPI
+from glancedb.metadefs.objects import MetadefObjectsAPI
+from glancedb.metadefs.properties import MetadefPropertiesAPI
 from glancedb.metadefs.resource_types import MetadefResourceTypesAPI
-from glancedb.metadefs.tags import MetadefTagAPI
+from glancedb.metadefs.tags import MetadefTagsAPI
 
 
 class MetadefsAPI(
     MetadefNamespacesAPI,
-    MetadefObjectAPI,
-    MetadefPropertyAPI,
-    MetadefTagAPI,
+    MetadefObjectsAPI,
+    MetadefPropertiesAPI,
+    MetadefTagsAPI,
     MetadefResourceTypesAPI,
 ):
     """Namespaces, objects, properties, tags, resource types and associations."""

@@ -6,60 +6,41 @@ to the caller's transaction, so that an API call stays one transaction.
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     Connection,
-    CursorResult,
-    DateTime,
-    Integer,
     Row,
     Select,
     String,
     Table,
-    Text,
-    and_,
-    false,
-    func,
-    literal,
     or_,
     select,
 )
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.sql.elements import ColumnElement
 
 from glancedb.context import ContextLike, context_is_admin, context_owner
 from glancedb.exception import (
-    Duplicate,
     Invalid,
-    InvalidSortDir,
     InvalidSortKey,
     MetadefForbidden,
     MetadefNamespaceNotFound,
 )
+from glancedb.keyset import OrderKey, check_direction, with_tie_breakers
 from glancedb.models import tables as t
 from glancedb.records import Record, load_json
-from glancedb.timeutils import to_naive_utc, utcnow
-from glancedb.transactions import translate_error
+from glancedb.rows import row_id
 from glancedb.validation import (
     check_lengths,
     has_four_byte_chars,
     reject_unstorable_text,
-    to_int,
 )
 
 NAMESPACE_VISIBILITIES = frozenset({"public", "private"})
 
 # Keys the database sets itself: ignored in ``values`` (as Glance drops them).
 PROTECTED_KEYS = frozenset({"id", "created_at", "updated_at", "deleted", "deleted_at"})
-
-# Sort values standing in for NULL, so that NULLs order and page alike on
-# every backend (PostgreSQL sorts NULLs last, MySQL and SQLite first).
-_EPOCH = datetime.datetime(1970, 1, 1)
 
 
 # --- visibility and namespace lookups ---------------------------------------------
@@ -125,7 +106,7 @@ def namespace_row(conn: Connection, context: ContextLike, namespace_name: Any) -
 def namespace_row_by_id(conn: Connection, context: ContextLike, namespace_id: Any) -> Row[Any]:
     """The visible namespace with id ``namespace_id`` (NotFound / Forbidden)."""
     ns = t.metadef_namespaces
-    ident = int_id(namespace_id)
+    ident = row_id(namespace_id)
     row = None
     if ident is not None:
         row = conn.execute(select(ns).where(ns.c.id == ident)).first()
@@ -135,23 +116,6 @@ def namespace_row_by_id(conn: Connection, context: ContextLike, namespace_id: An
         )
     check_namespace_visible(context, row._mapping)
     return row
-
-
-def new_id(result: CursorResult[Any]) -> int:
-    """The primary key of the row a single-row INSERT created."""
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
-
-
-def int_id(value: Any) -> int | None:
-    """``value`` as an integer id, or None when it cannot be one."""
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 # --- input checks ---------------------------------------------------------------
@@ -183,43 +147,12 @@ def writable_values(
     return kept
 
 
-def creation_times(values: Mapping[str, Any]) -> dict[str, Any]:
-    """``created_at`` / ``updated_at`` given on create, else now."""
-    now = utcnow()
-    times: dict[str, Any] = {}
-    for key in ("created_at", "updated_at"):
-        value = values.get(key)
-        if value is None:
-            times[key] = now
-        elif isinstance(value, datetime.datetime):
-            times[key] = to_naive_utc(value)
-        else:
-            raise Invalid(f"{key} must be a datetime, got {value!r}")
-    return times
-
-
 def require_name(values: Mapping[str, Any], key: str, what: str) -> str:
     """The non-empty string ``values[key]``, else :class:`Invalid`."""
     name = values.get(key)
     if not isinstance(name, str) or not name:
         raise Invalid(f"A {what} needs a non-empty string {key!r}, got {name!r}")
     return name
-
-
-@contextmanager
-def duplicate_as(error: type[Duplicate], message: str) -> Iterator[None]:
-    """Turn a unique-key violation raised in the block into ``error(message)``.
-
-    The explicit look-ups before each insert catch duplicates first; this
-    covers a concurrent writer that inserted the same name in between.
-    """
-    try:
-        yield
-    except sa_exc.IntegrityError as exc:
-        translated = translate_error(exc)
-        if isinstance(translated, Duplicate):
-            raise error(message) from exc
-        raise translated from exc
 
 
 # --- records ----------------------------------------------------------------------
@@ -285,85 +218,18 @@ def association_record(row: Row[Any] | Mapping[str, Any]) -> Record:
     return Record((c, data[c]) for c in ASSOCIATION_COLUMNS)
 
 
-# --- sorting and keyset paging ----------------------------------------------------
+# --- sorting ------------------------------------------------------------------------
 
 
-def _null_stand_in(column: Any) -> Any:
-    column_type = column.type
-    if isinstance(column_type, String | Text):
-        return ""
-    if isinstance(column_type, Boolean):
-        return False
-    if isinstance(column_type, Integer):
-        return 0
-    if isinstance(column_type, DateTime):
-        return _EPOCH
-    return None
+def sort_order(table: Table, sort_key: Any, sort_dir: Any) -> list[OrderKey]:
+    """The keyset order ``[sort_key, 'created_at', 'id']``, all in ``sort_dir``.
 
-
-def sort_expression(column: Any) -> ColumnElement[Any]:
-    """``column``, with NULL replaced by its type's empty value when nullable."""
-    if not column.nullable:
-        return column  # type: ignore[no-any-return]
-    stand_in = _null_stand_in(column)
-    if stand_in is None:
-        return column  # type: ignore[no-any-return]
-    if isinstance(stand_in, bool):
-        return func.coalesce(column, false())
-    return func.coalesce(column, literal(stand_in, column.type))
-
-
-def sort_value(column: Any, value: Any) -> Any:
-    """The marker's value as :func:`sort_expression` sees it."""
-    if value is None and column.nullable:
-        return _null_stand_in(column)
-    return value
-
-
-def check_paging(limit: Any, sort_dir: Any) -> int | None:
-    """Validate ``sort_dir``; return ``limit`` as an int (None = no limit)."""
-    if sort_dir not in ("asc", "desc"):
-        raise InvalidSortDir(f"Sort direction {sort_dir!r} is invalid: use 'asc' or 'desc'")
-    if limit is None:
-        return None
-    number = to_int("limit", limit)
-    if number < 0:
-        raise Invalid(f"limit must not be negative, got {number}")
-    return number
-
-
-def sort_columns(table: Table, sort_key: Any) -> list[Any]:
-    """``[sort_key, 'created_at', 'id']`` as columns, without repeats."""
+    Raises :class:`InvalidSortKey` for a key that is not a column of
+    ``table`` and :class:`InvalidSortDir` for a direction other than
+    ``asc``/``desc``.
+    """
     if not isinstance(sort_key, str) or sort_key not in table.c:
         raise InvalidSortKey(f"Sort key {sort_key!r} is not a column of {table.name}")
-    keys: list[str] = []
-    for key in (sort_key, "created_at", "id"):
-        if key not in keys:
-            keys.append(key)
-    return [table.c[key] for key in keys]
-
-
-def paged(
-    query: Select[Any],
-    columns: Sequence[Any],
-    sort_dir: str,
-    marker: Mapping[Any, Any] | None,
-    limit: int | None,
-) -> Select[Any]:
-    """``query`` ordered by ``columns`` in ``sort_dir``, after ``marker``, limited.
-
-    The page starts strictly after the marker row in that (total) order.
-    """
-    exprs = [sort_expression(c) for c in columns]
-    if marker is not None:
-        values = [sort_value(c, marker[c.name]) for c in columns]
-        branches = []
-        for i, expr in enumerate(exprs):
-            earlier = [exprs[j] == values[j] for j in range(i)]
-            after = expr > values[i] if sort_dir == "asc" else expr < values[i]
-            branches.append(and_(*earlier, after))
-        query = query.where(or_(*branches))
-    query = query.order_by(*[e.asc() if sort_dir == "asc" else e.desc() for e in exprs])
-    if limit is not None:
-        query = query.limit(limit)
-    return query
+    direction = check_direction(sort_dir)
+    columns = with_tie_breakers([table.c[sort_key]], [table.c.created_at, table.c.id])
+    return [OrderKey(column, direction) for column in columns]

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, Table, delete, func, select, update
 
 from glancedb.context import ContextLike
+from glancedb.driver_errors import duplicate_as
 from glancedb.exception import (
     Duplicate,
     Invalid,
@@ -26,11 +27,7 @@ from glancedb.exception import (
     NotFound,
 )
 from glancedb.metadefs.common import (
-    creation_times,
-    duplicate_as,
-    int_id,
     namespace_row,
-    new_id,
     object_record,
     property_record,
     require_name,
@@ -40,6 +37,7 @@ from glancedb.metadefs.common import (
 )
 from glancedb.models import tables as t
 from glancedb.records import Record, dump_json
+from glancedb.rows import creation_times, inserted_id, row_id
 from glancedb.timeutils import utcnow
 
 
@@ -169,10 +167,10 @@ def create(
     if _name_taken(conn, kind, namespace.id, name):
         raise kind.duplicate_error(name, namespace_name)
     row["namespace_id"] = namespace.id
-    row.update(creation_times(values))
+    row.update(creation_times(values, utcnow()))
     with duplicate_as(kind.duplicate, str(kind.duplicate_error(name, namespace_name))):
         result = conn.execute(kind.table.insert().values(**row))
-    ident = new_id(result)
+    ident = inserted_id(result)
     created = conn.execute(select(kind.table).where(kind.table.c.id == ident)).one()
     return kind.record(created)
 
@@ -217,7 +215,7 @@ def update_by_id(
     changes = column_values(kind, values, creating=False)
     namespace = namespace_row(conn, context, namespace_name)
     table = kind.table
-    number = int_id(ident)
+    number = row_id(ident)
     current = None
     if number is not None:
         current = conn.execute(

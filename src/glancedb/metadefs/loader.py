@@ -21,7 +21,6 @@ from sqlalchemy import URL, Connection, Engine, bindparam, delete, select, updat
 from glancedb.database import Database
 from glancedb.exception import Duplicate, GlanceDBError, Invalid
 from glancedb.metadefs import definitions as d
-from glancedb.metadefs.common import new_id
 from glancedb.metadefs.files import (
     NamespaceDocument,
     file_name_for,
@@ -33,6 +32,7 @@ from glancedb.metadefs.files import (
 from glancedb.metadefs.namespaces import delete_namespace_content
 from glancedb.models import tables as t
 from glancedb.records import load_json
+from glancedb.rows import inserted_id
 from glancedb.timeutils import utcnow
 from glancedb.transactions import retrying
 
@@ -193,7 +193,7 @@ def _load_document(
 ) -> NamespaceResult:
     result = NamespaceResult(file="", namespace=document.name)
     try:
-        with database.writing() as conn:
+        with database.transaction() as conn:
             _write_document(conn, document, result, merge, prefer_new, overwrite)
             if dry_run:
                 raise _DryRun
@@ -215,7 +215,7 @@ def _write_document(
     existing = conn.execute(select(ns).where(ns.c.namespace == document.name)).first()
     if existing is None:
         row = dict(document.namespace, created_at=now, updated_at=now)
-        namespace_id = new_id(conn.execute(ns.insert().values(**row)))
+        namespace_id = inserted_id(conn.execute(ns.insert().values(**row)))
         result.action = CREATED
         fresh = True
     elif not merge:
@@ -385,7 +385,7 @@ def _merge_associations(
 @retrying
 def _unload(database: Database) -> dict[str, int]:
     counts: dict[str, int] = {}
-    with database.writing() as conn:
+    with database.transaction() as conn:
         for table in (
             t.metadef_namespace_resource_types,
             t.metadef_objects,
@@ -412,7 +412,7 @@ def _read_all(database: Database) -> list[dict[str, Any]]:
     ns = t.metadef_namespaces
     assoc = t.metadef_namespace_resource_types
     rt = t.metadef_resource_types
-    with database.reading() as conn:
+    with database.transaction(write=False) as conn:
         namespaces = conn.execute(select(ns).order_by(ns.c.namespace)).all()
         children: dict[str, dict[int, list[Any]]] = {}
         for label, query in (

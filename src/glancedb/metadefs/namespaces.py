@@ -8,25 +8,23 @@ from typing import Any
 from sqlalchemy import Connection, delete, exists, select, update
 
 from glancedb.context import ContextLike, context_owner
+from glancedb.driver_errors import duplicate_as
 from glancedb.exception import Invalid, MetadefDuplicateNamespace
+from glancedb.keyset import check_limit, paginate
 from glancedb.metadefs.common import (
     NAMESPACE_VISIBILITIES,
-    check_paging,
-    creation_times,
-    duplicate_as,
     listing_condition,
     namespace_record,
     namespace_row,
     namespace_row_by_id,
-    new_id,
-    paged,
     require_name,
-    sort_columns,
+    sort_order,
     storable,
     writable_values,
 )
 from glancedb.models import tables as t
 from glancedb.records import Record
+from glancedb.rows import creation_times, inserted_id
 from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
 
@@ -61,7 +59,7 @@ def insert_namespace(conn: Connection, context: ContextLike, values: Mapping[str
     if row["owner"] is None:
         raise Invalid(f"Namespace {name!r} needs an owner (the context has none)")
     check_namespace_values(row)
-    row.update(creation_times(values))
+    row.update(creation_times(values, utcnow()))
     if _name_taken(conn, name):
         raise MetadefDuplicateNamespace(f"Metadata definition namespace {name!r} already exists")
     ns = t.metadef_namespaces
@@ -69,7 +67,7 @@ def insert_namespace(conn: Connection, context: ContextLike, values: Mapping[str
         MetadefDuplicateNamespace, f"Metadata definition namespace {name!r} already exists"
     ):
         result = conn.execute(ns.insert().values(**row))
-    return new_id(result)
+    return inserted_id(result)
 
 
 def delete_namespace_content(conn: Connection, namespace_id: int) -> dict[str, int]:
@@ -108,8 +106,8 @@ class MetadefNamespacesAPI(DatabaseCore):
         'created_at', 'id']`` (one ``sort_dir`` for all).
         """
         ns = t.metadef_namespaces
-        columns = sort_columns(ns, sort_key)
-        page_limit = check_paging(limit, sort_dir)
+        keys = sort_order(ns, sort_key, sort_dir)
+        page_limit = check_limit(limit)
         filters = filters or {}
         query = select(ns)
         condition = listing_condition(context)
@@ -134,11 +132,11 @@ class MetadefNamespacesAPI(DatabaseCore):
                     .where(assoc.c.namespace_id == ns.c.id, rt.c.name.in_(names))
                 )
             )
-        with self.reading() as conn:
+        with self._reading() as conn:
             marker_row = None
             if marker is not None:
                 marker_row = namespace_row_by_id(conn, context, marker)._mapping
-            rows = conn.execute(paged(query, columns, sort_dir, marker_row, page_limit)).all()
+            rows = conn.execute(paginate(query, keys, marker_row, page_limit)).all()
         return [namespace_record(row) for row in rows]
 
     @retrying
@@ -147,7 +145,7 @@ class MetadefNamespacesAPI(DatabaseCore):
 
         Raises :class:`MetadefNamespaceNotFound` or :class:`MetadefForbidden`.
         """
-        with self.reading() as conn:
+        with self._reading() as conn:
             return namespace_record(namespace_row(conn, context, namespace_name))
 
     @retrying
@@ -157,7 +155,7 @@ class MetadefNamespacesAPI(DatabaseCore):
 
         Raises :class:`MetadefDuplicateNamespace` when the name exists.
         """
-        with self.writing() as conn:
+        with self._writing() as conn:
             ident = insert_namespace(conn, context, values)
             row = conn.execute(
                 select(t.metadef_namespaces).where(t.metadef_namespaces.c.id == ident)
@@ -177,7 +175,7 @@ class MetadefNamespacesAPI(DatabaseCore):
         check_namespace_values(changes)
         if "namespace" in changes:
             require_name(changes, "namespace", "namespace")
-        with self.writing() as conn:
+        with self._writing() as conn:
             current = namespace_row_by_id(conn, context, namespace_id)
             ident = current.id
             name = changes.get("namespace")
@@ -196,7 +194,7 @@ class MetadefNamespacesAPI(DatabaseCore):
         resource-type associations (one transaction); return the deleted record.
         """
         ns = t.metadef_namespaces
-        with self.writing() as conn:
+        with self._writing() as conn:
             row = namespace_row(conn, context, namespace_name)
             delete_namespace_content(conn, row.id)
             conn.execute(delete(ns).where(ns.c.id == row.id))

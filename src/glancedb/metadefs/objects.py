@@ -11,7 +11,7 @@ from glancedb.records import Record
 from glancedb.transactions import DatabaseCore, retrying
 
 
-class MetadefObjectAPI(DatabaseCore):
+class MetadefObjectsAPI(DatabaseCore):
     """Object definitions inside namespaces."""
 
     @retrying
@@ -31,7 +31,7 @@ class MetadefObjectAPI(DatabaseCore):
         namespace; :class:`Invalid` when ``required`` is neither a string nor
         a list of strings, or one of its names contains a comma.
         """
-        with self.writing() as conn:
+        with self._writing() as conn:
             return d.create(conn, context, d.OBJECT, namespace_name, object_dict)
 
     @retrying
@@ -39,13 +39,13 @@ class MetadefObjectAPI(DatabaseCore):
         self, context: ContextLike, namespace_name: str, object_name: str
     ) -> Record:
         """The object called ``object_name``; :class:`MetadefObjectNotFound` if none."""
-        with self.reading() as conn:
+        with self._reading() as conn:
             return d.OBJECT.record(d.get_row(conn, context, d.OBJECT, namespace_name, object_name))
 
     @retrying
     def metadef_object_get_all(self, context: ContextLike, namespace_name: str) -> list[Record]:
         """Every object of the named namespace, in creation order."""
-        with self.reading() as conn:
+        with self._reading() as conn:
             return d.get_all(conn, context, d.OBJECT, namespace_name)
 
     @retrying
@@ -61,7 +61,7 @@ class MetadefObjectAPI(DatabaseCore):
         ``object_dict`` takes the keys of :meth:`metadef_object_create`, with
         the same handling of ``required``.
         """
-        with self.writing() as conn:
+        with self._writing() as conn:
             return d.update_by_id(conn, context, d.OBJECT, namespace_name, object_id, object_dict)
 
     @retrying
@@ -69,7 +69,7 @@ class MetadefObjectAPI(DatabaseCore):
         self, context: ContextLike, namespace_name: str, object_name: str
     ) -> Record:
         """Delete the object called ``object_name``; return the deleted record."""
-        with self.writing() as conn:
+        with self._writing() as conn:
             return d.delete_by_name(conn, context, d.OBJECT, namespace_name, object_name)
 
     @retrying
@@ -77,11 +77,11 @@ class MetadefObjectAPI(DatabaseCore):
         self, context: ContextLike, namespace_name: str
     ) -> int:
         """Delete every object of the named namespace; return how many."""
-        with self.writing() as conn:
+        with self._writing() as conn:
             return d.delete_content(conn, context, d.OBJECT, namespace_name)
 
     @retrying
     def metadef_object_count(self, context: ContextLike, namespace_name: str) -> int:
         """The number of objects in the named namespace."""
-        with self.reading() as conn:
+        with self._reading() as conn:
             return d.count(conn, context, d.OBJECT, namespace_name)

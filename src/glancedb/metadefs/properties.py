@@ -11,7 +11,7 @@ from glancedb.records import Record
 from glancedb.transactions import DatabaseCore, retrying
 
 
-class MetadefPropertyAPI(DatabaseCore):
+class MetadefPropertiesAPI(DatabaseCore):
     """Property definitions inside namespaces."""
 
     @retrying
@@ -24,7 +24,7 @@ class MetadefPropertyAPI(DatabaseCore):
 
         Raises :class:`MetadefDuplicateProperty` when the name exists in the namespace.
         """
-        with self.writing() as conn:
+        with self._writing() as conn:
             return d.create(conn, context, d.PROPERTY, namespace_name, property_dict)
 
     @retrying
@@ -32,7 +32,7 @@ class MetadefPropertyAPI(DatabaseCore):
         self, context: ContextLike, namespace_name: str, property_name: str
     ) -> Record:
         """The property called ``property_name``; :class:`MetadefPropertyNotFound` if none."""
-        with self.reading() as conn:
+        with self._reading() as conn:
             return d.PROPERTY.record(
                 d.get_row(conn, context, d.PROPERTY, namespace_name, property_name)
             )
@@ -40,7 +40,7 @@ class MetadefPropertyAPI(DatabaseCore):
     @retrying
     def metadef_property_get_all(self, context: ContextLike, namespace_name: str) -> list[Record]:
         """Every property of the named namespace, in creation order."""
-        with self.reading() as conn:
+        with self._reading() as conn:
             return d.get_all(conn, context, d.PROPERTY, namespace_name)
 
     @retrying
@@ -52,7 +52,7 @@ class MetadefPropertyAPI(DatabaseCore):
         property_dict: Mapping[str, Any],
     ) -> Record:
         """Update the property with id ``property_id`` (in the named namespace)."""
-        with self.writing() as conn:
+        with self._writing() as conn:
             return d.update_by_id(
                 conn, context, d.PROPERTY, namespace_name, property_id, property_dict
             )
@@ -62,7 +62,7 @@ class MetadefPropertyAPI(DatabaseCore):
         self, context: ContextLike, namespace_name: str, property_name: str
     ) -> Record:
         """Delete the property called ``property_name``; return the deleted record."""
-        with self.writing() as conn:
+        with self._writing() as conn:
             return d.delete_by_name(conn, context, d.PROPERTY, namespace_name, property_name)
 
     @retrying
@@ -70,11 +70,11 @@ class MetadefPropertyAPI(DatabaseCore):
         self, context: ContextLike, namespace_name: str
     ) -> int:
         """Delete every property of the named namespace; return how many."""
-        with self.writing() as conn:
+        with self._writing() as conn:
             return d.delete_content(conn, context, d.PROPERTY, namespace_name)
 
     @retrying
     def metadef_property_count(self, context: ContextLike, namespace_name: str) -> int:
         """The number of properties in the named namespace."""
-        with self.reading() as conn:
+        with self._reading() as conn:
             return d.count(conn, context, d.PROPERTY, namespace_name)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, select
 
 from glancedb.context import ContextLike
+from glancedb.driver_errors import TransientError, duplicate_as
 from glancedb.exception import (
     DBError,
     Invalid,
@@ -21,10 +22,7 @@ from glancedb.exception import (
 from glancedb.metadefs.common import (
     association_record,
     association_select,
-    creation_times,
-    duplicate_as,
     namespace_row,
-    new_id,
     require_name,
     resource_type_record,
     storable,
@@ -32,7 +30,9 @@ from glancedb.metadefs.common import (
 )
 from glancedb.models import tables as t
 from glancedb.records import Record
-from glancedb.transactions import DatabaseCore, TransientError, retrying
+from glancedb.rows import creation_times, inserted_id
+from glancedb.timeutils import utcnow
+from glancedb.transactions import DatabaseCore, retrying
 
 
 def resource_type_row(conn: Connection, name: Any) -> Row[Any]:
@@ -57,13 +57,13 @@ def insert_resource_type(conn: Connection, values: Mapping[str, Any]) -> int:
     if protected is not None and not isinstance(protected, bool | int):
         raise Invalid(f"Resource type protected must be a boolean, got {protected!r}")
     row["protected"] = bool(protected)
-    row.update(creation_times(values))
+    row.update(creation_times(values, utcnow()))
     message = f"Metadata definition resource type {name!r} already exists"
     if conn.execute(select(rt.c.id).where(rt.c.name == name)).first() is not None:
         raise MetadefDuplicateResourceType(message)
     with duplicate_as(MetadefDuplicateResourceType, message):
         result = conn.execute(rt.insert().values(**row))
-    return new_id(result)
+    return inserted_id(result)
 
 
 def _association_values(values: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -80,6 +80,30 @@ def _association_values(values: Mapping[str, Any]) -> tuple[str, dict[str, Any]]
     return name, columns
 
 
+def _association_row(conn: Connection, namespace_id: int, type_id: int) -> Row[Any] | None:
+    """The association row joined with its resource type's name, or None."""
+    assoc = t.metadef_namespace_resource_types
+    return conn.execute(
+        association_select().where(
+            assoc.c.namespace_id == namespace_id, assoc.c.resource_type_id == type_id
+        )
+    ).first()
+
+
+def _find_association(
+    conn: Connection, context: ContextLike, namespace_name: str, resource_type_name: str
+) -> tuple[int, int, Row[Any]]:
+    namespace = namespace_row(conn, context, namespace_name)
+    resource_type = resource_type_row(conn, resource_type_name)
+    row = _association_row(conn, namespace.id, resource_type.id)
+    if row is None:
+        raise MetadefResourceTypeAssociationNotFound(
+            f"Namespace {namespace_name!r} is not associated with resource type "
+            f"{resource_type_name!r}"
+        )
+    return namespace.id, resource_type.id, row
+
+
 class MetadefResourceTypesAPI(DatabaseCore):
     """Resource types and namespace/resource-type associations."""
 
@@ -92,7 +116,7 @@ class MetadefResourceTypesAPI(DatabaseCore):
         Raises :class:`MetadefDuplicateResourceType` when the name exists.
         """
         rt = t.metadef_resource_types
-        with self.writing() as conn:
+        with self._writing() as conn:
             ident = insert_resource_type(conn, values)
             row = conn.execute(select(rt).where(rt.c.id == ident)).one()
         return resource_type_record(row)
@@ -103,14 +127,14 @@ class MetadefResourceTypesAPI(DatabaseCore):
 
         Raises :class:`MetadefResourceTypeNotFound`.
         """
-        with self.reading() as conn:
+        with self._reading() as conn:
             return resource_type_record(resource_type_row(conn, resource_type_name))
 
     @retrying
     def metadef_resource_type_get_all(self, context: ContextLike) -> list[Record]:
         """Every resource type, by name."""
         rt = t.metadef_resource_types
-        with self.reading() as conn:
+        with self._reading() as conn:
             rows = conn.execute(select(rt).order_by(rt.c.name, rt.c.id)).all()
         return [resource_type_record(row) for row in rows]
 
@@ -123,7 +147,7 @@ class MetadefResourceTypesAPI(DatabaseCore):
         """
         rt = t.metadef_resource_types
         assoc = t.metadef_namespace_resource_types
-        with self.writing() as conn:
+        with self._writing() as conn:
             row = resource_type_row(conn, resource_type_name)
             if row.protected:
                 raise ProtectedMetadefResourceTypeSystemDelete(
@@ -152,7 +176,7 @@ class MetadefResourceTypesAPI(DatabaseCore):
         """
         name, columns = _association_values(values)
         assoc = t.metadef_namespace_resource_types
-        with self.writing() as conn:
+        with self._writing() as conn:
             namespace = namespace_row(conn, context, namespace_name)
             rt = t.metadef_resource_types
             found = conn.execute(select(rt.c.id).where(rt.c.name == name)).first()
@@ -177,39 +201,17 @@ class MetadefResourceTypesAPI(DatabaseCore):
             ).first()
             if existing is not None:
                 raise MetadefDuplicateResourceTypeAssociation(message)
-            columns.update(creation_times(values))
+            columns.update(creation_times(values, utcnow()))
             with duplicate_as(MetadefDuplicateResourceTypeAssociation, message):
                 conn.execute(
                     assoc.insert().values(
                         namespace_id=namespace.id, resource_type_id=type_id, **columns
                     )
                 )
-            row = self._association_row(conn, namespace.id, type_id)
-        assert row is not None
-        return association_record(row)
-
-    @staticmethod
-    def _association_row(conn: Connection, namespace_id: int, type_id: int) -> Row[Any] | None:
-        """The association row joined with its resource type's name, or None."""
-        assoc = t.metadef_namespace_resource_types
-        return conn.execute(
-            association_select().where(
-                assoc.c.namespace_id == namespace_id, assoc.c.resource_type_id == type_id
-            )
-        ).first()
-
-    def _find_association(
-        self, conn: Connection, context: ContextLike, namespace_name: str, resource_type_name: str
-    ) -> tuple[int, int, Row[Any]]:
-        namespace = namespace_row(conn, context, namespace_name)
-        resource_type = resource_type_row(conn, resource_type_name)
-        row = self._association_row(conn, namespace.id, resource_type.id)
+            row = _association_row(conn, namespace.id, type_id)
         if row is None:
-            raise MetadefResourceTypeAssociationNotFound(
-                f"Namespace {namespace_name!r} is not associated with resource type "
-                f"{resource_type_name!r}"
-            )
-        return namespace.id, resource_type.id, row
+            raise DBError(f"The association of {namespace_name!r} with {name!r} vanished")
+        return association_record(row)
 
     @retrying
     def metadef_resource_type_association_get(
@@ -220,8 +222,8 @@ class MetadefResourceTypesAPI(DatabaseCore):
         Raises :class:`MetadefResourceTypeNotFound` (unknown resource type) or
         :class:`MetadefResourceTypeAssociationNotFound`.
         """
-        with self.reading() as conn:
-            row = self._find_association(conn, context, namespace_name, resource_type_name)[2]
+        with self._reading() as conn:
+            row = _find_association(conn, context, namespace_name, resource_type_name)[2]
         return association_record(row)
 
     @retrying
@@ -230,8 +232,8 @@ class MetadefResourceTypesAPI(DatabaseCore):
     ) -> Record:
         """Remove the association; return the deleted record (the resource type stays)."""
         assoc = t.metadef_namespace_resource_types
-        with self.writing() as conn:
-            namespace_id, type_id, row = self._find_association(
+        with self._writing() as conn:
+            namespace_id, type_id, row = _find_association(
                 conn, context, namespace_name, resource_type_name
             )
             conn.execute(
@@ -248,7 +250,7 @@ class MetadefResourceTypesAPI(DatabaseCore):
         """Every association of the named namespace, by resource-type name."""
         assoc = t.metadef_namespace_resource_types
         rt = t.metadef_resource_types
-        with self.reading() as conn:
+        with self._reading() as conn:
             namespace = namespace_row(conn, context, namespace_name)
             rows = conn.execute(
                 association_select().where(assoc.c.namespace_id == namespace.id).order_by(rt.c.name)

@@ -8,20 +8,19 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from glancedb.context import ContextLike
+from glancedb.driver_errors import duplicate_as
+from glancedb.keyset import check_limit, paginate
 from glancedb.metadefs import definitions as d
 from glancedb.metadefs.common import (
-    check_paging,
-    creation_times,
-    duplicate_as,
-    int_id,
     namespace_row,
-    paged,
-    sort_columns,
+    sort_order,
     storable,
     tag_record,
 )
 from glancedb.models import tables as t
 from glancedb.records import Record
+from glancedb.rows import creation_times, row_id
+from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
 
 # Filter keys naming tag columns; any other key (Glance's upper layer passes
@@ -29,7 +28,7 @@ from glancedb.transactions import DatabaseCore, retrying
 _FILTER_COLUMNS = ("name", "id", "created_at", "updated_at")
 
 
-class MetadefTagAPI(DatabaseCore):
+class MetadefTagsAPI(DatabaseCore):
     """Tag definitions inside namespaces."""
 
     @retrying
@@ -40,13 +39,13 @@ class MetadefTagAPI(DatabaseCore):
 
         Raises :class:`MetadefDuplicateTag` when the name exists in the namespace.
         """
-        with self.writing() as conn:
+        with self._writing() as conn:
             return d.create(conn, context, d.TAG, namespace_name, tag_dict)
 
     @retrying
     def metadef_tag_get(self, context: ContextLike, namespace_name: str, name: str) -> Record:
         """The tag called ``name``; :class:`MetadefTagNotFound` if none."""
-        with self.reading() as conn:
+        with self._reading() as conn:
             return d.TAG.record(d.get_row(conn, context, d.TAG, namespace_name, name))
 
     @retrying
@@ -54,13 +53,13 @@ class MetadefTagAPI(DatabaseCore):
         self, context: ContextLike, namespace_name: str, id: Any, tag_dict: Mapping[str, Any]
     ) -> Record:
         """Update the tag with id ``id`` (in the named namespace)."""
-        with self.writing() as conn:
+        with self._writing() as conn:
             return d.update_by_id(conn, context, d.TAG, namespace_name, id, tag_dict)
 
     @retrying
     def metadef_tag_delete(self, context: ContextLike, namespace_name: str, name: str) -> Record:
         """Delete the tag called ``name``; return the deleted record."""
-        with self.writing() as conn:
+        with self._writing() as conn:
             return d.delete_by_name(conn, context, d.TAG, namespace_name, name)
 
     @retrying
@@ -68,13 +67,13 @@ class MetadefTagAPI(DatabaseCore):
         self, context: ContextLike, namespace_name: str
     ) -> int:
         """Delete every tag of the named namespace; return how many."""
-        with self.writing() as conn:
+        with self._writing() as conn:
             return d.delete_content(conn, context, d.TAG, namespace_name)
 
     @retrying
     def metadef_tag_count(self, context: ContextLike, namespace_name: str) -> int:
         """The number of tags in the named namespace."""
-        with self.reading() as conn:
+        with self._reading() as conn:
             return d.count(conn, context, d.TAG, namespace_name)
 
     @retrying
@@ -96,9 +95,9 @@ class MetadefTagAPI(DatabaseCore):
         are ignored.
         """
         tags = t.metadef_tags
-        columns = sort_columns(tags, sort_key)
-        page_limit = check_paging(limit, sort_dir)
-        with self.reading() as conn:
+        keys = sort_order(tags, sort_key, sort_dir)
+        page_limit = check_limit(limit)
+        with self._reading() as conn:
             namespace = namespace_row(conn, context, namespace_name)
             query = select(tags).where(tags.c.namespace_id == namespace.id)
             for key in _FILTER_COLUMNS:
@@ -110,7 +109,7 @@ class MetadefTagAPI(DatabaseCore):
                 query = query.where(tags.c[key] == value)
             marker_row = None
             if marker is not None:
-                ident = int_id(marker)
+                ident = row_id(marker)
                 if ident is not None:
                     marker_row = conn.execute(
                         select(tags).where(tags.c.id == ident, tags.c.namespace_id == namespace.id)
@@ -120,15 +119,8 @@ class MetadefTagAPI(DatabaseCore):
                         f"Marker tag with id {marker!r} was not found "
                         f"in namespace {namespace_name!r}"
                     )
-            rows = conn.execute(
-                paged(
-                    query,
-                    columns,
-                    sort_dir,
-                    None if marker_row is None else marker_row._mapping,
-                    page_limit,
-                )
-            ).all()
+            marker_values = None if marker_row is None else marker_row._mapping
+            rows = conn.execute(paginate(query, keys, marker_values, page_limit)).all()
         return [tag_record(row) for row in rows]
 
     @retrying
@@ -149,10 +141,11 @@ class MetadefTagAPI(DatabaseCore):
         if not tag_list:
             return []
         rows = []
+        now = utcnow()
         for item in tag_list:
             if isinstance(item, str):
                 item = {"name": item}
-            rows.append(d.column_values(d.TAG, item, creating=True) | creation_times(item))
+            rows.append(d.column_values(d.TAG, item, creating=True) | creation_times(item, now))
         names = [row["name"] for row in rows]
         seen: set[str] = set()
         for name in names:
@@ -160,7 +153,7 @@ class MetadefTagAPI(DatabaseCore):
                 raise d.TAG.duplicate_error(name, namespace_name)
             seen.add(name)
         tags = t.metadef_tags
-        with self.writing() as conn:
+        with self._writing() as conn:
             namespace = namespace_row(conn, context, namespace_name)
             if can_append:
                 existing = conn.execute(
