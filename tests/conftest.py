@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from glancedb import Database, RequestContext
-from tests.backends import BACKENDS, check_reachable, clear_tables, in_ci, make_database
-from tests.glance_fixtures import PristineDatabases
+from tests.support.backends import BACKENDS, check_reachable, clear_tables, in_ci, make_database
+from tests.support.data_files import (
+    METADEFS_DIR_ENV,
+    glance_catalogue,
+    glance_catalogue_candidates,
+)
+from tests.support.glance_fixtures import PristineDatabases
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -18,22 +25,62 @@ def pytest_configure(config: pytest.Config) -> None:
         "backends(*names): run the test only on these backends (others are deselected,"
         " not skipped: a skip in CI means a backend that did not run)",
     )
+    config.addinivalue_line(
+        "markers",
+        "glance_catalogue: needs Glance's own metadefs catalogue (GLANCEDB_METADEFS_DIR or"
+        " ../shared/metadefs); deselected without it, required under CI=true",
+    )
+
+
+_NO_CATALOGUE = pytest.StashKey[str]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
+    catalogue_missing = glance_catalogue() is None and not in_ci()
     for item in items:
         marker = item.get_closest_marker("backends")
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("backend") if callspec is not None else None
         if marker is not None and backend is not None and backend not in marker.args:
             dropped.append(item)
+        elif catalogue_missing and item.get_closest_marker("glance_catalogue") is not None:
+            dropped.append(item)
+            config.stash[_NO_CATALOGUE] = _catalogue_reason()
         else:
             kept.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+def _catalogue_reason() -> str:
+    looked = ", ".join(str(path) for path in glance_catalogue_candidates())
+    return (
+        f"tests needing Glance's metadefs catalogue were deselected: not found (looked in "
+        f"{looked}); set {METADEFS_DIR_ENV} to run them"
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    catalogue = glance_catalogue()
+    return f"Glance metadefs catalogue: {catalogue or 'not found'}"
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    reason = config.stash.get(_NO_CATALOGUE, None)
+    if reason is not None:
+        terminalreporter.write_line(reason, yellow=True)
+
+
+@pytest.fixture(scope="session")
+def glance_catalogue_dir() -> Path:
+    """Glance's whole metadefs catalogue; a failure (CI) when it is not on this machine."""
+    catalogue = glance_catalogue()
+    if catalogue is None:
+        pytest.fail(_catalogue_reason())
+    return catalogue
 
 
 @pytest.fixture(scope="session")

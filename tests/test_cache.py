@@ -9,7 +9,7 @@ import pytest
 from glancedb import Database, RequestContext, exception
 from glancedb.models import tables as t
 from glancedb.timeutils import to_timestamp, utcnow
-from tests.factories import count_rows
+from tests.support.factories import count_rows
 
 NODE = "http://node-1:9292"
 OTHER = "http://node-2:9292"

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from glancedb import Database, migration
 from glancedb.cli import main
-from tests.glance_fixtures import PristineDatabases, load_glance_schema
+from tests.support.glance_fixtures import PristineDatabases, load_glance_schema
 
 HEAD = migration.head_revision()
 

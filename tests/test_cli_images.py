@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 from glancedb import Database
 from glancedb.cli import main
 from glancedb.context import get_admin_context
-from tests.factories import insert_image, next_time
+from tests.support.factories import insert_image, next_time
 
 
 def run(db: Database, *args: str) -> Result:

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from glancedb import Database
 from glancedb.cli import main
 from glancedb.models import tables as t
-from tests.factories import (
+from tests.support.factories import (
     child_row,
     count_rows,
     days_ago,

@@ -26,9 +26,9 @@ from glancedb.exception import (
 from glancedb.images.records import IMAGE_COLUMNS
 from glancedb.models import tables as t
 from glancedb.timeutils import utcnow
-from tests.backends import clear_tables, count_statements
-from tests.factories import add_member, add_tag, row_counts, snapshot, table_rows
-from tests.shapes import PROPERTY_KEYS
+from tests.support.backends import clear_tables, count_statements
+from tests.support.factories import add_member, add_tag, row_counts, snapshot, table_rows
+from tests.support.shapes import PROPERTY_KEYS
 
 OLD = datetime.datetime(2020, 1, 2, 3, 4, 5)
 

@@ -13,8 +13,8 @@ from glancedb import Database, RequestContext, exception
 from glancedb.images.listing import page_statement
 from glancedb.images.listing_filters import parse_query
 from glancedb.models import tables as t
-from tests.backends import count_statements
-from tests.factories import image_row, insert, insert_image, next_time
+from tests.support.backends import count_statements
+from tests.support.factories import image_row, insert, insert_image, next_time
 
 A, B = "tenant-a", "tenant-b"
 

@@ -19,8 +19,8 @@ from sqlalchemy import Connection
 
 from glancedb import Database, RequestContext
 from glancedb.models import tables as t
-from tests.backends import clear_tables
-from tests.factories import image_row, member_row
+from tests.support.backends import clear_tables
+from tests.support.factories import image_row, member_row
 
 SETTINGS = settings(
     max_examples=25,

@@ -28,8 +28,8 @@ from glancedb.images.listing import page_statement
 from glancedb.images.listing_filters import PropertyCondition, parse_query
 from glancedb.images.listing_properties import PropertyShape, probe_limit
 from glancedb.models import tables as t
-from tests.backends import clear_tables, count_statements
-from tests.factories import image_row, insert, property_row, tag_row
+from tests.support.backends import clear_tables, count_statements
+from tests.support.factories import image_row, insert, property_row, tag_row
 
 A, B = "tenant-a", "tenant-b"
 T0 = datetime.datetime(2031, 5, 1)

@@ -12,8 +12,8 @@ from glancedb import Database, Record, RequestContext
 from glancedb.exception import ImageNotFound, Invalid, NotFound
 from glancedb.models import tables as t
 from glancedb.timeutils import utcnow
-from tests.backends import count_statements
-from tests.factories import snapshot, table_rows
+from tests.support.backends import count_statements
+from tests.support.factories import snapshot, table_rows
 
 FOUR_BYTE = "\U0001f600"
 WHEN = datetime.datetime(2022, 2, 3, 4, 5, 6)

@@ -13,11 +13,11 @@ from sqlalchemy import event
 
 from glancedb import Database, Record, RequestContext, api, exception
 from glancedb.models import tables as t
-from tests.backends import clear_tables, count_statements
-from tests.factories import count_rows, insert_image, table_rows
-from tests.races import race
-from tests.shapes import MEMBER_KEYS
-from tests.text_strategies import BMP_TEXT, FOUR_BYTE_TEXT
+from tests.support.backends import clear_tables, count_statements
+from tests.support.factories import count_rows, insert_image, table_rows
+from tests.support.races import race
+from tests.support.shapes import MEMBER_KEYS
+from tests.support.text_strategies import BMP_TEXT, FOUR_BYTE_TEXT
 
 OLD = datetime.datetime(2020, 1, 2, 3, 4, 5)
 

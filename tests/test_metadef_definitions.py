@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from glancedb import Database, RequestContext
 from glancedb import exception as exc
 from glancedb.models import tables as t
-from tests.backends import clear_tables, count_statements
+from tests.support.backends import clear_tables, count_statements
 
 KINDS = {
     "object": (t.metadef_objects, exc.MetadefDuplicateObject, exc.MetadefObjectNotFound),

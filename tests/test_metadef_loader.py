@@ -13,8 +13,8 @@ from glancedb import Database
 from glancedb import exception as exc
 from glancedb.metadefs import loader
 from glancedb.metadefs.loader import export_metadefs, load_metadefs, unload_metadefs
-from tests.backends import count_statements
-from tests.metadef_support import (
+from tests.support.backends import count_statements
+from tests.support.metadef_support import (
     ADMIN,
     CATALOGUE,
     expected_from_directory,
@@ -27,19 +27,31 @@ from tests.metadef_support import (
     write_json,
 )
 
-# --- the real catalogue -------------------------------------------------------------------
+# --- whole catalogues ---------------------------------------------------------------------
 
 
-def test_catalogue_loads_and_round_trips_through_export(db: Database, tmp_path: Path) -> None:
-    expected = expected_from_directory(CATALOGUE)
-    assert len(expected) == 33
+def test_small_catalogue_loads_and_round_trips_through_export(db: Database, tmp_path: Path) -> None:
+    check_catalogue_round_trip(db, tmp_path, CATALOGUE, files=4)
 
-    summary = load_metadefs(db, CATALOGUE)
+
+@pytest.mark.glance_catalogue
+def test_glances_catalogue_loads_and_round_trips_through_export(
+    db: Database, tmp_path: Path, glance_catalogue_dir: Path
+) -> None:
+    check_catalogue_round_trip(db, tmp_path, str(glance_catalogue_dir), files=33)
+
+
+def check_catalogue_round_trip(db: Database, tmp_path: Path, catalogue: str, files: int) -> None:
+    """Load every file of ``catalogue``, export, unload, reload: nothing changes."""
+    expected = expected_from_directory(catalogue)
+    assert len(expected) == files
+
+    summary = load_metadefs(db, catalogue)
     assert summary.ok, summary.failures
-    assert len(summary) == 33
+    assert len(summary) == files
     assert {r.action for r in summary} == {"created"}
     assert {r.file for r in summary} == {
-        name for name in os.listdir(CATALOGUE) if name.endswith(".json")
+        name for name in os.listdir(catalogue) if name.endswith(".json")
     }
     loaded = snapshot(db)
     assert loaded == expected
@@ -55,15 +67,15 @@ def test_catalogue_loads_and_round_trips_through_export(db: Database, tmp_path: 
 
     first = tmp_path / "first"
     written = export_metadefs(db, str(first))
-    assert len(written) == 33 == len(os.listdir(first))
+    assert len(written) == files == len(os.listdir(first))
     # Objects' ``required`` lists come back as in the catalogue (key omitted when none).
     exported = [json.loads(Path(p).read_text(encoding="utf-8")) for p in written]
     assert {
         (doc["namespace"], o["name"]): o.get("required") for doc in exported for o in doc["objects"]
-    } == required_lists(CATALOGUE)
+    } == required_lists(catalogue)
 
     counts = unload_metadefs(db)
-    assert counts["metadef_namespaces"] == 33
+    assert counts["metadef_namespaces"] == files
     assert set(metadef_row_counts(db).values()) == {0}
 
     again = load_metadefs(db, str(first))

@@ -17,8 +17,8 @@ from glancedb import exception as exc
 from glancedb.metadefs.files import split_names
 from glancedb.metadefs.loader import export_metadefs, load_metadefs, unload_metadefs
 from glancedb.models import tables as t
-from tests.backends import clear_tables
-from tests.metadef_support import ADMIN, sample, snapshot, write_json
+from tests.support.backends import clear_tables
+from tests.support.metadef_support import ADMIN, sample, snapshot, write_json
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from sqlalchemy import update
 
 from glancedb import Database, Record, RequestContext, api, exception
 from glancedb.models import tables as t
-from tests.backends import clear_tables
-from tests.factories import count_rows, insert_image, table_rows
-from tests.races import race
-from tests.shapes import PROPERTY_KEYS
-from tests.text_strategies import BMP_TEXT, FOUR_BYTE_TEXT
+from tests.support.backends import clear_tables
+from tests.support.factories import count_rows, insert_image, table_rows
+from tests.support.races import race
+from tests.support.shapes import PROPERTY_KEYS
+from tests.support.text_strategies import BMP_TEXT, FOUR_BYTE_TEXT
 
 
 def soft_delete_property(db: Database, prop_id: int) -> None:

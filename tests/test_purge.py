@@ -11,8 +11,8 @@ from sqlalchemy import Table, event, exc, select
 from glancedb import Database, RequestContext, exception
 from glancedb.models import tables as t
 from glancedb.purge import IMAGE_CHILD_TABLES
-from tests.backends import count_statements
-from tests.factories import (
+from tests.support.backends import count_statements
+from tests.support.factories import (
     child_row,
     count_rows,
     days_ago,

@@ -20,8 +20,8 @@ from sqlalchemy import Engine, Index, inspect, text
 from glancedb import Database, RequestContext, api, exception, migration
 from glancedb.migrations import VERSION_TABLE
 from glancedb.models import tables as t
-from tests.backends import count_statements
-from tests.glance_fixtures import PristineDatabases, load_glance_schema
+from tests.support.backends import count_statements
+from tests.support.glance_fixtures import PristineDatabases, load_glance_schema
 
 HEAD = migration.head_revision()
 #: glancedb's revisions after Glance's schema, each adding one index.

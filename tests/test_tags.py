@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from glancedb import Database, RequestContext, api, exception
 from glancedb.models import tables as t
-from tests.backends import clear_tables, count_statements
-from tests.factories import count_rows, insert, insert_image, table_rows, tag_row
-from tests.races import race
-from tests.text_strategies import BMP_TEXT, FOUR_BYTE_TEXT
+from tests.support.backends import clear_tables, count_statements
+from tests.support.factories import count_rows, insert, insert_image, table_rows, tag_row
+from tests.support.races import race
+from tests.support.text_strategies import BMP_TEXT, FOUR_BYTE_TEXT
 
 
 def live(db: Database, image_id: str) -> list[str]:

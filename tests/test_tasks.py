@@ -15,8 +15,8 @@ from sqlalchemy import select
 from glancedb import Database, RequestContext, exception
 from glancedb.models import tables as t
 from glancedb.timeutils import utcnow
-from tests.backends import clear_tables, count_statements
-from tests.factories import days_ago, insert, task_row
+from tests.support.backends import clear_tables, count_statements
+from tests.support.factories import days_ago, insert, task_row
 
 TASK_KEYS = {
     "id",

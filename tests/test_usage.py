@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from glancedb import Database, RequestContext, exception
 from glancedb.models import tables as t
 from glancedb.validation import IMAGE_STATUSES
-from tests.backends import clear_tables, count_statements
-from tests.factories import child_row, image_row, insert
+from tests.support.backends import clear_tables, count_statements
+from tests.support.factories import child_row, image_row, insert
 
 # Sorted: the seeds must draw the same images in every run.
 STATUSES = sorted(IMAGE_STATUSES)

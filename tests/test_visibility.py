@@ -19,8 +19,8 @@ import pytest
 import glancedb.api
 from glancedb import Database, Record, RequestContext
 from glancedb.exception import Forbidden
-from tests.backends import count_statements
-from tests.factories import add_member
+from tests.support.backends import count_statements
+from tests.support.factories import add_member
 
 VISIBILITIES = ("public", "private", "shared", "community")
 IMAGE_OWNERS = (None, "tenant-a", "tenant-b")

@@ -13,9 +13,10 @@ from sqlalchemy import func, select
 
 from glancedb import Database, RequestContext
 from glancedb.models import tables as t
-from tests.shared_data import SHARED
+from tests.support.data_files import SMALL_CATALOGUE
 
-CATALOGUE = str(SHARED / "metadefs")
+#: The small catalogue written for the tests (Glance's own: ``glance_catalogue`` fixture).
+CATALOGUE = str(SMALL_CATALOGUE)
 ADMIN = RequestContext(is_admin=True)
 
 METADEF_TABLES = (

@@ -12,10 +12,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from glancedb import Database
-from tests.backends import make_database
-from tests.shared_data import SHARED
-
-SCHEMA_DIR = SHARED / "glance-schema"
+from tests.support.backends import make_database
+from tests.support.data_files import SCHEMA_DIR
 
 FIXTURE_FILES = {
     "sqlite": "glance-sqlite-schema.sql",
@@ -72,7 +70,7 @@ class PristineDatabases:
     """Empty, unsynced databases on demand, cheaply.
 
     SQLite files and MySQL databases are simply re-created
-    (:func:`tests.backends.make_database`); a PostgreSQL database is created
+    (:func:`tests.support.backends.make_database`); a PostgreSQL database is created
     once and then emptied by re-creating its ``public`` schema, which is much
     faster than ``DROP DATABASE`` + ``CREATE DATABASE``.
     """
