@@ -1,0 +1,112 @@
+# Helpers shared by galera.sh and pg-standby.sh (sourced, not run).
+# shellcheck shell=bash
+
+TOPOLOGY_DIR="${GLANCEDB_TOPOLOGY_DIR:-/tmp/glancedb-topology}"
+# shellcheck disable=SC2034 # used by the scripts that source this file
+TOPOLOGY_TIMEOUT="${GLANCEDB_TOPOLOGY_TIMEOUT:-120}"
+
+# Progress and errors go to stderr, so that `env` output stays clean.
+log() { printf '[%s %s] %s\n' "$(date +%H:%M:%S)" "${TOPOLOGY_NAME:-topology}" "$*" >&2; }
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# run_as USER CMD...: run CMD as USER when we are root, else as ourselves.
+run_as() {
+  local user="$1"
+  shift
+  if is_root && [ "$(id -un)" != "$user" ]; then
+    runuser -u "$user" -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# ensure_traversable USER DIR: make DIR and each of its parents searchable
+# by USER (a server running as mysql/postgres must reach its datadir).
+ensure_traversable() {
+  local user="$1" dir="$2"
+  is_root || return 0
+  while [ -n "$dir" ] && [ "$dir" != "/" ]; do
+    if [ -d "$dir" ] && ! runuser -u "$user" -- test -x "$dir"; then
+      log "note: chmod o+x $dir so that $user can reach the topology folder"
+      chmod o+x "$dir"
+    fi
+    dir="$(dirname "$dir")"
+  done
+}
+
+# pid_alive PID: true when PID is a live (non-zombie) process.
+pid_alive() {
+  local pid="$1" state
+  [ -n "$pid" ] && [ -e "/proc/$pid" ] || return 1
+  state="$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)"
+  [ -n "$state" ] && [ "$state" != "Z" ]
+}
+
+# pids_using PATH: ids of processes whose command line mentions PATH
+# (our own servers and their helpers: rsync SST daemons, pg_basebackup...).
+# This script and its parents are never listed.
+pids_using() {
+  local needle="$1" p cmd self=$$ parents=" "
+  local q=$$
+  while [ -n "$q" ] && [ "$q" != "0" ] && [ "$q" != "1" ]; do
+    parents="$parents$q "
+    q="$(awk '/^PPid:/ {print $2}' "/proc/$q/status" 2>/dev/null || true)"
+  done
+  for p in /proc/[0-9]*; do
+    p="${p#/proc/}"
+    [ "$p" = "$self" ] && continue
+    case "$parents" in *" $p "*) continue ;; esac
+    cmd="$({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null || true)"
+    case "$cmd" in *"$needle"*) pid_alive "$p" && echo "$p" ;; esac
+  done
+  return 0
+}
+
+# wait_pid_gone PID SECONDS: true when PID has exited within SECONDS.
+wait_pid_gone() {
+  local pid="$1" secs="$2" i
+  for ((i = 0; i < secs * 5; i++)); do
+    pid_alive "$pid" || return 0
+    sleep 0.2
+  done
+  ! pid_alive "$pid"
+}
+
+# kill_pids SIG PIDS...: signal each pid that is still alive.
+kill_pids() {
+  local sig="$1" p
+  shift
+  for p in "$@"; do
+    if pid_alive "$p"; then kill "-$sig" "$p" 2>/dev/null || true; fi
+  done
+}
+
+# port_in_use PORT: true when something listens on 127.0.0.1:PORT (or any address).
+port_in_use() {
+  ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
+}
+
+# show_log_tail FILE [LINES]: print the end of a log file to stderr.
+show_log_tail() {
+  local f="$1" n="${2:-40}"
+  if [ -f "$f" ]; then
+    printf '%s\n' "----- last $n lines of $f -----" >&2
+    tail -n "$n" "$f" >&2 || true
+    printf '%s\n' "----- end of $f -----" >&2
+  else
+    printf '%s\n' "(no log file $f)" >&2
+  fi
+}
+
+# topology_lock NAME: serialise concurrent runs of one script.
+# The lock is on fd 9; children that outlive us must close it (9>&-).
+topology_lock() {
+  mkdir -p "$TOPOLOGY_DIR"
+  exec 9>"$TOPOLOGY_DIR/.$1.lock"
+  flock -w 600 9 || die "another $1 command holds $TOPOLOGY_DIR/.$1.lock"
+}
