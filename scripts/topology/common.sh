@@ -28,14 +28,19 @@ run_as() {
 # ensure_traversable USER DIR: make DIR and each of its parents searchable
 # by USER (a server running as mysql/postgres must reach its datadir).
 ensure_traversable() {
-  local user="$1" dir="$2"
+  local user="$1" dir="$2" chain=() d i
   is_root || return 0
   while [ -n "$dir" ] && [ "$dir" != "/" ]; do
-    if [ -d "$dir" ] && ! runuser -u "$user" -- test -x "$dir"; then
-      log "note: chmod o+x $dir so that $user can reach the topology folder"
-      chmod o+x "$dir"
-    fi
+    chain+=("$dir")
     dir="$(dirname "$dir")"
+  done
+  # From the top down, so each test sees its parents already fixed.
+  for ((i = ${#chain[@]} - 1; i >= 0; i--)); do
+    d="${chain[$i]}"
+    if [ -d "$d" ] && ! runuser -u "$user" -- test -x "$d"; then
+      log "note: chmod o+x $d so that $user can reach the topology folder"
+      chmod o+x "$d"
+    fi
   done
 }
 

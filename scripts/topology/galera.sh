@@ -122,6 +122,8 @@ node_state() {
 cluster_healthy() {
   local n
   for n in "${NODES[@]}"; do
+    node_pid "$n" >/dev/null || return 1
+    [ "$(sql "$n" "SELECT @@datadir" 2>/dev/null || true)" = "$(node_dir "$n")/data/" ] || return 1
     [ "$(node_state "$n" 2>/dev/null || true)" = "3 Synced" ] || return 1
   done
 }
@@ -237,9 +239,10 @@ stop_node() {
   local n="$1" pid p
   if pid="$(node_pid "$n")"; then
     log "stopping node $n (pid $pid)"
-    timeout 60 mariadb-admin --no-defaults -S "$(node_sock "$n")" -u root --connect-timeout=3 shutdown >/dev/null 2>&1 ||
-      timeout 60 mariadb-admin --no-defaults --protocol=TCP -h 127.0.0.1 -P "${SQL_PORT[$n]}" -u root \
-        --connect-timeout=3 shutdown >/dev/null 2>&1 || true
+    # Through the node's own socket only: a TCP port may have been
+    # overridden to another server's since the node was started.
+    timeout 60 mariadb-admin --no-defaults -S "$(node_sock "$n")" -u root --connect-timeout=3 \
+      shutdown >/dev/null 2>&1 || kill_pids TERM "$pid"
     if ! wait_pid_gone "$pid" 60; then
       log "node $n did not shut down; SIGTERM"
       kill_pids TERM "$pid"
