@@ -52,23 +52,26 @@ pid_alive() {
   [ -n "$state" ] && [ "$state" != "Z" ]
 }
 
-# pids_using PATH: ids of processes whose command line mentions PATH
-# (our own servers and their helpers: rsync SST daemons, pg_basebackup...).
-# This script and its parents are never listed.
+# pids_using PATH COMM_REGEX: ids of processes whose command line mentions
+# PATH and whose name (/proc/PID/comm) matches COMM_REGEX: our own servers
+# and their helpers (rsync SST daemons, pg_basebackup...), never someone's
+# `tail -f` of a log. This script and its parents are never listed.
 pids_using() {
-  local needle="$1" p cmd self=$$ parents=" "
-  local q=$$
+  local needle="$1" comm_re="$2" f p comm parents=" " q=$$
   while [ -n "$q" ] && [ "$q" != "0" ] && [ "$q" != "1" ]; do
     parents="$parents$q "
     q="$(awk '/^PPid:/ {print $2}' "/proc/$q/status" 2>/dev/null || true)"
   done
-  for p in /proc/[0-9]*; do
-    p="${p#/proc/}"
-    [ "$p" = "$self" ] && continue
+  # One grep over all command lines (NUL-separated arguments; the needle
+  # is a path, so it lies within one argument).
+  while IFS= read -r f; do
+    p="${f#/proc/}"
+    p="${p%/cmdline}"
     case "$parents" in *" $p "*) continue ;; esac
-    cmd="$({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null || true)"
-    case "$cmd" in *"$needle"*) pid_alive "$p" && echo "$p" ;; esac
-  done
+    comm="$(cat "/proc/$p/comm" 2>/dev/null || true)"
+    [[ "$comm" =~ $comm_re ]] || continue
+    if pid_alive "$p"; then echo "$p"; fi
+  done < <(grep -lsF -- "$needle" /proc/[0-9]*/cmdline 2>/dev/null || true)
   return 0
 }
 

@@ -255,7 +255,7 @@ stop_node() {
   fi
   # Anything else still running from this node's folder (a stray server, an
   # rsync SST daemon): TERM, then KILL.
-  mapfile -t p < <(pids_using "$(node_dir "$n")/")
+  mapfile -t p < <(pids_using "$(node_dir "$n")/" '^(mariadbd|mysqld|rsync|wsrep_sst_|mariadb-install)')
   if [ "${#p[@]}" -gt 0 ]; then
     log "node $n: ending leftover processes ${p[*]}"
     kill_pids TERM "${p[@]}"
@@ -382,7 +382,7 @@ cmd_status() {
     if st="$(node_state "$n" 2>/dev/null)"; then
       extra="$(sql "$n" "SELECT CONCAT('last_committed=', VARIABLE_VALUE, ' gtid_binlog_pos=', @@gtid_binlog_pos) FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_LAST_COMMITTED'" 2>/dev/null || true)"
       printf 'node%s port=%s pid=%s cluster_size=%s state=%s %s\n' "$n" "${SQL_PORT[$n]}" "$pid" "${st% *}" "${st#* }" "$extra"
-      [ "$st" = "3 Synced" ] || rc=1
+      [ "$st" = "3 Synced" ] && [ "$pid" != - ] || rc=1
     else
       printf 'node%s port=%s pid=%s unreachable\n' "$n" "${SQL_PORT[$n]}" "$pid"
       rc=1

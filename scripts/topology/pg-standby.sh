@@ -151,7 +151,7 @@ stop_role() {
       }
     fi
   fi
-  mapfile -t p < <(pids_using "$(role_dir "$role")")
+  mapfile -t p < <(pids_using "$(role_dir "$role")" '^(postgres|postmaster|pg_basebackup|pg_ctl|initdb)')
   if [ "${#p[@]}" -gt 0 ]; then
     log "$role: ending leftover processes ${p[*]}"
     kill_pids TERM "${p[@]}"
