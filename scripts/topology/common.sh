@@ -52,10 +52,11 @@ pid_alive() {
   [ -n "$state" ] && [ "$state" != "Z" ]
 }
 
-# pids_using PATH COMM_REGEX: ids of processes whose command line mentions
-# PATH and whose name (/proc/PID/comm) matches COMM_REGEX: our own servers
-# and their helpers (rsync SST daemons, pg_basebackup...), never someone's
-# `tail -f` of a log. This script and its parents are never listed.
+# pids_using PATH REGEX: ids of processes whose command line mentions PATH
+# and for which "NAME ARGS..." (NAME from /proc/PID/comm) matches REGEX: our
+# own servers and their helpers (rsync SST daemons and scripts,
+# pg_basebackup...), never someone's `tail -f` of a log. This script and its
+# parents are never listed.
 pids_using() {
   local needle="$1" comm_re="$2" f p comm parents=" " q=$$
   while [ -n "$q" ] && [ "$q" != "0" ] && [ "$q" != "1" ]; do
@@ -68,7 +69,7 @@ pids_using() {
     p="${f#/proc/}"
     p="${p%/cmdline}"
     case "$parents" in *" $p "*) continue ;; esac
-    comm="$(cat "/proc/$p/comm" 2>/dev/null || true)"
+    comm="$({ cat "/proc/$p/comm" && tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | tr '\n' ' ' || true)"
     [[ "$comm" =~ $comm_re ]] || continue
     if pid_alive "$p"; then echo "$p"; fi
   done < <(grep -lsF -- "$needle" /proc/[0-9]*/cmdline 2>/dev/null || true)

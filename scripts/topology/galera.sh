@@ -205,6 +205,7 @@ launch() {
   # 9>&-: the server must not inherit our lock.
   setsid "$MARIADBD" --defaults-file="$(node_cnf "$n")" "$@" </dev/null >>"$d/mariadbd.out" 2>&1 9>&- &
   echo "$!" >"$d/launch.pid"
+  disown "$!" # no "Killed" job notices from this shell
 }
 
 fail_with_logs() {
@@ -212,8 +213,12 @@ fail_with_logs() {
   log "ERROR: $*"
   for n in "${NODES[@]}"; do
     show_log_tail "$(node_log "$n")" 30
-    [ -s "$(node_dir "$n")/mariadbd.out" ] && show_log_tail "$(node_dir "$n")/mariadbd.out" 10
+    if [ -s "$(node_dir "$n")/mariadbd.out" ]; then show_log_tail "$(node_dir "$n")/mariadbd.out" 10; fi
   done
+  if [ "${STARTING:-0}" = 1 ]; then
+    log "stopping the partly started cluster (its files stay in $GALERA_DIR)"
+    stop_all hard
+  fi
   exit 1
 }
 
@@ -235,27 +240,31 @@ wait_node() {
   fail_with_logs "node $n not Synced in a cluster of >= $min within ${TOPOLOGY_TIMEOUT}s (last state: ${st:-unreachable})"
 }
 
+# stop_node N [hard]: clean shutdown (SIGKILL after 45 s); "hard" kills at
+# once, for a node whose data is about to be wiped.
 stop_node() {
-  local n="$1" pid p
+  local n="$1" mode="${2:-clean}" pid p
   if pid="$(node_pid "$n")"; then
-    log "stopping node $n (pid $pid)"
-    # Through the node's own socket only: a TCP port may have been
-    # overridden to another server's since the node was started.
-    timeout 60 mariadb-admin --no-defaults -S "$(node_sock "$n")" -u root --connect-timeout=3 \
-      shutdown >/dev/null 2>&1 || kill_pids TERM "$pid"
-    if ! wait_pid_gone "$pid" 60; then
-      log "node $n did not shut down; SIGTERM"
-      kill_pids TERM "$pid"
-      wait_pid_gone "$pid" 20 || {
-        log "node $n: SIGKILL"
-        kill_pids KILL "$pid"
-        wait_pid_gone "$pid" 10 || true
-      }
+    if [ "$mode" = hard ]; then
+      log "killing node $n (pid $pid)"
+      kill_pids KILL "$pid"
+    else
+      log "stopping node $n (pid $pid)"
+      # Through the node's own socket only: a TCP port may have been
+      # overridden to another server's since the node was started. A node
+      # still joining has no socket yet: SIGTERM then.
+      timeout 45 mariadb-admin --no-defaults -S "$(node_sock "$n")" -u root --connect-timeout=3 \
+        shutdown >/dev/null 2>&1 || kill_pids TERM "$pid"
     fi
+    if ! wait_pid_gone "$pid" 45; then
+      log "node $n did not stop within 45 s: SIGKILL"
+      kill_pids KILL "$pid"
+    fi
+    wait_pid_gone "$pid" 10 || log "warning: node $n (pid $pid) still alive"
   fi
   # Anything else still running from this node's folder (a stray server, an
   # rsync SST daemon): TERM, then KILL.
-  mapfile -t p < <(pids_using "$(node_dir "$n")/" '^(mariadbd|mysqld|rsync|wsrep_sst_|mariadb-install)')
+  mapfile -t p < <(pids_using "$(node_dir "$n")/" '^(mariadbd|mysqld|rsync|wsrep_sst_[a-z]*|mariadb-install[a-z-]*) |^(sh|bash) .*wsrep_sst_')
   if [ "${#p[@]}" -gt 0 ]; then
     log "node $n: ending leftover processes ${p[*]}"
     kill_pids TERM "${p[@]}"
@@ -264,10 +273,11 @@ stop_node() {
   return 0
 }
 
+# stop_all [hard]
 stop_all() {
   local n
   # Nodes 2 and 3 first, node 1 last (it then is the most advanced one).
-  for n in 3 2 1; do stop_node "$n"; done
+  for n in 3 2 1; do stop_node "$n" "${1:-clean}"; done
 }
 
 ensure_db() {
@@ -301,7 +311,7 @@ cmd_start() {
   fi
   if [ -d "$GALERA_DIR" ]; then
     log "no healthy cluster in $GALERA_DIR: stopping what is left and recreating it"
-    stop_all
+    stop_all hard
     rm -rf "$GALERA_DIR"
   fi
   check_ports_free
@@ -327,6 +337,7 @@ cmd_start() {
   # node 1's by rsync SST.
 
   deadline=$((SECONDS + TOPOLOGY_TIMEOUT))
+  STARTING=1
   log "bootstrapping node 1 (--wsrep-new-cluster)"
   launch 1 --wsrep-new-cluster
   wait_node 1 1 "$deadline"
@@ -415,7 +426,7 @@ case "${1:-}" in
     ;;
   destroy)
     topology_lock galera
-    stop_all
+    stop_all hard
     rm -rf "$GALERA_DIR"
     log "destroyed $GALERA_DIR"
     ;;

@@ -111,6 +111,10 @@ fail_with_logs() {
   log "ERROR: $*"
   show_log_tail "$(role_log primary)" 30
   show_log_tail "$(role_log standby)" 30
+  if [ "${STARTING:-0}" = 1 ]; then
+    log "stopping the partly started pair (its files stay in $PG_DIR)"
+    stop_all hard
+  fi
   exit 1
 }
 
@@ -137,13 +141,16 @@ start_role() {
     >/dev/null 9>&- || fail_with_logs "pg_ctl start of the $role failed"
 }
 
+# stop_role ROLE [hard]: fast shutdown; "hard" is an immediate one, for data
+# about to be wiped.
 stop_role() {
-  local role="$1" pid p
+  local role="$1" mode=fast pid p
+  [ "${2:-}" = hard ] && mode=immediate
   if pid="$(role_pid "$role")"; then
-    log "stopping the $role (pid $pid)"
-    pg "$PGBIN/pg_ctl" -D "$(role_dir "$role")" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+    log "stopping the $role (pid $pid, $mode)"
+    pg "$PGBIN/pg_ctl" -D "$(role_dir "$role")" -m "$mode" -w -t 45 stop >/dev/null 2>&1 || true
     if ! wait_pid_gone "$pid" 5; then
-      log "$role did not stop; immediate shutdown"
+      log "$role did not stop; SIGQUIT, then SIGKILL"
       kill_pids QUIT "$pid"
       wait_pid_gone "$pid" 10 || {
         kill_pids KILL "$pid"
@@ -151,7 +158,7 @@ stop_role() {
       }
     fi
   fi
-  mapfile -t p < <(pids_using "$(role_dir "$role")" '^(postgres|postmaster|pg_basebackup|pg_ctl|initdb)')
+  mapfile -t p < <(pids_using "$(role_dir "$role")" '^(postgres|postmaster|pg_basebackup|pg_ctl|initdb) ')
   if [ "${#p[@]}" -gt 0 ]; then
     log "$role: ending leftover processes ${p[*]}"
     kill_pids TERM "${p[@]}"
@@ -160,9 +167,10 @@ stop_role() {
   return 0
 }
 
+# stop_all [hard]
 stop_all() {
-  stop_role standby
-  stop_role primary
+  stop_role standby "${1:-}"
+  stop_role primary "${1:-}"
 }
 
 set_delay() {
@@ -191,7 +199,7 @@ cmd_start() {
   fi
   if [ -d "$PG_DIR" ]; then
     log "no healthy pair in $PG_DIR: stopping what is left and recreating it"
-    stop_all
+    stop_all hard
     rm -rf "$PG_DIR"
   fi
   for port in "$PRIMARY_PORT" "$STANDBY_PORT"; do
@@ -204,6 +212,7 @@ cmd_start() {
     ensure_traversable "$PG_USER" "$PG_DIR"
   fi
   deadline=$((SECONDS + TOPOLOGY_TIMEOUT))
+  STARTING=1
 
   log "initdb of the primary ($PGBIN)"
   pg "$PGBIN/initdb" -D "$(role_dir primary)" -A trust -U postgres -E UTF8 --locale=C.UTF-8 -N \
@@ -327,7 +336,7 @@ case "${1:-}" in
   destroy)
     check_prereqs
     topology_lock pg-standby
-    stop_all
+    stop_all hard
     rm -rf "$PG_DIR"
     log "destroyed $PG_DIR"
     ;;
