@@ -41,8 +41,8 @@ from glancedb.validation import check_max_rows, to_int
 LOG = logging.getLogger("glancedb.purge")
 
 #: Rows of one table deleted per transaction (fewer on a SQLite build whose
-#: bound-parameter limit is lower).  Measured on 200k rows: each commit has a
-#: fixed cost, and 5000 rows keep every transaction well under a second.
+#: bound-parameter limit is lower): each commit has a fixed cost, while a
+#: batch this size keeps every transaction short (benchmarks/purge_memory.py).
 PURGE_BATCH_SIZE = 5000
 
 #: Batches whose keys one query selects (bounds memory to this many batches'

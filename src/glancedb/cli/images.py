@@ -177,16 +177,22 @@ def show_image(state: CLIState, image_id: str, output_format: str) -> None:
 
 @image_group.command("create")
 @click.option("--id", "image_id", metavar="ID", help="The new image's id (default: a UUID).")
-@click.option("--name")
-@click.option("--status", default="queued", show_default=True)
-@click.option("--visibility", type=click.Choice(VISIBILITY_CHOICES[:-1]), default="shared")
-@click.option("--disk-format")
-@click.option("--container-format")
-@click.option("--owner")
-@click.option("--size", type=int)
-@click.option("--min-disk", type=int)
-@click.option("--min-ram", type=int)
-@click.option("--protected", is_flag=True)
+@click.option("--name", help="The image's name.")
+@click.option("--status", default="queued", show_default=True, help="The image's status.")
+@click.option(
+    "--visibility",
+    type=click.Choice(VISIBILITY_CHOICES[:-1]),
+    default="shared",
+    show_default=True,
+    help="Who may see the image.",
+)
+@click.option("--disk-format", help="Disk format (qcow2, raw, ...).")
+@click.option("--container-format", help="Container format (bare, ovf, ...).")
+@click.option("--owner", help="The owning project.")
+@click.option("--size", type=int, help="Size in bytes.")
+@click.option("--min-disk", type=int, help="Minimum disk size (GB) to boot it.")
+@click.option("--min-ram", type=int, help="Minimum RAM (MB) to boot it.")
+@click.option("--protected", is_flag=True, help="Protect the image from deletion.")
 @click.option("--property", "properties", multiple=True, metavar="KEY=VALUE", help="Repeatable.")
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Repeatable.")
 @click.option("--location", "locations", multiple=True, metavar="URL", help="Repeatable.")

@@ -71,10 +71,10 @@ INDEX_ORDER_COLUMNS = frozenset({"created_at", "id"})
 
 def _member_exists(owner: str, member_status: str, *, opaque: bool = True) -> ColumnElement[bool]:
     member = t.image_members
-    # Opaque for the reason of :func:`column_condition`: at 100k images
-    # MariaDB intersects ``ix_image_members_deleted`` (every live membership,
-    # 16k index entries) with the (member, deleted) index on every tenant page
-    # (4 ms instead of 2.4 ms); without it, it reads the project's own rows.
+    # Opaque for the reason of :func:`column_condition`: MariaDB would
+    # intersect ``ix_image_members_deleted`` (every live membership) with the
+    # (member, deleted) index on every tenant page; without it, it reads the
+    # project's own memberships only.
     live = not_deleted(member.c.deleted, opaque=opaque)
     conditions = [member.c.image_id == t.images.c.id, member.c.member == owner, live]
     if member_status != "all":
@@ -255,9 +255,8 @@ def page_statement(
         conditions.append(after_marker(keys, marker))
     # Subqueries last: SQLite and MariaDB test the conditions in the order
     # written, so while walking the order index the cheap column tests
-    # (owner, visibility) reject most images before a subquery runs; a
-    # tenant's page filtered on a common property costs 3 instead of 20 ms
-    # (SQLite) and 15 instead of 28 ms (MariaDB) at 100k images.
+    # (owner, visibility) reject most images before a subquery runs (the
+    # benchmark's property pages: benchmarks/RESULTS.md).
     conditions.extend(child_filters(query, property_shapes))
     stmt = select(t.images).where(*conditions).order_by(*order_terms(keys))
     if limit is not None:

@@ -33,8 +33,7 @@ from glancedb.models import tables as t
 #:   IS NOT NULL``, checked per image while the page walks its order index and
 #:   stops after ``limit`` hits: right for a common value.  Unlike ``EXISTS``
 #:   no planner can turn it into a semi-join, so MariaDB cannot start from the
-#:   (name, value) index and sort every match (700 ms for a value held by 20k
-#:   of 100k images);
+#:   (name, value) index and sort every match of a common value;
 #: - ``driving``: ``images.id IN (SELECT image_id ... WHERE name = ... AND
 #:   value = ...)``, read from the (name, value) index: right for a rare
 #:   value, which the walk would look for through the whole table (SQLite
@@ -49,15 +48,12 @@ PROBED_DIALECTS = frozenset({"sqlite", "mysql", "mariadb"})
 #: walk reads about ``limit * N / c`` images for a table of ``N`` (more for a
 #: tenant, who sees a fraction of them): the two cost the same near
 #: ``c = sqrt(limit * N)``, 500 for a page of 25 over 10k images, 1600 over
-#: 100k.  Measured on the benchmark catalogue (limit 25, admin / tenant): at
-#: 100k a value held by 3.4k images costs 3 / 16 ms walking and 16 ms driving
-#: on SQLite, 9 / 60 ms walking and 25 / 30 ms driving on MariaDB; 20k
-#: matches cost 0.4-15 ms walking but 100-700 ms driving; at 10k, the 2k
-#: images with ``os_distro=fedora`` cost 9 ms driving on SQLite, 1-3 ms
-#: walking.  So the bound is ``PROBE_FACTOR * sqrt(limit)``: 1000 for a page
-#: of 25, driving then costs at most about 5 ms (SQLite) to 8 ms (MariaDB).
-#: It is capped so that the probe itself stays cheap: it counts index
-#: entries only, 0.1 ms (SQLite) to 0.5 ms (MariaDB) for 1000.
+#: 100k.  A wrong "common" verdict costs a longer walk, a wrong "rare" one a
+#: sort of every match, which grows much faster; so the bound is the
+#: catalogue-independent ``PROBE_FACTOR * sqrt(limit)`` (1000 for a page of
+#: 25), below the break-even point of the catalogues measured (the property
+#: rows of benchmarks/RESULTS.md).  It is capped so that the probe itself
+#: stays cheap: it counts index entries only.
 PROBE_FACTOR = 200
 PROBE_CAP = 20_000
 
