@@ -43,6 +43,9 @@ EMPTY_STRING = ""
 EMPTY_NUMBER = 0
 EMPTY_TIME = datetime.datetime(1900, 1, 1)
 
+#: The largest page size every backend's ``LIMIT`` takes (a signed 64-bit integer).
+MAX_LIMIT = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class OrderKey:
@@ -179,4 +182,6 @@ def check_limit(limit: Any) -> int | None:
         raise Invalid(f"limit must be an integer, got {limit!r}") from None
     if number < 0:
         raise Invalid(f"limit must not be negative, got {number}")
+    if number > MAX_LIMIT:
+        raise Invalid(f"limit {number} does not fit a 64-bit integer")
     return number

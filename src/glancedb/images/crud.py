@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, false, select, update
 
 from glancedb.context import ContextLike, context_is_admin, context_owner
 from glancedb.driver_errors import duplicate_as
 from glancedb.exception import (
     Conflict,
     Duplicate,
+    Invalid,
 )
 from glancedb.images.access import (
     check_mutable,
@@ -31,10 +32,9 @@ from glancedb.images.writes import (
 )
 from glancedb.models import tables as t
 from glancedb.records import Record
-from glancedb.rows import as_key
 from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
-from glancedb.validation import check_image_id_length
+from glancedb.validation import check_text, lookup_key, require_image_key
 
 
 def _image_dict(
@@ -74,8 +74,7 @@ class ImageCrudAPI(DatabaseCore):
         :raises ImageNotFound: unknown, or deleted and not shown.
         :raises Forbidden: the image is not visible to ``context``.
         """
-        check_image_id_length(image_id)
-        image_id = as_key(image_id)
+        image_id = require_image_key(image_id)
         with self._reading() as conn:
             row = visible_image_row(conn, context, image_id, force_show_deleted)
             return image_dicts(
@@ -97,9 +96,16 @@ class ImageCrudAPI(DatabaseCore):
         verdict = visibility_without_membership(context, image)
         if verdict is not None:
             return verdict
+        image_id = lookup_key(image_field(image, "id"), "image['id']")
+        member = lookup_key(context_owner(context), "context owner")
+        if status is not None:
+            status = lookup_key(status, "status")
+            if status is None:
+                return False
+        if image_id is None or member is None:
+            return False
         with self._reading() as conn:
-            image_id = as_key(image_field(image, "id"))
-            return has_membership(conn, image_id, context_owner(context), status)
+            return has_membership(conn, image_id, member, status)
 
     def is_image_mutable(self, context: ContextLike, image: Any) -> bool:
         """Whether ``context`` may change ``image`` (SPEC 1.2): admin, or same owner."""
@@ -168,9 +174,11 @@ class ImageCrudAPI(DatabaseCore):
         :raises Conflict: the status is not ``from_state``.
         :raises Invalid: bad values.
         """
-        check_image_id_length(image_id)
-        image_id = as_key(image_id)
+        image_id = require_image_key(image_id)
         prepared = prepare_update(values)
+        atomic = _atomic_names(atomic_props)
+        # A from_state no image can be in makes the update a conflict below.
+        wanted_state = lookup_key(from_state, "from_state") if from_state else None
         now = utcnow()
         with self._writing() as conn:
             row = visible_image_row(conn, context, image_id, False)
@@ -178,7 +186,9 @@ class ImageCrudAPI(DatabaseCore):
             images = t.images
             stmt = update(images).where(images.c.id == image_id)
             if from_state:
-                stmt = stmt.where(images.c.status == from_state)
+                stmt = stmt.where(
+                    images.c.status == wanted_state if wanted_state is not None else false()
+                )
             result = conn.execute(stmt.values(**prepared.columns, updated_at=now))
             if result.rowcount == 0:
                 # Read the status that won, with a locking read so that
@@ -198,7 +208,7 @@ class ImageCrudAPI(DatabaseCore):
                     prepared.properties or {},
                     now=now,
                     purge=purge_props,
-                    atomic=atomic_props or (),
+                    atomic=atomic,
                 )
             if prepared.locations:
                 replace_locations(conn, image_id, prepared.locations, now=now)
@@ -215,8 +225,7 @@ class ImageCrudAPI(DatabaseCore):
         :raises ImageNotFound: unknown or already deleted.
         :raises Forbidden: as for :meth:`image_update`.
         """
-        check_image_id_length(image_id)
-        image_id = as_key(image_id)
+        image_id = require_image_key(image_id)
         with self._writing() as conn:
             row = visible_image_row(conn, context, image_id, False)
             check_mutable(context, row._mapping)
@@ -239,8 +248,7 @@ class ImageCrudAPI(DatabaseCore):
         :raises Forbidden: not visible to ``context``.
         :raises Conflict: the image is not in status ``pending_delete``.
         """
-        check_image_id_length(image_id)
-        image_id = as_key(image_id)
+        image_id = require_image_key(image_id)
         with self._writing() as conn:
             row = visible_image_row(conn, context, image_id, False)
             images = t.images
@@ -257,4 +265,13 @@ class ImageCrudAPI(DatabaseCore):
                     "(wanted from_state=pending_delete)"
                 )
 
-    # --- helpers ----------------------------------------------------------------------
+
+def _atomic_names(atomic_props: Any) -> list[str]:
+    """``image_update``'s ``atomic_props``: property names (strings) never touched."""
+    if atomic_props is None:
+        return []
+    if isinstance(atomic_props, str | bytes) or not isinstance(
+        atomic_props, list | tuple | set | frozenset
+    ):
+        raise Invalid(f"atomic_props must be a list of property names, got {atomic_props!r}")
+    return [check_text("atomic_props item", name) for name in atomic_props]

@@ -56,7 +56,7 @@ from glancedb.keyset import OrderKey, after_marker, check_limit, order_terms
 from glancedb.models import tables as t
 from glancedb.records import Record
 from glancedb.transactions import DatabaseCore, retrying
-from glancedb.validation import MAX_ID_LENGTH, MEMBER_STATUSES
+from glancedb.validation import MEMBER_STATUSES, image_key
 
 _MEMBER_STATUS_CHOICES = MEMBER_STATUSES | {"all"}
 
@@ -277,8 +277,9 @@ def load_marker(
     The membership needed for the visibility check is read in the same
     statement.
     """
-    if not isinstance(marker, str) or len(marker) > MAX_ID_LENGTH:
-        raise ImageNotFound(f"Marker image {marker!r} not found")
+    marker = image_key(marker, "marker")
+    if marker is None:
+        raise ImageNotFound("Marker image not found")
     owner = context_owner(context)
     member = t.image_members.c
     is_member: ColumnElement[bool] = (
@@ -348,9 +349,9 @@ class ImageListingAPI(DatabaseCore):
         """
         query = parse_query(filters, sort_key, sort_dir, is_public)
         page_limit = check_limit(limit)
-        if member_status not in _MEMBER_STATUS_CHOICES:
+        if not isinstance(member_status, str) or member_status not in _MEMBER_STATUS_CHOICES:
             raise Invalid(f"Unknown member status {member_status!r}")
-        if page_limit == 0:
+        if page_limit == 0 or query.matches_nothing:
             return []
         with self._reading() as conn:
             marker_row = (

@@ -18,6 +18,7 @@ from glancedb.exception import ImageNotFound, NotFound
 from glancedb.images.values import LocationValues
 from glancedb.models import tables as t
 from glancedb.rows import chunks
+from glancedb.validation import is_int32
 
 
 def lock_image(conn: Connection, image_id: str, *, required: bool = True) -> bool:
@@ -154,7 +155,10 @@ def update_locations(
         return
     loc = t.image_locations
     ids = sorted({location.id for location in locations if location.id is not None})
-    stmt = select(loc.c.id).where(loc.c.image_id == image_id, loc.c.id.in_(ids))
+    # An id beyond the 32-bit key column cannot exist (PostgreSQL would
+    # reject it as a parameter): it is simply missing.
+    possible = [location_id for location_id in ids if is_int32(location_id)]
+    stmt = select(loc.c.id).where(loc.c.image_id == image_id, loc.c.id.in_(possible))
     found = set(conn.execute(stmt).scalars())
     missing = [location_id for location_id in ids if location_id not in found]
     if missing:
