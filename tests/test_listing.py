@@ -648,3 +648,47 @@ def test_sqlite_plan_walks_created_at_without_statistics(db: Database, backend: 
                 )
             assert "USING INDEX created_at_image_idx" in plan, (filters, plan)
             assert "ix_images_deleted" not in plan and "visibility_image_idx" not in plan
+
+
+# --- hostile input (SPEC 12): the leaks the fuzz test found ---------------------------
+
+
+def test_hostile_filter_values_get_the_same_answer_everywhere(
+    db: Database, admin_ctx: RequestContext
+) -> None:
+    insert_image(db, name="plain", tags=["t"], properties={"os_distro": "x"})
+    # A list or dict where one value belongs: Invalid naming the key.
+    for filters, key in (
+        ({"name": ["plain"]}, "name"),
+        ({"os_distro": {"x": 1}}, "os_distro"),
+        ({"properties": {"os_distro": ["x"]}}, "os_distro"),
+    ):
+        with pytest.raises(exception.Invalid, match=key):
+            db.image_get_all(admin_ctx, filters=filters)
+    # NUL (PostgreSQL cannot receive it): Invalid on every backend.
+    for filters in ({"name": "pl\x00ain"}, {"os_distro": "\x00"}, {"tags": ["\x00"]}):
+        with pytest.raises(exception.InvalidParameterValue, match="NUL"):
+            db.image_get_all(admin_ctx, filters=filters)
+    # A 4-byte character (MySQL's utf8 columns cannot compare it): no image has one.
+    for filters in (
+        {"name": "\U0001f600"},
+        {"name": "in:plain,\U0001f600"},
+        {"os_distro": "\U0001f600"},
+        {"tags": ["\U0001f600"]},
+        {"properties": {"\U0001f600": "x"}},
+    ):
+        found = names(db.image_get_all(admin_ctx, filters=filters))
+        assert found == (["plain"] if "in:" in str(filters) else []), filters
+    # Integers beyond 64 bits (SQLite's driver overflows).
+    with pytest.raises(exception.InvalidParameterValue, match="min_disk"):
+        db.image_get_all(admin_ctx, filters={"min_disk": 2**64})
+    with pytest.raises(exception.InvalidFilterRangeValue, match="size_min"):
+        db.image_get_all(admin_ctx, filters={"size_min": -(2**63) - 1})
+    with pytest.raises(exception.Invalid, match="limit"):
+        db.image_get_all(admin_ctx, limit=2**64)
+    with pytest.raises(exception.ImageNotFound):
+        db.image_get_all(admin_ctx, marker=2**64)  # type: ignore[arg-type]
+    with pytest.raises(exception.Invalid, match="member status"):
+        db.image_get_all(admin_ctx, member_status=["accepted"])  # type: ignore[arg-type]
+    with pytest.raises(exception.InvalidSortKey):
+        db.image_get_all(admin_ctx, sort_key=7)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ import datetime
 import inspect
 import logging
 import uuid
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -357,3 +358,52 @@ def test_image_id_may_be_a_uuid_object(db: Database, ctx: RequestContext) -> Non
     db.image_set_property_atomic(image_id, "lock", "x")  # type: ignore[arg-type]
     db.image_delete_property_atomic(image_id, "lock", "x")  # type: ignore[arg-type]
     assert db.image_property_delete(ctx, "a", image_id).deleted is True  # type: ignore[arg-type]
+
+
+# --- hostile input (SPEC 12): the leaks the fuzz test found ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ({"name": "nul\x00"}, "NUL"),
+        ({"value": "v\x00"}, "NUL"),
+        ({"value": {"a": "dict"}}, "value"),
+        ({"value": ["a"]}, "value"),
+        ({"name": ["a"]}, "name"),
+        ({"deleted": {"yes": 1}}, "deleted"),
+        (
+            {
+                "created_at": datetime.datetime.min.replace(
+                    tzinfo=datetime.timezone(datetime.timedelta(hours=2))
+                )
+            },
+            "created_at",
+        ),
+        ({1: "int key"}, "1"),
+    ],
+    ids=repr,
+)
+def test_hostile_property_values_are_invalid_and_write_nothing(
+    db: Database, ctx: RequestContext, values: dict[Any, Any], match: str
+) -> None:
+    image_id = insert_image(db)
+    with pytest.raises(exception.Invalid, match=match):
+        db.image_property_create(ctx, {"image_id": image_id, "name": "p", "value": "v", **values})
+    assert count_rows(db, t.image_properties) == 0
+
+
+def test_property_lookups_by_values_no_row_can_hold(db: Database, ctx: RequestContext) -> None:
+    image_id = insert_image(db, properties={"a": "1"})
+    for name, image in (("nul\x00", image_id), ("a", "nul\x00"), ("\U0001f600", image_id)):
+        with pytest.raises(exception.NotFound):
+            db.image_property_delete(ctx, name, image)
+        with pytest.raises(exception.NotFound):
+            db.image_delete_property_atomic(image, name, "1")
+    with pytest.raises(exception.NotFound):
+        db.image_delete_property_atomic(image_id, "a", "lone\ud800")
+    with pytest.raises(exception.ImageNotFound):
+        db.image_set_property_atomic("nul\x00", "a", "1")
+    with pytest.raises(exception.Invalid, match="prop_ref"):
+        db.image_property_delete(ctx, ["a"], image_id)  # type: ignore[arg-type]
+    assert [p["value"] for p in table_rows(db, t.image_properties)] == ["1"]

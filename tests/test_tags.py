@@ -316,3 +316,28 @@ def test_image_id_may_be_a_uuid_object(db: Database, ctx: RequestContext) -> Non
     db.image_tag_set_all(ctx, image_id, ["a", "b"])  # type: ignore[arg-type]
     db.image_tag_delete(ctx, image_id, "a")  # type: ignore[arg-type]
     assert db.image_tag_get_all(ctx, image_id) == ["b"]  # type: ignore[arg-type]
+
+
+# --- hostile input (SPEC 12): the leaks the fuzz test found ---------------------------
+
+
+def test_tags_no_row_can_hold_are_invalid_or_not_found(db: Database, ctx: RequestContext) -> None:
+    image_id = insert_image(db, tags=["alpha"])
+    for bad in ("nul\x00", ["alpha"], {"alpha": 1}, b"alpha", 5):
+        with pytest.raises(exception.Invalid):
+            db.image_tag_create(ctx, image_id, bad)  # type: ignore[arg-type]
+        with pytest.raises(exception.Invalid):
+            db.image_tag_set_all(ctx, image_id, ["alpha", bad])  # type: ignore[list-item]
+    with pytest.raises(exception.Invalid, match="tags"):
+        db.image_tag_set_all(ctx, image_id, 5)  # type: ignore[arg-type]
+    for value in ("nul\x00", "\U0001f600", "lone\ud800"):
+        with pytest.raises(exception.NotFound):
+            db.image_tag_delete(ctx, image_id, value)
+    for image in ("nul\x00", "\U0001f600", "lone\ud800", 2**70):
+        assert db.image_tag_get_all(ctx, image) == []  # type: ignore[arg-type]
+        with pytest.raises(exception.ImageNotFound):
+            db.image_tag_create(ctx, image, "beta")  # type: ignore[arg-type]
+    with pytest.raises(exception.Invalid, match="image id"):
+        db.image_tag_get_all(ctx, [image_id])  # type: ignore[arg-type]
+    assert db.image_tag_get_all(ctx, image_id) == ["alpha"]
+    assert count_rows(db, t.image_tags) == 1
