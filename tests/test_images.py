@@ -794,6 +794,7 @@ UTC_PLUS_1 = datetime.timezone(datetime.timedelta(hours=1))
         ({"properties": {"key": "v\x00"}}, "NUL"),
         ({"properties": {"ke\x00y": "v"}}, "NUL"),
         ({"locations": [{"url": "file:///\x00", "metadata": {}}]}, "NUL"),
+        ({"locations": [{"url": "file:///a", "metadata": {"k": ["\x00"]}}]}, "NUL"),
         ({"size": 2**64}, "size"),
         ({"virtual_size": -(2**63) - 1}, "virtual_size"),
         ({"min_ram": -(2**31) - 1}, "min_ram"),
