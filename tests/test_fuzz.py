@@ -24,10 +24,12 @@ the module stays a normal part of the test run on all three backends.
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import hypothesis
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -50,7 +52,9 @@ PARAMETERS = call_parameters()
 
 #: Generated calls per method and backend: more for the methods taking a
 #: dict of values or filters (one bad part in many), fewer for plain lookups.
+#: ``GLANCEDB_FUZZ_SCALE`` multiplies them for a deeper run by hand.
 RICH_EXAMPLES, PLAIN_EXAMPLES = 80, 20
+SCALE = float(os.environ.get("GLANCEDB_FUZZ_SCALE", "1"))
 _DICT_PARAMETERS = {"values", "filters", "location", "tag_list", "namespace_dict"}
 
 
@@ -58,12 +62,18 @@ def examples_for(name: str) -> int:
     """How many calls of ``name`` each backend runs."""
     parameters = set(PARAMETERS[name])
     rich = parameters & _DICT_PARAMETERS or any(p.endswith("_dict") for p in parameters)
-    return RICH_EXAMPLES if rich or len(parameters) >= 5 else PLAIN_EXAMPLES
+    examples = RICH_EXAMPLES if rich or len(parameters) >= 5 else PLAIN_EXAMPLES
+    return max(1, round(examples * SCALE))
 
+
+#: Runs are derandomized (the same examples on every run and every backend,
+#: which the cross-backend comparison relies on); ``GLANCEDB_FUZZ_SEED``
+#: picks another fixed sequence.
+_SEED = os.environ.get("GLANCEDB_FUZZ_SEED")
 
 FUZZ_SETTINGS = settings(
     max_examples=PLAIN_EXAMPLES,
-    derandomize=True,
+    derandomize=_SEED is None,
     database=None,
     deadline=None,
     # The strategies build deep, mostly-valid argument sets on purpose; the
@@ -240,5 +250,7 @@ def test_only_glancedb_errors_and_no_write_on_error(fuzz_state: FuzzState, name:
         shown = repr(kwargs)[:500]  # before the call: it may change mutable arguments
         outcomes.append((shown, check_call(fuzz_state, name, kwargs)))
 
+    if _SEED is not None:
+        run = hypothesis.seed(int(_SEED))(run)
     run()
     check_same_answers(name, fuzz_state.db.backend, outcomes)
