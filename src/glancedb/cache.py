@@ -178,12 +178,13 @@ class CacheAPI(DatabaseCore):
         self, context: ContextLike, image_id: str, node_reference_url: str
     ) -> None:
         """Add one hit to ``image_id`` on the node and set ``last_accessed`` to now."""
+        statement = (
+            update(_cached)
+            .where(_of_image(image_id), _on_node(node_reference_url))
+            .values(hits=_cached.c.hits + 1, last_accessed=utcnow())
+        )
         with self._writing() as conn:
-            conn.execute(
-                update(_cached)
-                .where(_of_image(image_id), _on_node(node_reference_url))
-                .values(hits=_cached.c.hits + 1, last_accessed=utcnow())
-            )
+            conn.execute(statement)
 
     @retrying
     def get_cached_images(self, context: ContextLike, node_reference_url: str) -> list[Record]:
@@ -257,11 +258,13 @@ class CacheAPI(DatabaseCore):
         self, context: ContextLike, image_id: str, node_reference_url: str
     ) -> None:
         """Forget that ``image_id`` is cached on the node."""
+        statement = delete(_cached).where(_of_image(image_id), _on_node(node_reference_url))
         with self._writing() as conn:
-            conn.execute(delete(_cached).where(_of_image(image_id), _on_node(node_reference_url)))
+            conn.execute(statement)
 
     @retrying
     def delete_all_cached_images(self, context: ContextLike, node_reference_url: str) -> None:
         """Forget every image cached on the node."""
+        statement = delete(_cached).where(_on_node(node_reference_url))
         with self._writing() as conn:
-            conn.execute(delete(_cached).where(_on_node(node_reference_url)))
+            conn.execute(statement)
