@@ -32,7 +32,6 @@ from typing import Any
 import hypothesis
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from sqlalchemy import Table
 from sqlalchemy import exc as sa_exc
 
@@ -42,6 +41,7 @@ from tests.support.fuzz import (
     EXEMPT,
     Fingerprint,
     Fingerprinter,
+    call_arguments,
     call_parameters,
     group_tables,
     seed,
@@ -245,7 +245,7 @@ def test_only_glancedb_errors_and_no_write_on_error(fuzz_state: FuzzState, name:
     outcomes: list[tuple[str, str]] = []
 
     @settings(FUZZ_SETTINGS, max_examples=examples_for(name))
-    @given(kwargs=st.fixed_dictionaries(PARAMETERS[name]))
+    @given(kwargs=call_arguments(PARAMETERS[name]))
     def run(kwargs: dict[str, Any]) -> None:
         shown = repr(kwargs)[:500]  # before the call: it may change mutable arguments
         outcomes.append((shown, check_call(fuzz_state, name, kwargs)))

@@ -348,3 +348,16 @@ def test_hostile_location_values_are_invalid(
         with pytest.raises(Invalid):
             call()
     assert snapshot(db) == before
+
+
+def test_location_text_beyond_mysql_text_is_invalid(
+    db: Database, ctx: RequestContext, image: Record
+) -> None:
+    before = snapshot(db)
+    for location in (
+        {"url": "file:///" + "a" * 65535},
+        {"url": "file:///a", "metadata": {"k": "b" * 65535}},
+    ):
+        with pytest.raises(Invalid, match="65535 bytes"):
+            db.image_location_add(ctx, image["id"], location)
+    assert snapshot(db) == before

@@ -617,3 +617,11 @@ def test_hostile_tag_listing_and_bulk_arguments(db: Database, ctx: RequestContex
     with pytest.raises(exc.Invalid):
         db.metadef_tag_create_tags(ctx, ns, [{"name": "two"}, ["three"]])  # type: ignore[list-item]
     assert [t["name"] for t in db.metadef_tag_get_all(ctx, ns)] == ["one"]
+
+
+def test_json_beyond_mysql_text_is_invalid(db: Database, ctx: RequestContext, ns: str) -> None:
+    with pytest.raises(exc.Invalid, match="65535 bytes"):
+        db.metadef_property_create(ctx, ns, {"name": "p", "json_schema": {"d": "x" * 65535}})
+    with pytest.raises(exc.Invalid, match="65535 bytes"):
+        db.metadef_object_create(ctx, ns, {"name": "o", "description": "x" * 65536})
+    assert rows(db, t.metadef_properties) == rows(db, t.metadef_objects) == 0

@@ -407,3 +407,18 @@ def test_property_lookups_by_values_no_row_can_hold(db: Database, ctx: RequestCo
     with pytest.raises(exception.Invalid, match="prop_ref"):
         db.image_property_delete(ctx, ["a"], image_id)  # type: ignore[arg-type]
     assert [p["value"] for p in table_rows(db, t.image_properties)] == ["1"]
+
+
+def test_values_beyond_mysql_text_are_invalid_everywhere(db: Database, ctx: RequestContext) -> None:
+    """A TEXT column holds 65535 bytes on MySQL: every backend says Invalid."""
+    image_id = insert_image(db)
+    too_long = "\u20ac" * 21846  # 65538 bytes in UTF-8
+    with pytest.raises(exception.Invalid, match="65535 bytes"):
+        db.image_property_create(ctx, {"image_id": image_id, "name": "p", "value": too_long})
+    with pytest.raises(exception.Invalid, match="65535 bytes"):
+        db.image_set_property_atomic(image_id, "p", too_long)
+    with pytest.raises(exception.Invalid, match="65535 bytes"):
+        db.image_update(ctx, image_id, {"properties": {"p": too_long}})
+    assert count_rows(db, t.image_properties) == 0
+    db.image_set_property_atomic(image_id, "p", "\u20ac" * 21845)  # 65535 bytes fit
+    assert count_rows(db, t.image_properties) == 1

@@ -48,9 +48,6 @@ TASK_INFO_KEYS: tuple[str, ...] = ("input", "result", "message")
 _REQUIRED_ON_CREATE = ("type", "status", "owner")
 # Keys callers may pass but that task_update never writes as given.
 _PROTECTED_ON_UPDATE = frozenset({"id", "created_at", "updated_at", "deleted_at"})
-# task_info columns are TEXT, which MySQL limits to 65535 bytes; checked on
-# every backend so that all three accept the same tasks.
-TEXT_MAX_BYTES = 65535
 
 
 def _visible_clause(context: ContextLike) -> ColumnElement[bool] | None:
@@ -111,14 +108,8 @@ def _info_values(values: Mapping[str, Any]) -> dict[str, Any]:
     for key in TASK_INFO_KEYS:
         if key not in values:
             continue
-        value = values[key]
-        stored = _encode_info(key, value)
-        if stored is not None and len(stored.encode("utf-8")) > TEXT_MAX_BYTES:
-            raise Invalid(
-                f"task_info.{key} is limited to {TEXT_MAX_BYTES} bytes, "
-                f"got {len(stored.encode('utf-8'))}"
-            )
-        info[key] = stored
+        info[key] = _encode_info(key, values[key])
+    check_lengths(t.task_info, info)
     return info
 
 

@@ -22,6 +22,8 @@ from glancedb.timeutils import to_naive_utc
 MIN_INT32, MAX_INT32 = -(2**31), 2**31 - 1
 MIN_INT64, MAX_INT64 = -(2**63), 2**63 - 1
 MAX_ID_LENGTH = 36
+#: Bytes a ``TEXT`` column holds on MySQL (Glance's tables use ``TEXT``).
+TEXT_MAX_BYTES = 65535
 
 #: The types of a single value (``None`` aside): what a column, a filter or a
 #: lookup takes.  Containers, bytes and arbitrary objects are not among them.
@@ -228,14 +230,27 @@ def to_int(name: str, value: Any) -> int:
 
 
 def check_lengths(table: Table, values: Mapping[str, Any]) -> None:
-    """Raise :class:`Invalid` when a string exceeds its column's length."""
+    """Raise :class:`Invalid` when a string exceeds its column's length.
+
+    ``VARCHAR(n)`` columns hold ``n`` characters; ``TEXT`` columns (no
+    length) :data:`TEXT_MAX_BYTES` bytes of UTF-8, MySQL's limit, checked on
+    every backend so that all three accept the same values.
+    """
     for key, value in values.items():
         if not isinstance(value, str) or not isinstance(key, str) or key not in table.c:
             continue
         column_type = table.c[key].type
+        if not isinstance(column_type, String):
+            continue
         length = getattr(column_type, "length", None)
-        if isinstance(column_type, String) and length is not None and len(value) > length:
+        if length is not None and len(value) > length:
             raise Invalid(f"{table.name}.{key} is limited to {length} characters, got {len(value)}")
+        if length is None and len(value) * 3 > TEXT_MAX_BYTES:
+            size = len(value.encode("utf-8", "surrogatepass"))
+            if size > TEXT_MAX_BYTES:
+                raise Invalid(
+                    f"{table.name}.{key} is limited to {TEXT_MAX_BYTES} bytes, got {size}"
+                )
 
 
 def check_image_status(status: Any) -> str:

@@ -21,6 +21,7 @@ import hashlib
 import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
@@ -510,31 +511,51 @@ junk = st.recursive(
 )
 
 
-def maybe(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """Usually ``valid``, else anything at all."""
-    return st.one_of(valid, valid, junk)
+#: What goes where a string or an integer belongs, at its worst.
+hostile_text = st.one_of(texts, junk)
+hostile_int = st.one_of(st.sampled_from(BOUNDARY_INTS), integers, floats, junk)
 
 
-def ids_or(known: tuple[Any, ...]) -> st.SearchStrategy[Any]:
-    """Usually a known key; else a fresh uuid, a hostile string, or anything."""
-    return st.one_of(
-        st.sampled_from(known),
-        st.sampled_from(known),
-        st.sampled_from(known),
-        st.uuids().map(str),
-        texts,
-        junk,
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a call: how to draw a valid value, and a hostile one."""
+
+    valid: st.SearchStrategy[Any]
+    hostile: st.SearchStrategy[Any] = junk
+
+    def optional(self) -> Param:
+        """The same parameter with None among its valid values."""
+        return Param(st.one_of(st.none(), self.valid), self.hostile)
+
+
+def maybe(valid: st.SearchStrategy[Any]) -> Param:
+    """A parameter whose hostile values are anything at all."""
+    return Param(valid)
+
+
+def text_param(valid: st.SearchStrategy[Any]) -> Param:
+    """A string parameter: hostile strings, or anything."""
+    return Param(valid, hostile_text)
+
+
+def int_param(valid: st.SearchStrategy[Any]) -> Param:
+    """An integer parameter: integers beyond every bound, NaN, or anything."""
+    return Param(valid, hostile_int)
+
+
+def ids_or(known: tuple[Any, ...]) -> Param:
+    """A known key (or an unknown uuid); hostile: strings no row can hold, or anything."""
+    return Param(
+        st.one_of(st.sampled_from(known), st.sampled_from(known), st.uuids().map(str)),
+        st.one_of(texts, st.sampled_from(BOUNDARY_INTS), junk),
     )
 
 
-def int_ids_or(known: tuple[int, ...]) -> st.SearchStrategy[Any]:
-    """Usually a known integer key; else any integer, a numeric string, or anything."""
-    return st.one_of(
-        st.sampled_from(known),
-        st.sampled_from(known),
-        integers,
-        st.sampled_from(known).map(str),
-        junk,
+def int_ids_or(known: tuple[int, ...]) -> Param:
+    """A known integer key; hostile: any integer, a numeric string, or anything."""
+    return Param(
+        st.one_of(st.sampled_from(known), st.sampled_from(known).map(str)),
+        st.one_of(integers, hostile_int),
     )
 
 
@@ -563,18 +584,42 @@ def mostly_valid(
     return values
 
 
-#: The parameters of one call: a strategy per parameter name.
-Params = dict[str, st.SearchStrategy[Any]]
+#: The parameters of one call, by name.
+Params = dict[str, Param]
+
+_CONTEXT = Param(st.sampled_from(CONTEXTS), st.sampled_from(CONTEXTS))
 
 
-def calls(**params: st.SearchStrategy[Any]) -> Params:
-    """The parameters of a call: a context, then each parameter as given."""
-    return {"context": st.sampled_from(CONTEXTS), **params}
+def _as_param(value: Param | st.SearchStrategy[Any]) -> Param:
+    return value if isinstance(value, Param) else Param(value)
 
 
-def no_context_calls(**params: st.SearchStrategy[Any]) -> Params:
+def calls(**params: Param | st.SearchStrategy[Any]) -> Params:
+    """The parameters of a call: a context (never hostile), then each parameter;
+    a bare strategy draws the valid values, anything at all the hostile ones."""
+    return {"context": _CONTEXT, **{name: _as_param(p) for name, p in params.items()}}
+
+
+def no_context_calls(**params: Param | st.SearchStrategy[Any]) -> Params:
     """The parameters of a call that takes no context."""
-    return dict(params)
+    return {name: _as_param(p) for name, p in params.items()}
+
+
+@st.composite
+def call_arguments(draw: st.DrawFn, params: Params) -> dict[str, Any]:
+    """Keyword arguments of one call: usually valid ones with exactly one hostile
+    value (the deepest reach), sometimes all valid, sometimes any mix."""
+    names = sorted(params)
+    mode = draw(st.sampled_from(["one", "one", "one", "valid", "mixed"]))
+    victim = draw(st.sampled_from(names)) if mode == "one" and names else None
+    arguments: dict[str, Any] = {}
+    for name in names:
+        param = params[name]
+        if mode == "mixed":
+            arguments[name] = draw(st.one_of(param.valid, param.hostile))
+        else:
+            arguments[name] = draw(param.hostile if name == victim else param.valid)
+    return arguments
 
 
 # --- valid parts ----------------------------------------------------------------------
@@ -590,9 +635,9 @@ flags = maybe(st.booleans())
 #: Text every backend stores (hostile text comes from the spoilers).
 small_text = st.text(alphabet=BMP_CHARS, max_size=10)
 
-image_statuses = maybe(st.sampled_from(sorted(IMAGE_STATUSES)))
-member_statuses = maybe(st.sampled_from(sorted(MEMBER_STATUSES)))
-visibilities = maybe(st.sampled_from(["public", "private", "shared", "community"]))
+image_statuses = text_param(st.sampled_from(sorted(IMAGE_STATUSES)))
+member_statuses = text_param(st.sampled_from(sorted(MEMBER_STATUSES)))
+visibilities = text_param(st.sampled_from(["public", "private", "shared", "community"]))
 
 # Valid values of the fields of a dict argument (:func:`mostly_valid` spoils one).
 known_images = st.sampled_from(IMAGE_IDS)
@@ -682,12 +727,12 @@ FILTER_FIELDS: dict[str, st.SearchStrategy[Any]] = {
 image_filters = st.one_of(st.none(), mostly_valid(FILTER_FIELDS))
 
 _image_sort_keys = st.sampled_from(["created_at", "name", "size", "id", "status", "owner"])
-image_sort_keys = maybe(st.one_of(st.none(), _image_sort_keys, st.lists(_image_sort_keys)))
-sort_dirs = maybe(st.one_of(st.none(), st.sampled_from(["asc", "desc"])))
-image_sort_dirs = maybe(
-    st.one_of(sort_dirs, st.lists(st.sampled_from(["asc", "desc"]), max_size=3))
+image_sort_keys = text_param(st.one_of(st.none(), _image_sort_keys, st.lists(_image_sort_keys)))
+sort_dirs = text_param(st.one_of(st.none(), st.sampled_from(["asc", "desc"])))
+image_sort_dirs = text_param(
+    st.one_of(sort_dirs.valid, st.lists(st.sampled_from(["asc", "desc"]), max_size=3))
 )
-limits = maybe(st.one_of(st.none(), st.integers(0, 5), st.sampled_from(BOUNDARY_INTS)))
+limits = int_param(st.one_of(st.none(), st.integers(0, 5)))
 
 MEMBER_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "image_id": known_images,
@@ -739,7 +784,7 @@ task_filters = st.one_of(
         }
     ),
 )
-task_sort_keys = maybe(st.sampled_from(["created_at", "status", "type", "expires_at", "id"]))
+task_sort_keys = text_param(st.sampled_from(["created_at", "status", "type", "expires_at", "id"]))
 
 NAMESPACE_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "namespace": st.sampled_from([*NAMESPACES, "Fuzz::New"]),
@@ -785,7 +830,7 @@ namespace_filters = st.one_of(
         }
     ),
 )
-metadef_sort_keys = maybe(st.sampled_from(["created_at", "name", "namespace", "id"]))
+metadef_sort_keys = text_param(st.sampled_from(["created_at", "name", "namespace", "id"]))
 metadef_tag_filters = st.one_of(
     st.none(),
     mostly_valid(
@@ -798,15 +843,21 @@ metadef_tag_filters = st.one_of(
         }
     ),
 )
-progress_callbacks = st.one_of(st.none(), st.just(lambda _table, _rows: None), junk)
-image_like = maybe(
+progress_callbacks = Param(st.one_of(st.none(), st.just(lambda _table, _rows: None)))
+image_like = Param(
     st.fixed_dictionaries(
         {
-            "id": image_ids,
-            "owner": maybe(st.sampled_from(OWNERS)),
-            "visibility": visibilities,
+            "id": image_ids.valid,
+            "owner": st.sampled_from(OWNERS),
+            "visibility": visibilities.valid,
         }
-    )
+    ),
+    st.one_of(
+        junk,
+        st.fixed_dictionaries(
+            {"id": image_ids.hostile, "owner": junk, "visibility": visibilities.hostile}
+        ),
+    ),
 )
 
 
@@ -820,24 +871,25 @@ def call_parameters() -> dict[str, Params]:
             image_id=image_ids,
             values=image_update_values,
             purge_props=flags,
-            from_state=maybe(st.one_of(st.none(), st.sampled_from(sorted(IMAGE_STATUSES)))),
+            from_state=image_statuses.optional(),
             v1_mode=flags,
-            atomic_props=maybe(st.one_of(st.none(), st.lists(st.sampled_from(PROPERTY_NAMES)))),
+            atomic_props=Param(
+                st.one_of(st.none(), st.lists(st.sampled_from(PROPERTY_NAMES))),
+                st.one_of(junk, st.lists(hostile_text, min_size=1, max_size=2)),
+            ),
         ),
         "image_destroy": calls(image_id=image_ids),
         "image_get": calls(image_id=image_ids, force_show_deleted=flags, v1_mode=flags),
         "image_restore": calls(image_id=image_ids),
-        "is_image_visible": calls(
-            image=image_like, status=maybe(st.one_of(st.none(), member_statuses))
-        ),
+        "is_image_visible": calls(image=image_like, status=member_statuses.optional()),
         "is_image_mutable": calls(image=image_like),
         "image_get_all": calls(
             filters=image_filters,
-            marker=maybe(st.one_of(st.none(), image_ids)),
+            marker=image_ids.optional(),
             limit=limits,
             sort_key=image_sort_keys,
             sort_dir=image_sort_dirs,
-            member_status=maybe(st.sampled_from(["accepted", "pending", "all"])),
+            member_status=text_param(st.sampled_from(["accepted", "pending", "all"])),
             is_public=maybe(st.one_of(st.none(), st.booleans())),
             admin_as_user=flags,
             return_tag=flags,
@@ -849,25 +901,25 @@ def call_parameters() -> dict[str, Params]:
         "image_location_delete": calls(
             image_id=image_ids,
             location_id=int_ids_or(LOCATION_IDS),
-            status=maybe(st.sampled_from(["deleted", "pending_delete"])),
-            delete_time=maybe(st.one_of(st.none(), datetimes)),
+            status=text_param(st.sampled_from(["deleted", "pending_delete"])),
+            delete_time=Param(st.one_of(st.none(), valid_times), st.one_of(datetimes, junk)),
         ),
         # properties
         "image_property_create": calls(
             values=mostly_valid(PROPERTY_FIELDS, required=("image_id", "name"))
         ),
         "image_property_delete": calls(
-            prop_ref=maybe(st.sampled_from(PROPERTY_NAMES) | texts), image_ref=image_ids
+            prop_ref=text_param(st.sampled_from(PROPERTY_NAMES)), image_ref=image_ids
         ),
         "image_set_property_atomic": no_context_calls(
             image_id=image_ids,
-            name=maybe(st.sampled_from([*PROPERTY_NAMES, "fresh"]) | texts),
-            value=maybe(small_text),
+            name=text_param(st.sampled_from([*PROPERTY_NAMES, "fresh"])),
+            value=text_param(small_text),
         ),
         "image_delete_property_atomic": no_context_calls(
             image_id=image_ids,
-            name=maybe(st.sampled_from(PROPERTY_NAMES) | texts),
-            value=maybe(st.sampled_from(["cirros", "v"]) | texts),
+            name=text_param(st.sampled_from(PROPERTY_NAMES)),
+            value=text_param(st.sampled_from(["cirros", "v"])),
         ),
         # members
         "image_member_create": calls(
@@ -878,23 +930,26 @@ def call_parameters() -> dict[str, Params]:
         ),
         "image_member_delete": calls(memb_id=int_ids_or(MEMBER_IDS)),
         "image_member_find": calls(
-            image_id=maybe(st.one_of(st.none(), image_ids)),
-            member=maybe(st.one_of(st.none(), st.sampled_from(MEMBERS), texts)),
-            status=maybe(st.one_of(st.none(), member_statuses)),
+            image_id=image_ids.optional(),
+            member=text_param(st.one_of(st.none(), st.sampled_from(MEMBERS))),
+            status=member_statuses.optional(),
             include_deleted=flags,
         ),
         "image_member_count": calls(image_id=image_ids),
         # tags
         "image_tag_create": calls(
-            image_id=image_ids, value=maybe(st.sampled_from(TAG_VALUES) | texts)
+            image_id=image_ids, value=text_param(st.sampled_from(TAG_VALUES))
         ),
         "image_tag_delete": calls(
-            image_id=image_ids, value=maybe(st.sampled_from(TAG_VALUES) | texts)
+            image_id=image_ids, value=text_param(st.sampled_from(TAG_VALUES))
         ),
         "image_tag_get_all": calls(image_id=image_ids),
         "image_tag_set_all": calls(
             image_id=image_ids,
-            tags=maybe(st.lists(maybe(st.sampled_from(TAG_VALUES) | texts), max_size=4)),
+            tags=Param(
+                st.lists(st.sampled_from([*TAG_VALUES, "gamma"]), max_size=4),
+                st.one_of(junk, st.lists(hostile_text, min_size=1, max_size=3)),
+            ),
         ),
         # tasks
         "task_create": calls(
@@ -905,7 +960,7 @@ def call_parameters() -> dict[str, Params]:
         "task_delete": calls(task_id=task_ids),
         "task_get_all": calls(
             filters=task_filters,
-            marker=maybe(st.one_of(st.none(), task_ids)),
+            marker=task_ids.optional(),
             limit=limits,
             sort_key=task_sort_keys,
             sort_dir=sort_dirs,
@@ -914,23 +969,29 @@ def call_parameters() -> dict[str, Params]:
         "tasks_get_by_image": calls(image_id=image_ids),
         # usage
         "user_get_storage_usage": calls(
-            owner_id=maybe(st.one_of(st.none(), owners)),
-            image_id=maybe(st.one_of(st.none(), image_ids)),
+            owner_id=owners.optional(),
+            image_id=image_ids.optional(),
         ),
-        "user_get_staging_usage": calls(owner_id=maybe(st.one_of(st.none(), owners))),
-        "user_get_image_count": calls(owner_id=maybe(st.one_of(st.none(), owners))),
-        "user_get_uploading_count": calls(owner_id=maybe(st.one_of(st.none(), owners))),
+        "user_get_staging_usage": calls(owner_id=owners.optional()),
+        "user_get_image_count": calls(owner_id=owners.optional()),
+        "user_get_uploading_count": calls(owner_id=owners.optional()),
         # cache
         "node_reference_create": calls(node_reference_url=node_urls),
         "node_reference_get_by_url": calls(node_reference_url=node_urls),
         "insert_cache_details": calls(
             node_reference_url=node_urls,
             image_id=image_ids,
-            filesize=maybe(st.integers(0, 2**40)),
-            checksum=maybe(st.one_of(st.none(), st.just("f" * 32))),
-            last_accessed=maybe(st.one_of(st.none(), datetimes, floats)),
-            last_modified=maybe(st.one_of(st.none(), datetimes, integers)),
-            hits=maybe(st.one_of(st.none(), st.integers(0, 10))),
+            filesize=int_param(st.integers(0, 2**40)),
+            checksum=text_param(st.one_of(st.none(), st.just("f" * 32))),
+            last_accessed=Param(
+                st.one_of(st.none(), valid_times, st.floats(0, 4e9)),
+                st.one_of(datetimes, floats, hostile_int),
+            ),
+            last_modified=Param(
+                st.one_of(st.none(), valid_times, st.integers(0, 4 * 10**9)),
+                st.one_of(datetimes, hostile_int),
+            ),
+            hits=int_param(st.one_of(st.none(), st.integers(0, 10))),
         ),
         "get_hit_count": calls(image_id=image_ids, node_reference_url=node_urls),
         "update_hit_count": calls(image_id=image_ids, node_reference_url=node_urls),
@@ -942,7 +1003,7 @@ def call_parameters() -> dict[str, Params]:
         "delete_all_cached_images": calls(node_reference_url=node_urls),
         # metadef namespaces
         "metadef_namespace_get_all": calls(
-            marker=maybe(st.one_of(st.none(), int_ids_or(NAMESPACE_IDS))),
+            marker=int_ids_or(NAMESPACE_IDS).optional(),
             limit=limits,
             sort_key=metadef_sort_keys,
             sort_dir=sort_dirs,
@@ -979,35 +1040,39 @@ def call_parameters() -> dict[str, Params]:
         "metadef_tag_get_all": calls(
             namespace_name=namespaces,
             filters=metadef_tag_filters,
-            marker=maybe(st.one_of(st.none(), int_ids_or(METADEF_IDS))),
+            marker=int_ids_or(METADEF_IDS).optional(),
             limit=limits,
             sort_key=metadef_sort_keys,
             sort_dir=sort_dirs,
         ),
         "metadef_tag_create_tags": calls(
             namespace_name=namespaces,
-            tag_list=maybe(
+            tag_list=Param(
                 st.lists(
-                    st.one_of(mostly_valid(METADEF_TAG_FIELDS, required=("name",)), texts),
+                    st.one_of(
+                        mostly_valid(METADEF_TAG_FIELDS, required=("name",)),
+                        st.sampled_from(["t1", "t2"]),
+                    ),
                     max_size=3,
-                )
+                ),
+                st.one_of(junk, st.lists(hostile_text, min_size=1, max_size=2)),
             ),
             can_append=flags,
         ),
         # purge
         "purge_deleted_rows": calls(
-            age_in_days=maybe(st.sampled_from([0, 1, 30])),
-            max_rows=maybe(st.sampled_from([-1, 0, 1, 10])),
+            age_in_days=int_param(st.sampled_from([0, 1, 30])),
+            max_rows=int_param(st.sampled_from([-1, 0, 1, 10])),
             dry_run=flags,
             progress=progress_callbacks,
-            batch_size=maybe(st.sampled_from([1, 2, 5000])),
+            batch_size=int_param(st.sampled_from([1, 2, 5000])),
         ),
         "purge_deleted_rows_from_images": calls(
-            age_in_days=maybe(st.sampled_from([0, 1, 30])),
-            max_rows=maybe(st.sampled_from([-1, 0, 1, 10])),
+            age_in_days=int_param(st.sampled_from([0, 1, 30])),
+            max_rows=int_param(st.sampled_from([-1, 0, 1, 10])),
             dry_run=flags,
             progress=progress_callbacks,
-            batch_size=maybe(st.sampled_from([1, 2, 5000])),
+            batch_size=int_param(st.sampled_from([1, 2, 5000])),
         ),
     }
     # Objects, properties and tags share one shape (SPEC 11).

@@ -47,7 +47,7 @@ def _check_property(image_id: Any, name: Any, value: Any) -> tuple[str, str]:
     reject_unstorable_text(name, "Property name")
     if value is not None:
         reject_unstorable_text(value, f"Property {name!r} value")
-    check_lengths(t.image_properties, {"name": name})
+    check_lengths(t.image_properties, {"name": name, "value": value})
     return image_id, name
 
 

@@ -169,9 +169,10 @@ def prepare_properties(properties: Any) -> dict[str, str | None] | None:
     for name, value in properties.items():
         if not isinstance(name, str) or not name:
             raise Invalid(f"Property names must be non-empty strings, got {name!r}")
-        check_lengths(t.image_properties, {"name": name})
         check_scalar(f"Property {name!r}", value)
-        result[name] = None if value is None else value if isinstance(value, str) else str(value)
+        text = None if value is None else value if isinstance(value, str) else str(value)
+        check_lengths(t.image_properties, {"name": name, "value": text})
+        result[name] = text
     reject_unstorable_text(result, "property")
     return result
 
@@ -195,11 +196,11 @@ def prepare_location(location: Any, *, require_id: bool = False) -> LocationValu
     status = location.get("status") or "active"
     if not isinstance(status, str):
         raise Invalid(f"Location status must be a string, got {status!r}")
-    check_lengths(t.image_locations, {"status": status})
     try:
         meta_data = dump_json(location.get("metadata") or {})
     except (TypeError, ValueError) as exc:
         raise Invalid(f"Location metadata is not JSON-serialisable: {exc}") from None
+    check_lengths(t.image_locations, {"status": status, "value": url, "meta_data": meta_data})
     location_id = location.get("id")
     if location_id is None:
         if require_id:

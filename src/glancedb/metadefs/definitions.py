@@ -38,7 +38,7 @@ from glancedb.models import tables as t
 from glancedb.records import Record, dump_json
 from glancedb.rows import creation_times, inserted_id, row_id
 from glancedb.timeutils import utcnow
-from glancedb.validation import lookup_key
+from glancedb.validation import check_lengths, lookup_key
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,9 @@ def column_values(kind: Kind, values: Mapping[str, Any], *, creating: bool) -> d
             row[column] = encode_json(column, row[column])
         elif creating and column in kind.required_json:
             row[column] = encode_json(column, {})
+    check_lengths(
+        kind.table, {column: row[column] for column in kind.json_columns if column in row}
+    )
     return row
 
 
