@@ -1,11 +1,12 @@
 """No input reaches the caller as a raw error (SPEC 1.5, 12): a property-based fuzz test.
 
 Every public method of :class:`glancedb.Database` that reads or writes data
-is called with generated arguments - mostly valid ones with a hostile value
-somewhere: nested lists and dicts, integers beyond 64 bits, NaN and
-infinities, NUL, lone surrogates, 4-byte characters, very long strings,
-bytes, odd objects, wrong types for every parameter - against a real
-database of each backend holding a small realistic state.  For every call:
+is called with generated arguments - mostly valid ones with one hostile
+value (nested lists and dicts, integers beyond 64 bits, NaN and infinities,
+NUL, lone surrogates, 4-byte characters, very long strings, bytes, odd
+objects, a wrong type for any parameter) - against a real database of each
+backend holding a small realistic state (tests/support/fuzz.py).  For every
+call:
 
 * only :class:`glancedb.exception.GlanceDBError` subclasses may be raised;
   any other exception (``TypeError``, ``OverflowError``, a driver error...)
@@ -14,8 +15,10 @@ database of each backend holding a small realistic state.  For every call:
   rejecting the input (a driver error translated on one backend would be a
   different answer on another) - a duplicate key excepted, which only the
   database can see;
-* a call that raised wrote nothing: a fingerprint of every row of every
-  table is the same before and after.
+* a call that raised wrote nothing: a fingerprint of every row of the
+  tables it can touch is the same before and after;
+* every backend gives the same answer (the error class, or success) as the
+  first backend that ran the same examples.
 
 The runs are reproducible (``derandomize``) and bounded per method, so that
 the module stays a normal part of the test run on all three backends.
