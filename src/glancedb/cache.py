@@ -17,7 +17,7 @@ from glancedb.context import ContextLike
 from glancedb.exception import Duplicate, Invalid, NotFound
 from glancedb.models import tables as t
 from glancedb.records import Record
-from glancedb.timeutils import to_naive_utc, to_timestamp, utcnow
+from glancedb.timeutils import from_timestamp, to_naive_utc, to_timestamp, utcnow
 from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import check_lengths, reject_unstorable_text, to_int
 
@@ -45,8 +45,7 @@ def _as_time(name: str, value: Any, default: datetime.datetime) -> datetime.date
     if isinstance(value, datetime.datetime):
         return to_naive_utc(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        moment = datetime.datetime.fromtimestamp(value, datetime.UTC)
-        return moment.replace(tzinfo=None, microsecond=0)
+        return from_timestamp(value)
     raise Invalid(f"{name} must be a datetime or a POSIX timestamp, got {value!r}")
 
 
