@@ -30,7 +30,7 @@ from glancedb.driver_errors import TransientError, translate_error
 from glancedb.exception import DBConnectionError, GlanceDBError, SchemaError
 from glancedb.migrations import VERSION_TABLE
 from glancedb.models import metadata
-from glancedb.schema_diff import compare_connection, is_missing
+from glancedb.schema_diff import compare_connection, is_pending
 
 LOG = logging.getLogger("glancedb")
 
@@ -280,11 +280,12 @@ def _adopt(connection: Connection, config: Config, tables: set[str]) -> None:
             f"The Glance database is at revision {', '.join(revisions)}; glancedb adopts only"
             f" Glance's {GLANCE_REVISION} (upgrade it with 'glance-manage db sync' first)"
         )
-    # The models are the head's schema: objects that glancedb's later
-    # revisions add are legitimately missing, anything else is drift (and
-    # then every difference is named, missing objects included).
+    # The models are the head's schema: what glancedb's later revisions
+    # bring (indexes, MySQL's microsecond columns) is legitimately pending,
+    # anything else is drift (and then every difference is named, pending
+    # ones included).
     differences = compare_connection(connection, metadata)
-    if not all(is_missing(d) for d in differences):
+    if not all(is_pending(d) for d in differences):
         _refuse_drift(differences)
     command.stamp(config, FIRST_REVISION)
     command.upgrade(config, "head")
