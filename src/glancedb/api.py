@@ -75,9 +75,14 @@ def _oslo_database_urls() -> tuple[str | None, str | None]:
     if isinstance(oslo_error, type) and issubclass(oslo_error, Exception):
         errors = (oslo_error, AttributeError)
 
+    try:
+        group = cfg.CONF.database
+    except errors:
+        return None, None
+
     def option(name: str) -> str | None:
         try:
-            value = getattr(cfg.CONF.database, name)
+            value = getattr(group, name)
         except errors:
             return None
         return value if isinstance(value, str) and value else None
@@ -88,7 +93,9 @@ def _oslo_database_urls() -> tuple[str | None, str | None]:
     return connection, option("slave_connection")
 
 
+@functools.lru_cache(maxsize=64)
 def _url_key(url: str | URL) -> str:
+    """``url`` normalised as glancedb connects to it (cached: configure() runs per request)."""
     return normalize_url(url).render_as_string(hide_password=False)
 
 
