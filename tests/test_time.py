@@ -492,6 +492,60 @@ def test_sqlite_stores_sqlalchemys_text(db: Database, admin_ctx: RequestContext)
     assert SQLALCHEMY_SQLITE_TEXT.match(updated_text)
 
 
+@pytest.mark.backends("sqlite")
+def test_sqlite_every_written_time_is_sqlalchemys_text(db: Database, ctx: RequestContext) -> None:
+    """Whatever writes it (inserts, updates, INSERT ... SELECT, bulk writes), every
+    timestamp of every table is stored in the one text form."""
+    image = _image(
+        db,
+        ctx,
+        properties={"a": "1", "b": "2"},
+        locations=[{"url": "file:///a", "metadata": {}, "status": "active"}],
+    )
+    db.image_tag_set_all(ctx, image["id"], ["x", "y"])
+    member = db.image_member_create(ctx, {"image_id": image["id"], "member": "tenant-b"})
+    db.image_member_update(ctx, member["id"], {"status": "accepted"})
+    db.image_update(ctx, image["id"], {"properties": {"a": "3"}}, purge_props=True)
+    db.task_create(
+        ctx,
+        {"type": "import", "status": "pending", "owner": ctx.owner, "expires_at": callers_now()},
+    )
+    db.task_get_all(ctx)  # soft-deletes the expired task
+    db.metadef_namespace_create(ctx, {"namespace": "NS"})
+    db.metadef_tag_create_tags(ctx, "NS", [{"name": "t1"}, {"name": "t2"}])
+    db.metadef_resource_type_association_create(ctx, "NS", {"name": "OS::Glance::Image"})
+    db.node_reference_create(ctx, "http://node")
+    db.insert_cache_details(ctx, "http://node", image["id"], 1)
+    db.update_hit_count(ctx, image["id"], "http://node")
+    db.image_destroy(ctx, image["id"])
+    raw = sqlite3.connect(str(db.engine.url.database))
+    try:
+        texts = [
+            (table.name, column.name, value)
+            for table in t.DELETE_ORDER
+            for column in table.columns
+            if isinstance(column.type, DateTime)
+            for (value,) in raw.execute(f"SELECT {column.name} FROM {table.name}")
+            if value is not None
+        ]
+    finally:
+        raw.close()
+    assert {name for name, _column, _value in texts} >= {
+        "images",
+        "image_properties",
+        "image_locations",
+        "image_members",
+        "image_tags",
+        "tasks",
+        "metadef_namespaces",
+        "metadef_tags",
+        "metadef_resource_types",
+        "metadef_namespace_resource_types",
+        "cached_images",
+    }
+    assert [text for text in texts if not SQLALCHEMY_SQLITE_TEXT.match(text[2])] == []
+
+
 def test_rows_are_shared_with_glance_style_code(db: Database, admin_ctx: RequestContext) -> None:
     """Glance's driver declares plain ``DateTime`` columns: what it writes glancedb
     reads exactly, and the other way round (on MySQL: on the widened columns)."""

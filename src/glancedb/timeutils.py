@@ -12,6 +12,11 @@ def utcnow() -> datetime.datetime:
     ``0005_mysql_microseconds`` has widened the columns), so an update made in
     the same second as a create still moves ``updated_at`` forward and an
     expiry of "now" is in the past a moment later.
+
+    It is the system clock as Python reads it, nothing more: two calls within
+    one tick of that clock would get the same time, and a clock set back
+    gives earlier times.  glancedb never makes up a later time to force an
+    order (``updated_at`` is "now", as in Glance).
     """
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 

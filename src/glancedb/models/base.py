@@ -14,12 +14,9 @@ from glancedb.timeutils import utcnow
 # INTEGER on SQLite, where only INTEGER PRIMARY KEY auto-increments.
 BigIntForSQLite = BigInteger().with_variant(Integer(), "sqlite")
 
-#: The glancedb revision that widens MySQL's timestamp columns (see :data:`Timestamp`).
-MICROSECONDS_REVISION = "0005_mysql_microseconds"
-
 # Every timestamp column.  Glance's are DATETIME everywhere, which on MySQL
 # and MariaDB has no fractional seconds; glancedb's revision
-# MICROSECONDS_REVISION widens them there to DATETIME(6), so that times keep
+# 0005_mysql_microseconds widens them there to DATETIME(6), so that times keep
 # their microseconds on every backend (SPEC 1.4).  SQLite stores the text
 # SQLAlchemy writes (``YYYY-MM-DD HH:MM:SS.ffffff``), PostgreSQL a
 # microsecond ``timestamp``: both as Glance created them.
