@@ -35,7 +35,7 @@ from sqlalchemy import (
 from glancedb import Database, RequestContext
 from glancedb.models import tables as t
 from glancedb.timeutils import to_timestamp
-from tests.support.factories import insert, table_rows, task_row
+from tests.support.factories import image_row, insert, table_rows, task_row
 
 #: A time with microseconds, the way Glance's upper layer sends them.
 EXACT = datetime.datetime(2024, 5, 1, 12, 0, 7, 237074)
@@ -388,7 +388,7 @@ def test_listing_orders_and_pages_by_microseconds(
     assert [image["id"] for image in listed] == expected
     pages: list[str] = []
     marker = None
-    while True:
+    for _ in range(len(made)):  # bounded: a broken marker could loop
         page = db.image_get_all(
             admin_ctx, marker=marker, limit=5, sort_key=["created_at"], sort_dir=[direction]
         )
@@ -396,6 +396,39 @@ def test_listing_orders_and_pages_by_microseconds(
             break
         pages.extend(image["id"] for image in page)
         marker = page[-1]["id"]
+    assert pages == expected
+
+
+@pytest.mark.parametrize("direction", ["desc", "asc"])
+def test_paging_by_a_nullable_time_with_whole_seconds_and_microseconds(
+    db: Database, admin_ctx: RequestContext, direction: str
+) -> None:
+    """``updated_at`` may be NULL (it sorts as a fixed early time): pages by it
+    still meet every image once, whether a time has a fraction or not."""
+    whole = EXACT.replace(microsecond=0)
+    times = [None, whole, whole, whole + datetime.timedelta(microseconds=1), None, EXACT, whole]
+    rows = [image_row(created_at=whole, updated_at=updated) for updated in times]
+    insert(db, t.images, rows)
+    made = [row["id"] for row in rows]
+    empty = datetime.datetime(1900, 1, 1)
+    expected = [
+        image_id
+        for image_id, _ in sorted(
+            zip(made, times, strict=True),
+            key=lambda pair: (pair[1] or empty, pair[0]),
+            reverse=direction == "desc",
+        )
+    ]
+    options: dict[str, Any] = {"sort_key": ["updated_at"], "sort_dir": [direction]}
+    assert [i["id"] for i in db.image_get_all(admin_ctx, **options)] == expected
+    pages: list[str] = []
+    marker = None
+    for _ in range(len(expected) + 1):  # bounded: a broken marker could loop
+        page = db.image_get_all(admin_ctx, marker=marker, limit=1, **options)
+        if not page:
+            break
+        pages.append(page[0]["id"])
+        marker = page[0]["id"]
     assert pages == expected
 
 
@@ -420,7 +453,10 @@ def test_task_listing_pages_by_microseconds(db: Database, ctx: RequestContext) -
     expected = [row["id"] for row in sorted(rows, key=lambda r: r["created_at"], reverse=True)]
     pages: list[str] = []
     marker = None
-    while page := db.task_get_all(ctx, marker=marker, limit=4):
+    for _ in range(len(rows)):  # bounded: a broken marker could loop
+        page = db.task_get_all(ctx, marker=marker, limit=4)
+        if not page:
+            break
         pages.extend(task["id"] for task in page)
         marker = page[-1]["id"]
     assert pages == expected
