@@ -228,6 +228,21 @@ def test_clear_db_env_forgets_and_disposes_the_database(
     assert disposed == [first, second]
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        pytest.param({"url": ["sqlite://"]}, id="url-list"),
+        pytest.param({"url": "sqlite://", "read_url": {"a": 1}}, id="read-url-dict"),
+        pytest.param({"url": "no such url"}, id="url-malformed"),
+    ],
+)
+def test_configure_with_a_bad_url_is_a_configuration_error(
+    fresh_facade: None, arguments: dict[str, Any]
+) -> None:
+    with pytest.raises(exception.DBConfigurationError):
+        api.configure(**arguments)
+
+
 def test_statuses_are_glances_image_statuses() -> None:
     assert sorted(api.STATUSES) == sorted(validation.IMAGE_STATUSES)
 

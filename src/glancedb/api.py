@@ -23,6 +23,7 @@ from sqlalchemy import URL, Engine
 
 from glancedb.database import Database
 from glancedb.engines import DEFAULT_URL_ENV, EMBEDDED_URL, default_url, normalize_url
+from glancedb.exception import DBConfigurationError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -93,9 +94,16 @@ def _oslo_database_urls() -> tuple[str | None, str | None]:
     return connection, option("slave_connection")
 
 
+def _url_key(url: object) -> str:
+    """``url`` normalised as glancedb connects to it."""
+    if not isinstance(url, str | URL):
+        raise DBConfigurationError(f"Invalid database URL {url!r}: not a string")
+    return _normalised(url)
+
+
 @functools.lru_cache(maxsize=64)
-def _url_key(url: str | URL) -> str:
-    """``url`` normalised as glancedb connects to it (cached: configure() runs per request)."""
+def _normalised(url: str | URL) -> str:
+    # Cached: configure() runs on every request of a Glance server.
     return normalize_url(url).render_as_string(hide_password=False)
 
 
