@@ -101,3 +101,17 @@ def test_head_closes_the_pipe_quietly(url: str) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert done.stdout.splitlines()[0] == "["
+
+
+def test_shell_completion_script() -> None:
+    done = run_console(env={"_GLANCEDB_COMPLETE": "bash_source"})
+    assert done.returncode == 0, done.stderr
+    assert "_glancedb_completion" in done.stdout
+    words = run_console(
+        env={
+            "_GLANCEDB_COMPLETE": "bash_complete",
+            "COMP_WORDS": "glancedb image l",
+            "COMP_CWORD": "2",
+        }
+    )
+    assert "plain,list" in words.stdout and "plain,location" in words.stdout

@@ -86,6 +86,8 @@ class TableCopy:
     target_rows: int = 0
     source_checksum: str = ""
     target_checksum: str = ""
+    #: Timestamps whose microseconds the target could not keep.
+    microseconds_dropped: int = 0
 
     @property
     def verified(self) -> bool:
@@ -165,15 +167,15 @@ def copy_database(
                 _create_glance_version(target_db)
             result.emptied = _prepare_target(target_db, tables, force)
             truncated = _second_precision_columns(target_db, tables)
-            if truncated:
-                result.notes.append(
-                    "the target keeps whole seconds in "
-                    + ", ".join(sorted(truncated))
-                    + ": their microseconds were dropped (and compared without them)"
-                )
             for table in tables:
                 copied = _copy_table(source_conn, target_db, table, truncated, batch_size, progress)
                 result.tables.append(copied)
+        dropped = sum(copied.microseconds_dropped for copied in result.tables)
+        if dropped:
+            result.notes.append(
+                f"{dropped} timestamps lost their microseconds: the target's DATETIME columns"
+                " keep whole seconds (both sides were compared without them)"
+            )
         _reset_counters(target_db, tables)
         for copied in result.tables:
             table = next(t for t in tables if t.name == copied.table)
@@ -287,15 +289,17 @@ def _batches(
         marker = {key.column.name: rows[-1][key.column.name] for key in keys}
 
 
-def _truncate(table: Table, rows: list[dict[str, Any]], truncated: set[str]) -> None:
+def _truncate(table: Table, rows: list[dict[str, Any]], truncated: set[str]) -> int:
+    """Drop the microseconds the target cannot keep; return how many values had some."""
     names = [c.name for c in table.columns if f"{table.name}.{c.name}" in truncated]
-    if not names:
-        return
+    changed = 0
     for row in rows:
         for name in names:
             value = row[name]
-            if isinstance(value, datetime.datetime):
+            if isinstance(value, datetime.datetime) and value.microsecond:
                 row[name] = value.replace(microsecond=0)
+                changed += 1
+    return changed
 
 
 def _copy_table(
@@ -316,7 +320,7 @@ def _copy_table(
             conn.execute(insert(table), rows)
 
     for rows in _batches(source, table, batch_size):
-        _truncate(table, rows, truncated)
+        copied.microseconds_dropped += _truncate(table, rows, truncated)
         try:
             write(rows)
         except GlanceDBError as exc:
