@@ -15,9 +15,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import click
 
@@ -26,9 +24,6 @@ from glancedb.config import DatabaseSettings, resolve_database_settings
 from glancedb.database import Database
 from glancedb.engines import DEFAULT_URL_ENV, EMBEDDED_URL, read_only_url, sqlite_file
 from glancedb.exception import DBConfigurationError, GlanceDBError
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
@@ -220,11 +215,6 @@ class GlanceDBGroup(click.Group):
             raise click.ClickException(one_line(f"{type(exc).__name__}: {exc}") + hint) from None
 
 
-def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Kept for commands defined elsewhere: errors are handled by :class:`GlanceDBGroup`."""
-    return command
-
-
 def _nonempty_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not value.strip():
         raise click.BadParameter("the URL is empty")
@@ -304,8 +294,3 @@ def echo_table(headers: list[str], rows: list[list[Any]]) -> None:
     click.echo("  ".join("-" * w for w in widths))
     for row in cells:
         click.echo("  ".join(v.ljust(widths[i]) for i, v in enumerate(row)).rstrip())
-
-
-def existing_path(path: str) -> Path:
-    """``path`` as a :class:`~pathlib.Path` (commands taking directories)."""
-    return Path(path)
