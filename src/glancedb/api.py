@@ -273,6 +273,7 @@ purge_deleted_rows_from_images = _delegate(Database.purge_deleted_rows_from_imag
 # --- image cache (issue 5) ------------------------------------------------------
 node_reference_create = _delegate(Database.node_reference_create)
 node_reference_get_by_url = _delegate(Database.node_reference_get_by_url)
+node_reference_get_all = _delegate(Database.node_reference_get_all)
 insert_cache_details = _delegate(Database.insert_cache_details)
 get_hit_count = _delegate(Database.get_hit_count)
 update_hit_count = _delegate(Database.update_hit_count)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import (
@@ -252,6 +253,16 @@ class TasksAPI(DatabaseCore):
             )
             return _fetch_task(conn, task_id)
 
+    def _expiring(self, context: ContextLike) -> AbstractContextManager[Connection]:
+        """A write transaction when the caller has expired tasks to soft-delete.
+
+        A context without an owner (an admin's) expires nothing, so its
+        listing is a plain read (it works on a read-only database too).
+        """
+        if context_owner(context) is None:
+            return self._reading()
+        return self._writing()
+
     @retrying
     def task_get_all(
         self,
@@ -280,7 +291,7 @@ class TasksAPI(DatabaseCore):
         columns = with_tie_breakers([tasks[sort_key]], [tasks.created_at, tasks.id])
         keys = [OrderKey(column, direction) for column in columns]
         filters = dict(filters or {})
-        with self._writing() as conn:
+        with self._expiring(context) as conn:
             _soft_delete_expired(conn, context, utcnow())
             query = select(t.tasks)
             owner = context_owner(context)
@@ -315,7 +326,7 @@ class TasksAPI(DatabaseCore):
         returned.
         """
         now = utcnow()
-        with self._writing() as conn:
+        with self._expiring(context) as conn:
             _soft_delete_expired(conn, context, now)
             query = _select_tasks(True).where(
                 t.tasks.c.image_id == image_id,
