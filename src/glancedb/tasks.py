@@ -6,8 +6,10 @@ its ``input`` and ``result`` (JSON text) and ``message`` (plain text).
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import (
@@ -162,12 +164,11 @@ def _task_row(
     return row
 
 
-def _soft_delete_expired(conn: Connection, context: ContextLike) -> None:
-    """Soft-delete the context owner's expired tasks (as Glance does)."""
+def _soft_delete_expired(conn: Connection, context: ContextLike, now: datetime.datetime) -> None:
+    """Soft-delete the context owner's tasks expired at ``now`` (``expires_at <= now``)."""
     owner = context_owner(context)
     if owner is None:
         return
-    now = utcnow()
     conn.execute(
         update(t.tasks)
         .where(
@@ -300,6 +301,16 @@ class TasksAPI(DatabaseCore):
             )
             return _fetch_task(conn, task_id)
 
+    def _expiring(self, context: ContextLike) -> AbstractContextManager[Connection]:
+        """A write transaction when the caller has expired tasks to soft-delete.
+
+        A context without an owner (an admin's) expires nothing, so its
+        listing is a plain read (it works on a read-only database too).
+        """
+        if context_owner(context) is None:
+            return self._reading()
+        return self._writing()
+
     @retrying
     def task_get_all(
         self,
@@ -329,8 +340,8 @@ class TasksAPI(DatabaseCore):
         keys = [OrderKey(column, direction) for column in columns]
         conditions = _filter_conditions(filters)
         showing_deleted = bool(filters.get("deleted")) if filters else False
-        with self._writing() as conn:
-            _soft_delete_expired(conn, context)
+        with self._expiring(context) as conn:
+            _soft_delete_expired(conn, context, utcnow())
             if conditions is None:
                 return []
             query = select(t.tasks).where(*conditions)
@@ -352,16 +363,20 @@ class TasksAPI(DatabaseCore):
         """The non-expired task dicts of ``image_id`` visible to ``context``.
 
         Deleted tasks are included only for contexts that can see deleted
-        records.  The caller's expired tasks are soft-deleted first.
+        records.  The caller's expired tasks are soft-deleted first.  Both
+        use one "now": a task whose ``expires_at`` is at or before it is
+        expired (and soft-deleted when it is the caller's), any other is
+        returned.
         """
         key = lookup_key(image_id, "image id")
-        with self._writing() as conn:
-            _soft_delete_expired(conn, context)
+        now = utcnow()
+        with self._expiring(context) as conn:
+            _soft_delete_expired(conn, context, now)
             if key is None:
                 return []
             query = _select_tasks(True).where(
                 t.tasks.c.image_id == key,
-                or_(t.tasks.c.expires_at.is_(None), t.tasks.c.expires_at >= utcnow()),
+                or_(t.tasks.c.expires_at.is_(None), t.tasks.c.expires_at > now),
             )
             if not context_can_see_deleted(context):
                 query = query.where(t.tasks.c.deleted == false())

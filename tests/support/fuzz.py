@@ -889,7 +889,7 @@ def call_parameters() -> dict[str, Params]:
             limit=limits,
             sort_key=image_sort_keys,
             sort_dir=image_sort_dirs,
-            member_status=text_param(st.sampled_from(["accepted", "pending", "all"])),
+            member_status=text_param(st.sampled_from(["accepted", "pending", "all", None])),
             is_public=maybe(st.one_of(st.none(), st.booleans())),
             admin_as_user=flags,
             return_tag=flags,
@@ -978,6 +978,7 @@ def call_parameters() -> dict[str, Params]:
         # cache
         "node_reference_create": calls(node_reference_url=node_urls),
         "node_reference_get_by_url": calls(node_reference_url=node_urls),
+        "node_reference_get_all": calls(),
         "insert_cache_details": calls(
             node_reference_url=node_urls,
             image_id=image_ids,
@@ -1131,6 +1132,7 @@ CACHE_METHODS = frozenset(
     {
         "node_reference_create",
         "node_reference_get_by_url",
+        "node_reference_get_all",
         "insert_cache_details",
         "get_hit_count",
         "update_hit_count",
