@@ -139,12 +139,8 @@ def hammer(
             n += 1
             time.sleep(0)
 
-    writer_threads = [
-        threading.Thread(target=write, args=(i, db)) for i, db in enumerate(writers)
-    ]
-    reader_threads = [
-        threading.Thread(target=reader, args=(i, db)) for i, db in enumerate(readers)
-    ]
+    writer_threads = [threading.Thread(target=write, args=(i, db)) for i, db in enumerate(writers)]
+    reader_threads = [threading.Thread(target=reader, args=(i, db)) for i, db in enumerate(readers)]
     for thread in reader_threads + writer_threads:
         thread.start()
     for thread in writer_threads:
