@@ -240,19 +240,26 @@ def replica_reached(connection: Connection, target: Position, timeout: float) ->
     up to ``timeout`` seconds for it (0: look once).
 
     Runs before the read transaction begins, so that the read's snapshot is
-    taken after the replica caught up.  A server that is not a replica
-    (``pg_last_wal_replay_lsn()`` is NULL) has everything it serves.
+    taken after the replica caught up.  PostgreSQL: polls
+    ``pg_last_wal_replay_lsn()`` (NULL: not a standby, so it has everything
+    it serves).  MariaDB: polls ``@@gtid_current_pos``, which an asynchronous
+    replica and a Galera node both advance as they apply.  MySQL:
+    ``WAIT_FOR_EXECUTED_GTID_SET()``.
     """
     info = connection.connection.info
     reached = info.get(_REACHED)
     if isinstance(reached, Position) and reached.covers(target):
         return True
-    if isinstance(target, WalPosition):
-        ok = _pg_wait(connection, target, timeout)
-    elif isinstance(target, GtidPosition):
-        ok = _wait_function(connection, "MASTER_GTID_WAIT", str(target), timeout) == 0
+    if isinstance(target, (WalPosition, GtidPosition)):
+        ok = _poll(connection, target, timeout)
     elif isinstance(target, GtidSetPosition):
-        ok = _wait_function(connection, "WAIT_FOR_EXECUTED_GTID_SET", str(target), timeout) == 0
+        # Neither reads a table, so no InnoDB snapshot is taken here.
+        result = connection.execute(
+            text("SELECT WAIT_FOR_EXECUTED_GTID_SET(:target, :timeout)"),
+            {"target": str(target), "timeout": max(timeout, 0.0)},
+        ).scalar()
+        connection.commit()
+        ok = result == 0
     else:
         ok = False
     if ok:
@@ -260,29 +267,38 @@ def replica_reached(connection: Connection, target: Position, timeout: float) ->
     return ok
 
 
-def _pg_wait(connection: Connection, target: WalPosition, timeout: float) -> bool:
+def _poll(connection: Connection, target: Position, timeout: float) -> bool:
+    postgresql = connection.dialect.name == "postgresql"
+    if postgresql:
+        # Outside any transaction: a REPEATABLE READ snapshot must not start
+        # before the standby has caught up.
+        connection.execution_options(isolation_level="AUTOCOMMIT")
     deadline = time.monotonic() + timeout
     pause = _FIRST_POLL
-    connection.execution_options(isolation_level="AUTOCOMMIT")
     try:
-        while True:
-            value = connection.exec_driver_sql("SELECT pg_last_wal_replay_lsn()::text").scalar()
-            if value is None or WalPosition.parse(str(value)).covers(target):
-                return True
+        while not _applied(connection, target):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             time.sleep(min(pause, remaining))
             pause = min(pause * 2, _LONGEST_POLL)
+        return True
     finally:
-        connection.rollback()
+        # PostgreSQL: ends nothing (autocommit).  MariaDB: ends the implicit
+        # transaction of the polls, which read no table (no InnoDB snapshot).
+        if postgresql:
+            connection.rollback()
+        else:
+            connection.commit()
 
 
-def _wait_function(connection: Connection, function: str, target: str, timeout: float) -> int:
-    # Neither function reads a table, so no InnoDB snapshot is taken here.
-    result = connection.execute(
-        text(f"SELECT {function}(:target, :timeout)"),
-        {"target": target, "timeout": max(timeout, 0.0)},
-    ).scalar()
-    connection.commit()
-    return -1 if result is None else int(result)
+def _applied(connection: Connection, target: Position) -> bool:
+    if isinstance(target, WalPosition):
+        value = connection.exec_driver_sql("SELECT pg_last_wal_replay_lsn()::text").scalar()
+        return value is None or WalPosition.parse(str(value)).covers(target)
+    applied: Position | None = None
+    for value in connection.exec_driver_sql("SELECT @@gtid_slave_pos, @@gtid_binlog_pos").one():
+        position = GtidPosition.parse(str(value or ""))
+        if position is not None:
+            applied = position if applied is None else applied.merged(position)
+    return applied is not None and applied.covers(target)

@@ -420,8 +420,17 @@ class DatabaseCore:
             return _connect(self.engine)
         wait = 0.0 if self._replica_lagging else self.replica_wait
         try:
-            with translated_errors():
-                reached = commits.replica_reached(connection, target, wait)
+            reached = commits.replica_reached(connection, target, wait)
+        except sa_exc.SQLAlchemyError as exc:
+            connection.close()
+            error = translate_error(exc)
+            if isinstance(error, TransientError):
+                raise error from exc
+            # A server that cannot tell its position: read where the write is.
+            LOG.warning(
+                "cannot tell the read replica's position, reading from the primary: %s", error.msg
+            )
+            return _connect(self.engine)
         except BaseException:
             connection.close()
             raise
@@ -519,7 +528,7 @@ class DatabaseCore:
             else:
                 with self.engine.connect() as other:
                     position = commits.position_after_commit(other, same_session=False)
-        except sa_exc.SQLAlchemyError:
+        except (sa_exc.SQLAlchemyError, ValueError):
             LOG.debug("reading the commit position failed", exc_info=True)
             position = commits.UNKNOWN
         self._written.advance(position)
