@@ -1,16 +1,24 @@
 """What consistency costs, and what it buys: latency and read-after-write misses.
 
     python -m benchmarks.consistency plain --backend sqlite|postgresql|mysql [--runs 300]
+    python -m benchmarks.consistency compare --backend B --other-src /path/to/other/src
+    python -m benchmarks.consistency calls --backend B
     python -m benchmarks.consistency causal --url NODE_URL [--runs 300]
     python -m benchmarks.consistency read-your-writes --url PRIMARY --read-url REPLICA [--calls 200]
+    python -m benchmarks.consistency next-node --urls NODE1,NODE2,NODE3 [--calls 200]
 
 ``plain``: median latency of ``image_get``, a tenant's page of 25
 (``image_get_all``) and ``image_create`` on one server, no replica (the
-path every deployment runs).  ``causal``: the same reads on a Galera node
+path every deployment runs).  ``compare``: the same, for this checkout and
+another one at once, in two worker processes driven in alternating small
+batches, so that both see the same machine load (the only fair A/B on a
+shared machine).  ``causal``: the same reads on a Galera node
 with causal reads on and off.  ``read-your-writes``: ``image_create`` then
 ``image_get``, ``image_update`` then ``image_get`` through a Database with a
 ``read_url``; counts the reads that missed the caller's own write, and the
-median latency of each call.
+median latency of each call.  ``next-node``: one Database per Galera node
+(as behind a load balancer); an image created through node i, then read
+through node i+1; counts the misses.
 
 It uses only the public API, so the same command measures another checkout:
 ``PYTHONPATH=/path/to/other/src python -m benchmarks.consistency ...``.
@@ -22,8 +30,11 @@ the URLs given (``causal``, ``read-your-writes``), synced to head first.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -98,25 +109,26 @@ def median_ms(call: Callable[[int], Any], runs: int) -> float:
     return statistics.median(timings) * 1000
 
 
-def reads(db: Database, ids: list[str], runs: int) -> dict[str, float]:
-    ctx = RequestContext(project_id=TENANT)
-    return {
-        "image_get": median_ms(lambda n: db.image_get(ctx, ids[n % len(ids)]), runs),
-        "tenant page of 25": median_ms(
-            lambda n: db.image_get_all(ctx, filters={"deleted": False}, limit=25), runs
-        ),
-    }
-
-
 def plain(args: argparse.Namespace) -> None:
     url = plain_url(args.backend)
     db = Database(url)
     db.db_sync()
-    ids = seed(db)
+    operations = plain_operations(db, seed(db))
+    results = {name: median_ms(operations[name], args.runs) for name in PLAIN_OPERATIONS}
+    db.dispose()
+    cleanup(url)
+    report(f"plain {args.backend} ({glancedb.__file__})", results)
+
+
+PLAIN_OPERATIONS = ("image_get", "tenant page of 25", "image_create")
+
+
+def plain_operations(db: Database, ids: list[str]) -> dict[str, Callable[[int], Any]]:
     ctx = RequestContext(project_id=TENANT)
-    results = reads(db, ids, args.runs)
-    results["image_create"] = median_ms(
-        lambda n: db.image_create(
+    return {
+        "image_get": lambda n: db.image_get(ctx, ids[n % len(ids)]),
+        "tenant page of 25": lambda n: db.image_get_all(ctx, filters={"deleted": False}, limit=25),
+        "image_create": lambda n: db.image_create(
             ctx,
             {
                 "status": "queued",
@@ -125,11 +137,130 @@ def plain(args: argparse.Namespace) -> None:
                 "properties": {"os_distro": "cirros"},
             },
         ),
-        args.runs,
-    )
+    }
+
+
+def worker(args: argparse.Namespace) -> None:
+    """Serve ``<operation> <count>`` lines on stdin with JSON timings (seconds).
+
+    ``--clock cpu`` times this process's CPU instead of the wall clock: on a
+    loaded machine the wall clock varies more between two runs of the same
+    code than a few percent of real cost.
+    """
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    db = Database(plain_url(args.backend))  # synced and seeded by compare()
+    operations = plain_operations(db, seed(db))
+    done = 0
+    print("ready", flush=True)
+    for line in sys.stdin:
+        name, _, count = line.strip().rpartition(" ")
+        timings = []
+        for _ in range(int(count)):
+            started = clock()
+            operations[name](done)
+            timings.append(clock() - started)
+            done += 1
+        print(json.dumps(timings), flush=True)
     db.dispose()
-    cleanup = Database(url)
-    with cleanup.engine.begin() as conn:
+
+
+def calls(args: argparse.Namespace) -> None:
+    """Python function calls and SQL statements per operation: deterministic
+    measures of client-side cost, unmoved by machine load."""
+    import cProfile
+    import pstats
+
+    from sqlalchemy import event
+
+    url = plain_url(args.backend)
+    db = Database(url)
+    db.db_sync()
+    operations = plain_operations(db, seed(db))
+    statements: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    print(f"calls {args.backend} ({glancedb.__file__})")
+    for name in PLAIN_OPERATIONS:
+        for n in range(20):
+            operations[name](n)
+        statements.clear()
+        profile = cProfile.Profile()
+        profile.enable()
+        for n in range(100):
+            operations[name](1000 + n)
+        profile.disable()
+        total = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
+        per_call = len(statements) / 100
+        print(f"  {name:<20} {total / 100:8.0f} function calls {per_call:5.1f} statements")
+    db.dispose()
+    cleanup(url)
+
+
+def compare(args: argparse.Namespace) -> None:
+    """A/B of the plain path: this checkout against ``--other-src``."""
+    url = plain_url(args.backend)  # the database, schema and images, before the workers start
+    prepared = Database(url)
+    prepared.db_sync()
+    seed(prepared)
+    prepared.dispose()
+    sources = {"other": args.other_src, "this": None}
+    workers = {}
+    for label, source in sources.items():
+        env = dict(os.environ)
+        if source:
+            env["PYTHONPATH"] = source + os.pathsep + env.get("PYTHONPATH", "")
+        workers[label] = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.consistency",
+                "worker",
+                "--backend",
+                args.backend,
+                "--clock",
+                args.clock,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+    samples: dict[tuple[str, str], list[float]] = {}
+    try:
+        for process in workers.values():
+            assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        for round_number in range(args.rounds):
+            order = list(workers.items())
+            if round_number % 2:
+                order.reverse()
+            for operation in PLAIN_OPERATIONS:
+                for label, process in order:
+                    assert process.stdin is not None and process.stdout is not None
+                    process.stdin.write(f"{operation} {args.batch}\n")
+                    process.stdin.flush()
+                    timings = json.loads(process.stdout.readline())
+                    if round_number:  # the first round warms up
+                        samples.setdefault((operation, label), []).extend(timings)
+    finally:
+        for process in workers.values():
+            if process.stdin is not None:
+                process.stdin.close()
+            process.wait(60)
+    print(
+        f"compare {args.backend} ({args.clock} clock): other = {args.other_src},"
+        " this = this checkout"
+    )
+    print(f"  {'operation':<20} {'other ms':>9} {'this ms':>9} {'change':>8}")
+    for operation in PLAIN_OPERATIONS:
+        before = statistics.median(samples[(operation, "other")]) * 1000
+        after = statistics.median(samples[(operation, "this")]) * 1000
+        print(f"  {operation:<20} {before:9.3f} {after:9.3f} {100 * (after / before - 1):+7.1f}%")
+    cleanup(url)
+
+
+def cleanup(url: str) -> None:
+    """Remove the images the ``image_create`` runs added."""
+    db = Database(url)
+    with db.engine.begin() as conn:
         for table in ("image_properties", "image_locations", "images"):
             column = "image_id" if table != "images" else "id"
             conn.execute(
@@ -138,19 +269,37 @@ def plain(args: argparse.Namespace) -> None:
                     "(SELECT id FROM (SELECT id FROM images WHERE name LIKE 'new-%') AS s)"
                 )
             )
-    cleanup.dispose()
-    report(f"plain {args.backend} ({glancedb.__file__})", results)
+    db.dispose()
 
 
 def causal(args: argparse.Namespace) -> None:
+    """Reads with causal reads on and off, in alternating batches (same load)."""
     Database(args.url).db_sync()
-    rows = {}
-    for setting in (False, True):
-        db = Database(args.url, causal_reads=setting)
-        ids = seed(db)
-        for name, value in reads(db, ids, args.runs).items():
-            rows[f"{name}, causal_reads={setting}"] = value
+    databases = {setting: Database(args.url, causal_reads=setting) for setting in (False, True)}
+    ctx = RequestContext(project_id=TENANT)
+    ids = seed(databases[False])
+    reads = {
+        "image_get": lambda db, n: db.image_get(ctx, ids[n % len(ids)]),
+        "tenant page of 25": lambda db, n: db.image_get_all(
+            ctx, filters={"deleted": False}, limit=25
+        ),
+    }
+    samples: dict[tuple[str, bool], list[float]] = {}
+    for round_number in range(args.runs // 20 + 1):
+        for name, call in reads.items():
+            for setting, db in databases.items():
+                for n in range(20):
+                    started = time.perf_counter()
+                    call(db, n)
+                    if round_number:  # the first round warms up
+                        elapsed = time.perf_counter() - started
+                        samples.setdefault((name, setting), []).append(elapsed)
+    for db in databases.values():
         db.dispose()
+    rows = {
+        f"{name}, causal_reads={setting}": statistics.median(values) * 1000
+        for (name, setting), values in sorted(samples.items())
+    }
     report(f"causal reads on {args.url}", rows)
 
 
@@ -201,6 +350,28 @@ def read_your_writes(args: argparse.Namespace) -> None:
     )
 
 
+def next_node(args: argparse.Namespace) -> None:
+    urls = args.urls.split(",")
+    Database(urls[0]).db_sync()
+    nodes = [Database(url) for url in urls]
+    ctx = RequestContext(project_id=TENANT)
+    misses = 0
+    for n in range(args.calls):
+        image = nodes[n % len(nodes)].image_create(
+            ctx, {"status": "queued", "owner": TENANT, "name": f"node-{n}"}
+        )
+        try:
+            nodes[(n + 1) % len(nodes)].image_get(ctx, image["id"])
+        except exception.ImageNotFound:
+            misses += 1
+    for node in nodes:
+        node.dispose()
+    print(
+        f"next-node ({glancedb.__file__}): {misses} of {args.calls} images created through"
+        " one node were not found by the next read through the next node"
+    )
+
+
 def report(title: str, rows: dict[str, float]) -> None:
     print(title)
     for name, value in rows.items():
@@ -216,7 +387,7 @@ def main() -> None:
     p.set_defaults(run=plain)
     c = sub.add_parser("causal")
     c.add_argument("--url", required=True)
-    c.add_argument("--runs", type=int, default=300)
+    c.add_argument("--runs", type=int, default=600)
     c.set_defaults(run=causal)
     r = sub.add_parser("read-your-writes")
     r.add_argument("--url", required=True)
@@ -224,6 +395,24 @@ def main() -> None:
     r.add_argument("--calls", type=int, default=200)
     r.add_argument("--replica-wait", type=float, default=None)
     r.set_defaults(run=read_your_writes)
+    x = sub.add_parser("next-node")
+    x.add_argument("--urls", required=True)
+    x.add_argument("--calls", type=int, default=200)
+    x.set_defaults(run=next_node)
+    a = sub.add_parser("compare")
+    a.add_argument("--backend", choices=("sqlite", "postgresql", "mysql"), required=True)
+    a.add_argument("--other-src", required=True)
+    a.add_argument("--rounds", type=int, default=21)
+    a.add_argument("--batch", type=int, default=20)
+    a.add_argument("--clock", choices=("wall", "cpu"), default="wall")
+    a.set_defaults(run=compare)
+    k = sub.add_parser("calls")
+    k.add_argument("--backend", choices=("sqlite", "postgresql", "mysql"), required=True)
+    k.set_defaults(run=calls)
+    w = sub.add_parser("worker")
+    w.add_argument("--backend", choices=("sqlite", "postgresql", "mysql"), required=True)
+    w.add_argument("--clock", choices=("wall", "cpu"), default="wall")
+    w.set_defaults(run=worker)
     args = parser.parse_args()
     args.run(args)
 
