@@ -183,3 +183,19 @@ def test_facade_exposes_cache_calls() -> None:
         "delete_all_cached_images",
     ):
         assert callable(getattr(api, name))
+
+
+def test_node_reference_get_all_counts_what_each_node_holds(
+    nodes: Database, admin_ctx: RequestContext
+) -> None:
+    nodes.node_reference_create(admin_ctx, "http://node-3:9292")
+    nodes.insert_cache_details(admin_ctx, NODE, "image-1", 100)
+    nodes.insert_cache_details(admin_ctx, NODE, "image-2", 2**40)
+    nodes.insert_cache_details(admin_ctx, OTHER, "image-1", 100)
+    listed = nodes.node_reference_get_all(admin_ctx)
+    assert [(n.node_reference_url, n.cached_images, n.total_size) for n in listed] == [
+        (NODE, 2, 100 + 2**40),
+        (OTHER, 1, 100),
+        ("http://node-3:9292", 0, 0),
+    ]
+    assert all(isinstance(n["node_reference_id"], int) for n in listed)

@@ -101,6 +101,24 @@ def test_member_status(db: Database, world: dict[str, str], ctx: RequestContext)
         db.image_get_all(ctx, member_status="bogus")
 
 
+def test_member_status_none_matches_no_membership(
+    db: Database, world: dict[str, str], ctx: RequestContext, other_ctx: RequestContext
+) -> None:
+    """As in Glance (``status = NULL`` matches no row): shares by membership are
+    left out, public, community-own and own images stay."""
+    own_and_public = {"pub_a", "priv_a", "shared_a", "comm_a", "pub_b"}
+    assert listed(db, ctx, member_status=None) == own_and_public
+    assert listed(db, ctx, member_status=None, filters={"visibility": "shared"}) == {"shared_a"}
+    assert listed(db, ctx, member_status=None, filters={"visibility": "all"}) == (
+        own_and_public | {"comm_b"}
+    )
+    # The owner of shared images still sees them, members or not.
+    assert {"shared_b", "shared_b_pending"} <= listed(db, other_ctx, member_status=None)
+    admin = RequestContext(is_admin=True)
+    assert listed(db, admin, member_status=None) == listed(db, admin)
+    assert listed(db, admin, member_status=None, admin_as_user=True) == {"pub_a", "pub_b"}
+
+
 def test_visibility_filter_for_a_tenant(
     db: Database, world: dict[str, str], ctx: RequestContext
 ) -> None:

@@ -112,7 +112,7 @@ def test_update_by_id(db: Database, ctx: RequestContext, ns: str, kind: str) -> 
     assert updated["id"] == created["id"]
     assert updated["name"] == "new"
     assert updated["created_at"] == created["created_at"]
-    assert updated["updated_at"] >= created["updated_at"]
+    assert updated["updated_at"] > created["updated_at"]
     for key, value in changes.items():
         if key != "created_at":
             assert updated[key] == value

@@ -335,7 +335,7 @@ def test_update_by_id(db: Database, ctx: RequestContext) -> None:
     assert updated["display_name"] == "new"
     assert updated["protected"] is True
     assert updated["created_at"] == datetime.datetime(2020, 1, 1)  # ignored on update
-    assert updated["updated_at"] >= ns["updated_at"]
+    assert updated["updated_at"] > ns["updated_at"]
     assert db.metadef_namespace_get(ctx, "N2") == updated
     with pytest.raises(exc.MetadefNamespaceNotFound):
         db.metadef_namespace_get(ctx, "N")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, Index, inspect, text
+from sqlalchemy import DateTime, Engine, Index, inspect, text
 
 from glancedb import Database, RequestContext, api, exception, migration
 from glancedb.migrations import VERSION_TABLE
@@ -24,12 +24,22 @@ from tests.support.backends import count_statements
 from tests.support.glance_fixtures import PristineDatabases, load_glance_schema
 
 HEAD = migration.head_revision()
-#: glancedb's revisions after Glance's schema, each adding one index.
+#: glancedb's revisions after Glance's schema: three add one index each, the
+#: last widens MySQL's timestamp columns to DATETIME(6).
 GLANCEDB_REVISIONS = [
     "0002_image_members_member",
     "0003_image_properties_value",
     "0004_images_name",
+    "0005_mysql_microseconds",
 ]
+MICROSECONDS_REVISION = "0005_mysql_microseconds"
+#: Every timestamp column of the schema: (table, column).
+TIMESTAMP_COLUMNS = sorted(
+    (table.name, column.name)
+    for table in t.DELETE_ORDER
+    for column in table.columns
+    if isinstance(column.type, DateTime)
+)
 #: The indexes those revisions add, per backend: table -> (name, columns).
 GLANCEDB_INDEXES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
     "images": {"all": ("ix_glancedb_images_name", ("name",))},
@@ -169,14 +179,38 @@ def glancedb_indexes(backend: str) -> dict[str, tuple[str, tuple[str, ...], bool
     return result
 
 
-def with_glancedb_indexes(schema: dict[str, Any], backend: str) -> dict[str, Any]:
-    """``schema`` (a snapshot) plus the indexes of glancedb's later revisions."""
+def widened_timestamps(schema: dict[str, Any], backend: str) -> dict[str, Any]:
+    """``schema`` (a snapshot) with, on MySQL, its DATETIME columns as DATETIME(6)."""
     result = {
         name: dict(table) if isinstance(table, dict) else table for name, table in schema.items()
     }
+    if backend == "mysql":
+        for table in result.values():
+            if isinstance(table, dict):
+                table["columns"] = [
+                    (name, "DATETIME(6)" if sql_type == "DATETIME" else sql_type, *rest)
+                    for name, sql_type, *rest in table["columns"]
+                ]
+    return result
+
+
+def with_glancedb_changes(schema: dict[str, Any], backend: str) -> dict[str, Any]:
+    """``schema`` (a snapshot) plus the indexes of glancedb's later revisions and,
+    on MySQL, its timestamp columns widened to DATETIME(6)."""
+    result = widened_timestamps(schema, backend)
     for table, index in glancedb_indexes(backend).items():
         result[table]["indexes"] = sorted([*result[table]["indexes"], index])
     return result
+
+
+def timestamp_types(engine: Engine) -> dict[tuple[str, str], str]:
+    """(table, column) -> the compiled type of every timestamp column."""
+    inspector = inspect(engine)
+    types = {}
+    for table, column in TIMESTAMP_COLUMNS:
+        found = [c for c in inspector.get_columns(table) if c["name"] == column]
+        types[(table, column)] = found[0]["type"].compile(dialect=engine.dialect)
+    return types
 
 
 def pg_statistics(engine: Engine) -> list[tuple[str, str, bool]]:
@@ -192,13 +226,25 @@ def pg_statistics(engine: Engine) -> list[tuple[str, str, bool]]:
     return [(str(r[0]), str(r[1]), bool(r[2])) for r in rows]
 
 
-def missing_glancedb_indexes(backend: str) -> list[str]:
-    """What :func:`migration.compare_schema` says of a Glance database glancedb has not
-    upgraded yet."""
+def narrow_timestamps(backend: str) -> list[str]:
+    """What :func:`migration.compare_schema` says of timestamp columns without
+    microseconds: every one on MySQL, none elsewhere."""
+    if backend != "mysql":
+        return []
     return sorted(
+        f"column {table}.{column} has type DATETIME, expected DATETIME(6)"
+        for table, column in TIMESTAMP_COLUMNS
+    )
+
+
+def pending_glancedb_changes(backend: str) -> list[str]:
+    """What :func:`migration.compare_schema` says of a Glance database glancedb has not
+    upgraded yet: its indexes missing, and on MySQL its timestamps narrow."""
+    indexes = [
         f"index {name} missing on {table}"
         for table, (name, _c, _u) in glancedb_indexes(backend).items()
-    )
+    ]
+    return sorted(indexes + narrow_timestamps(backend))
 
 
 def assert_same_schema(ours: dict[str, Any], theirs: dict[str, Any]) -> None:
@@ -234,12 +280,14 @@ def test_fresh_sync_is_glances_schema_plus_glancedbs_indexes(
     fresh.db_sync()
     ours, theirs = snapshot(fresh.engine), snapshot(glance.engine)
     assert ours != theirs
-    assert_same_schema(ours, with_glancedb_indexes(theirs, backend))
+    assert_same_schema(ours, with_glancedb_changes(theirs, backend))
     if backend == "postgresql":
         assert [s[:2] for s in pg_statistics(fresh.engine)] == [(PG_STATISTICS, "{f,m}")]
 
 
-def test_each_later_revision_adds_one_index(fresh: Database, backend: str) -> None:
+def test_each_later_revision_adds_one_index_or_widens_mysql_timestamps(
+    fresh: Database, backend: str
+) -> None:
     assert migration.head_revision() == GLANCEDB_REVISIONS[-1]
     migration.upgrade(fresh.engine, migration.FIRST_REVISION)
     previous = snapshot(fresh.engine)
@@ -248,6 +296,12 @@ def test_each_later_revision_adds_one_index(fresh: Database, backend: str) -> No
         migration.upgrade(fresh.engine, revision)
         assert fresh.db_version() == revision
         current = snapshot(fresh.engine)
+        if revision == MICROSECONDS_REVISION:
+            # Column types only, and only MySQL's timestamps.
+            assert current == widened_timestamps(previous, backend)
+            assert (current != previous) is (backend == "mysql")
+            previous = current
+            continue
         changed = {
             name: sorted(set(current[name]["indexes"]) - set(previous[name]["indexes"]))
             for name in current
@@ -269,7 +323,7 @@ def test_downgrade_to_first_revision_leaves_glances_schema(
     assert_same_schema(snapshot(fresh.engine), snapshot(glance.engine))
     if backend == "postgresql":
         assert pg_statistics(fresh.engine) == []
-    assert sorted(migration.compare_schema(fresh.engine)) == missing_glancedb_indexes(backend)
+    assert sorted(migration.compare_schema(fresh.engine)) == pending_glancedb_changes(backend)
     fresh.db_sync()
     assert fresh.db_check() == []
 
@@ -394,7 +448,7 @@ def test_check_reports_unmanaged_empty_database(fresh: Database) -> None:
 def test_glance_database_is_recognised_and_stamped(glance: Database, backend: str) -> None:
     before = image_rows(glance.engine)
     schema_before = snapshot(glance.engine)
-    assert sorted(migration.compare_schema(glance.engine)) == missing_glancedb_indexes(backend)
+    assert sorted(migration.compare_schema(glance.engine)) == pending_glancedb_changes(backend)
     assert glance.db_version() is None
     assert migration.sync(glance.engine) == "adopted"
     assert glance.db_version() == HEAD
@@ -402,9 +456,11 @@ def test_glance_database_is_recognised_and_stamped(glance: Database, backend: st
     assert migration.glance_revision(glance.engine) == migration.GLANCE_REVISION
     assert image_rows(glance.engine) == before
     assert glance.db_check() == []
-    assert_same_schema(snapshot(glance.engine), with_glancedb_indexes(schema_before, backend))
+    assert_same_schema(snapshot(glance.engine), with_glancedb_changes(schema_before, backend))
     if backend == "postgresql":
         assert [s[0] for s in pg_statistics(glance.engine)] == [PG_STATISTICS]
+    if backend == "mysql":
+        assert set(timestamp_types(glance.engine).values()) == {"DATETIME(6)"}
     glance.db_sync()  # a second sync is a no-op upgrade
     assert glance.db_version() == HEAD and image_rows(glance.engine) == before
 
@@ -511,6 +567,103 @@ def test_changed_column_is_reported(fresh: Database, backend: str) -> None:
     assert len(problems) == 3
 
 
+# --- MySQL's timestamps with microseconds (revision 0005) -----------------------------------
+
+
+def test_glances_timestamp_columns_are_the_models(glance: Database, backend: str) -> None:
+    """Every DATETIME/timestamp column Glance creates is one the revision widens."""
+    glances = sorted(
+        (table, column[0])
+        for table, schema in snapshot(glance.engine).items()
+        if isinstance(schema, dict)
+        for column in schema["columns"]
+        if column[1].startswith(("DATETIME", "TIMESTAMP"))
+    )
+    assert glances == TIMESTAMP_COLUMNS
+    assert len(TIMESTAMP_COLUMNS) == 33
+
+
+@pytest.mark.backends("mysql")
+def test_microseconds_revision_widens_every_table_in_one_statement(fresh: Database) -> None:
+    migration.upgrade(fresh.engine, GLANCEDB_REVISIONS[-2])
+    assert set(timestamp_types(fresh.engine).values()) == {"DATETIME"}
+    created = datetime.datetime(2024, 5, 1, 12, 0, 7)
+    with fresh.engine.begin() as conn:
+        conn.execute(
+            t.images.insert().values(
+                id=IMAGE_ID,
+                status="active",
+                created_at=created,
+                deleted=False,
+                min_disk=0,
+                min_ram=0,
+                protected=False,
+                os_hidden=False,
+            )
+        )
+    with count_statements(fresh) as counter:
+        migration.upgrade(fresh.engine, MICROSECONDS_REVISION)
+    alters = [s.split("`")[1] for s in counter.statements if s.startswith("ALTER TABLE")]
+    assert sorted(alters) == sorted({table for table, _column in TIMESTAMP_COLUMNS})
+    assert set(timestamp_types(fresh.engine).values()) == {"DATETIME(6)"}
+    assert fresh.db_check() == []
+    exact = datetime.datetime(2024, 5, 1, 12, 0, 7, 123456)
+    with fresh.engine.begin() as conn:
+        assert conn.execute(text("SELECT created_at FROM images")).scalar() == created
+        conn.execute(t.images.update().values(updated_at=exact))
+        assert conn.execute(text("SELECT updated_at FROM images")).scalar() == exact
+
+
+@pytest.mark.backends("mysql")
+def test_microseconds_revision_downgrades_to_datetime(fresh: Database) -> None:
+    fresh.db_sync()
+    exact = datetime.datetime(2024, 5, 1, 12, 0, 7, 654321)
+    with fresh.engine.begin() as conn:
+        conn.execute(
+            t.images.insert().values(
+                id=IMAGE_ID,
+                status="active",
+                created_at=exact,
+                deleted=False,
+                min_disk=0,
+                min_ram=0,
+                protected=False,
+                os_hidden=False,
+            )
+        )
+    migration.downgrade(fresh.engine, GLANCEDB_REVISIONS[-2])
+    assert set(timestamp_types(fresh.engine).values()) == {"DATETIME"}
+    with fresh.engine.connect() as conn:
+        narrowed = conn.execute(text("SELECT created_at FROM images")).scalar()
+    # MariaDB truncates the fraction, MySQL rounds it.
+    assert narrowed.microsecond == 0 and abs(narrowed - exact) < datetime.timedelta(seconds=1)
+    pending = f"database is at revision {GLANCEDB_REVISIONS[-2]}, head is {HEAD}"
+    assert sorted(fresh.db_check()) == sorted([pending, *narrow_timestamps("mysql")])
+    fresh.db_sync()
+    assert set(timestamp_types(fresh.engine).values()) == {"DATETIME(6)"}
+    assert fresh.db_check() == []
+
+
+@pytest.mark.backends("mysql")
+def test_narrowed_timestamp_at_head_is_drift(fresh: Database) -> None:
+    fresh.db_sync()
+    with fresh.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE tasks MODIFY expires_at DATETIME NULL")
+    assert fresh.db_check() == ["column tasks.expires_at has type DATETIME, expected DATETIME(6)"]
+
+
+@pytest.mark.backends("mysql")
+def test_glance_database_with_other_timestamp_precision_is_refused(glance: Database) -> None:
+    with glance.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE tasks MODIFY expires_at DATETIME(3) NULL")
+    difference = "column tasks.expires_at has type DATETIME(3), expected DATETIME(6)"
+    assert difference in migration.compare_schema(glance.engine)
+    with pytest.raises(exception.SchemaError) as info:
+        glance.db_sync()
+    assert difference in str(info.value)
+    assert glance.db_version() is None
+
+
 # --- round trips ------------------------------------------------------------------------
 
 
@@ -556,7 +709,7 @@ def test_downgrade_base_of_a_glance_database_keeps_glances_tables(
     assert glance.db_version() is None
     assert image_rows(glance.engine) == before
     assert glance_version_rows(glance.engine) == [migration.GLANCE_REVISION]
-    assert sorted(migration.compare_schema(glance.engine)) == missing_glancedb_indexes(backend)
+    assert sorted(migration.compare_schema(glance.engine)) == pending_glancedb_changes(backend)
     assert_same_schema(snapshot(glance.engine), schema_before)
     if backend == "postgresql":
         assert pg_statistics(glance.engine) == []
@@ -707,7 +860,7 @@ def test_compare_schema_names_exactly_the_differences(
         tampered = {f"index {index} missing on {table}" for index, table in dropped} | {
             f"extra column {table}.{column}" for table, column in added
         }
-        expected = tampered | set(missing_glancedb_indexes("sqlite"))
+        expected = tampered | set(pending_glancedb_changes("sqlite"))
         differences = migration.compare_schema(database.engine)
         assert sorted(differences) == sorted(expected)
         if tampered:

@@ -10,14 +10,24 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, exists, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from glancedb.context import ContextLike
 from glancedb.exception import Duplicate, Invalid, NotFound
 from glancedb.models import tables as t
 from glancedb.records import Record
-from glancedb.timeutils import to_naive_utc, to_timestamp, utcnow
+from glancedb.timeutils import from_timestamp, to_naive_utc, to_timestamp, utcnow
 from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import check_lengths, reject_unstorable_text, to_int
 
@@ -45,8 +55,7 @@ def _as_time(name: str, value: Any, default: datetime.datetime) -> datetime.date
     if isinstance(value, datetime.datetime):
         return to_naive_utc(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        moment = datetime.datetime.fromtimestamp(value, datetime.UTC)
-        return moment.replace(tzinfo=None, microsecond=0)
+        return from_timestamp(value)
     raise Invalid(f"{name} must be a datetime or a POSIX timestamp, got {value!r}")
 
 
@@ -184,6 +193,41 @@ class CacheAPI(DatabaseCore):
             record["last_modified"] = to_timestamp(record["last_modified"])
             records.append(record)
         return records
+
+    @retrying
+    def node_reference_get_all(self, context: ContextLike) -> list[Record]:
+        """Every cache node with what is cached on it, by node id (not in Glance).
+
+        Each is ``{node_reference_id, node_reference_url, cached_images,
+        total_size}``: the number of images cached on the node and the sum of
+        their sizes (0 for a node with none).  One aggregate query.
+        """
+        count = func.count(_cached.c.id)
+        total = func.coalesce(func.sum(_cached.c.size), 0)
+        query = (
+            select(
+                _nodes.c.node_reference_id,
+                _nodes.c.node_reference_url,
+                count.label("cached_images"),
+                total.label("total_size"),
+            )
+            .select_from(
+                _nodes.outerjoin(_cached, _cached.c.node_reference_id == _nodes.c.node_reference_id)
+            )
+            .group_by(_nodes.c.node_reference_id, _nodes.c.node_reference_url)
+            .order_by(_nodes.c.node_reference_id)
+        )
+        with self._reading() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Record(
+                node_reference_id=row.node_reference_id,
+                node_reference_url=row.node_reference_url,
+                cached_images=int(row.cached_images),
+                total_size=int(row.total_size),
+            )
+            for row in rows
+        ]
 
     @retrying
     def get_cached_nodes(self, context: ContextLike, image_id: str) -> list[str]:

@@ -32,6 +32,9 @@ from sqlalchemy import (
     literal,
     or_,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import Cast
 
 from glancedb.exception import Invalid, InvalidSortDir
 
@@ -64,6 +67,31 @@ def empty_value(column: Column[Any]) -> Any:
     return EMPTY_STRING
 
 
+class _TimeLiteral(Cast[Any]):
+    """A timestamp value in a ``COALESCE``, cast to its type on MySQL only.
+
+    MySQL and MariaDB take a bound datetime for a string (the driver quotes
+    it), and ``COALESCE(timestamp, string)`` is a string; compared as text,
+    ``2030-01-01 00:00:00.000000`` (a DATETIME(6) column) is not
+    ``2030-01-01 00:00:00`` (a marker value, which the driver writes without
+    its zero fraction).  The cast keeps the comparison temporal.  SQLite
+    stores times as text, where a cast would make them numbers, and
+    PostgreSQL binds typed values: there the value stays as it is.
+    """
+
+    inherit_cache = True
+
+
+@compiles(_TimeLiteral)
+def _time_literal(element: _TimeLiteral, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clause, **kw)
+
+
+@compiles(_TimeLiteral, "mysql", "mariadb")
+def _time_literal_cast(element: _TimeLiteral, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(cast(element.clause, element.type), **kw)
+
+
 def sort_expression(column: Column[Any]) -> ColumnElement[Any]:
     """The SQL expression ``column`` sorts by.
 
@@ -78,7 +106,10 @@ def sort_expression(column: Column[Any]) -> ColumnElement[Any]:
         return column
     if isinstance(column.type, Boolean):
         return func.coalesce(column, false())
-    return func.coalesce(column, literal(empty_value(column), column.type))
+    empty = literal(empty_value(column), column.type)
+    if isinstance(column.type, DateTime):
+        return func.coalesce(column, _TimeLiteral(empty, column.type))
+    return func.coalesce(column, empty)
 
 
 def sort_value(column: Column[Any], value: Any) -> Any:

@@ -11,9 +11,11 @@ failures are raised as :mod:`glancedb.exception` errors (never printed).
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -23,14 +25,15 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import URL, Connection, Engine, inspect, text
 from sqlalchemy import exc as sa_exc
 
 from glancedb.driver_errors import TransientError, translate_error
+from glancedb.engines import enable_wal
 from glancedb.exception import DBConnectionError, GlanceDBError, SchemaError
 from glancedb.migrations import VERSION_TABLE
 from glancedb.models import metadata
-from glancedb.schema_diff import compare_connection, is_missing
+from glancedb.schema_diff import IGNORED_TABLES, compare_connection, is_pending
 
 LOG = logging.getLogger("glancedb")
 
@@ -63,6 +66,15 @@ def alembic_config(connection: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
+    return config
+
+
+def _offline_config(url: URL, buffer: io.StringIO) -> Config:
+    """A configuration for Alembic's offline mode: SQL for ``url``'s dialect into ``buffer``."""
+    config = Config(output_buffer=buffer)
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = None
+    config.attributes["url"] = url
     return config
 
 
@@ -157,21 +169,154 @@ def compare_schema(engine: Engine) -> list[str]:
 def check(engine: Engine) -> list[str]:
     """What keeps the database from being current: empty means at head, no drift.
 
-    Lists a missing or outdated glancedb revision first, then every
-    difference found by :func:`compare_schema`.
+    The first line says where the database stands and what would bring it to
+    head (``glancedb db sync``, or for a Glance database at another revision,
+    ``glance-manage db sync`` first); then every difference found by
+    :func:`compare_schema`.
     """
     problems: list[str] = []
-    current = current_revision(engine)
+    with _translated_errors(engine), engine.connect() as connection:
+        current = _current(connection)
+        tables = _table_names(connection)
+        glance = _glance_revisions(connection, tables)
     head = head_revision()
     if current is None:
-        problems.append(
-            f"database is not managed by glancedb (no revision in {VERSION_TABLE});"
-            " run 'glancedb db sync'"
-        )
+        problems.append(_unmanaged_advice(tables, glance))
     elif current != head:
         problems.append(f"database is at revision {current}, head is {head}")
     problems.extend(compare_schema(engine))
     return problems
+
+
+def _unmanaged_advice(tables: set[str], glance: list[str]) -> str:
+    """Why a database without a glancedb revision is not usable, and what to run."""
+    ours = tables & set(metadata.tables)
+    if glance and glance != [GLANCE_REVISION]:
+        return (
+            f"Glance database at revision {', '.join(glance)}: glancedb adopts only Glance's"
+            f" {GLANCE_REVISION}; upgrade it with 'glance-manage db sync' first"
+        )
+    if glance:
+        return (
+            f"Glance database ({GLANCE_REVISION}) not managed by glancedb yet: 'glancedb db"
+            " sync' adopts it when its schema matches (differences below)"
+        )
+    if ours:
+        return (
+            "database is not managed by glancedb: it has some of glancedb's tables but"
+            f" neither {VERSION_TABLE} nor Glance's {GLANCE_VERSION_TABLE}; glancedb will"
+            " not adopt it"
+        )
+    if tables - IGNORED_TABLES:
+        return (
+            "database is not managed by glancedb: it holds other tables"
+            f" ({', '.join(sorted(tables)[:5])}{', ...' if len(tables) > 5 else ''});"
+            " 'glancedb db sync' would add glancedb's tables beside them"
+        )
+    return (
+        f"database is not managed by glancedb (no revision in {VERSION_TABLE});"
+        " run 'glancedb db sync'"
+    )
+
+
+def require_usable(engine: Engine) -> str | None:
+    """Check that glancedb's API can run on the database, cheaply (two or three queries).
+
+    Returns None when the database is at the head revision, or a warning
+    when it is at an older glancedb revision (the API still works: later
+    revisions only add).
+
+    :raises SchemaError: an empty database, one Glance made that glancedb has
+        not adopted, a foreign one, or a revision this glancedb does not know
+        -- each message saying what to run (``glancedb db sync`` /
+        ``glancedb db check``).
+    """
+    with _translated_errors(engine), engine.connect() as connection:
+        current = _current(connection)
+        if current is None:
+            tables = _table_names(connection)
+            glance = _glance_revisions(connection, tables)
+    head = head_revision()
+    if current is None:
+        if glance:
+            raise SchemaError(
+                f"This is a Glance database (revision {', '.join(glance)}) that glancedb has"
+                " not adopted: run 'glancedb db check', then 'glancedb db sync'"
+            )
+        if tables - IGNORED_TABLES:
+            raise SchemaError(
+                "The database has no glancedb schema (it holds other tables):"
+                " run 'glancedb db check' to see what is there"
+            )
+        raise SchemaError("The database is empty: run 'glancedb db sync' to create the schema")
+    if current == head:
+        return None
+    if not _script().revision_map.get_revisions(current):
+        raise SchemaError(
+            f"The database is at revision {current}, unknown to this glancedb (head {head}):"
+            " it was upgraded by a newer glancedb"
+        )
+    return f"database at revision {current}, head is {head}: run 'glancedb db sync'"
+
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    """One revision of glancedb's migrations, as ``glancedb db history`` lists it."""
+
+    revision: str
+    #: The first line of the revision's docstring.
+    description: str
+    is_head: bool
+    #: Whether the database is at this revision.
+    is_current: bool
+
+
+def history(engine: Engine | None = None) -> list[RevisionInfo]:
+    """glancedb's revisions, oldest first, the database's current one marked.
+
+    :param engine: the database whose revision is marked; None marks none.
+    """
+    current = current_revision(engine) if engine is not None else None
+    script = _script()
+    revisions = list(script.walk_revisions())
+    revisions.reverse()
+    return [
+        RevisionInfo(
+            revision=rev.revision,
+            description=_first_line(rev.doc),
+            is_head=rev.is_head,
+            is_current=rev.revision == current,
+        )
+        for rev in revisions
+    ]
+
+
+def _first_line(doc: str | None) -> str:
+    """A docstring's first line as plain text (no reStructuredText literals)."""
+    lines = (doc or "").strip().splitlines()
+    return lines[0].replace("``", "") if lines else ""
+
+
+def upgrade_sql(engine: Engine, rev: str = "head") -> str:
+    """The SQL that upgrading the database to ``rev`` would run (Alembic's offline mode).
+
+    For a DBA to review or run by hand, in the database's own dialect, from
+    its current revision (from nothing when it is empty).  A database Glance
+    made is adopted only by ``glancedb db sync``, which checks its schema
+    first; it is refused here.
+    """
+    with _translated_errors(engine), engine.connect() as connection:
+        current = _current(connection)
+        tables = _table_names(connection)
+    if current is None and tables & set(metadata.tables):
+        raise SchemaError(
+            "The database has glancedb's tables but no glancedb revision (a database Glance"
+            " made?): 'glancedb db sync' adopts it after checking its schema; no SQL to show"
+        )
+    buffer = io.StringIO()
+    with _translated_errors(engine):
+        command.upgrade(_offline_config(engine.url, buffer), f"{current or 'base'}:{rev}", sql=True)
+    return buffer.getvalue()
 
 
 # --- changes -----------------------------------------------------------------
@@ -240,13 +385,17 @@ def sync(engine: Engine) -> SyncAction:
       ``alembic_version``) is stamped with glancedb's first revision without
       touching any row, upgraded to the head (later revisions only add), and
       must then match the models exactly;
-    - a database already managed by glancedb is upgraded.
+    - a database already managed by glancedb is upgraded, and must then
+      match the models too (a drifted schema is never "current").
 
     Raises :class:`~glancedb.exception.SchemaError` for a Glance database at
-    another revision (naming it), for a schema that drifted (naming every
-    difference; the database is left as it was) and for tables managed by
-    neither.  Table statistics are refreshed afterwards, since the listing
-    queries' plans depend on them.
+    another revision (naming it), for a Glance schema that drifted (naming
+    every difference; the database is left as it was), for tables managed by
+    neither, and for a glancedb database that drifted (after applying any
+    pending revision, naming every difference).  A SQLite file whose schema
+    this creates is switched to the WAL journal once; a file Glance made
+    keeps its journal mode.  Table statistics are refreshed afterwards, since
+    the listing queries' plans depend on them.
     """
     with _transaction(engine) as connection:
         config = alembic_config(connection)
@@ -261,7 +410,17 @@ def sync(engine: Engine) -> SyncAction:
                 action = "created"
             else:
                 action = "current" if current == head_revision() else "upgraded"
+    if action == "created" and not tables:
+        enable_wal(engine)
     analyze(engine)
+    if action in ("current", "upgraded"):
+        differences = compare_schema(engine)
+        if differences:
+            state = "already at" if action == "current" else "upgraded to"
+            raise SchemaError(
+                f"The schema is {state} revision {head_revision()} but differs from"
+                " glancedb's: " + "; ".join(differences) + " ('glancedb db check' lists them)"
+            )
     return action
 
 
@@ -280,11 +439,12 @@ def _adopt(connection: Connection, config: Config, tables: set[str]) -> None:
             f"The Glance database is at revision {', '.join(revisions)}; glancedb adopts only"
             f" Glance's {GLANCE_REVISION} (upgrade it with 'glance-manage db sync' first)"
         )
-    # The models are the head's schema: objects that glancedb's later
-    # revisions add are legitimately missing, anything else is drift (and
-    # then every difference is named, missing objects included).
+    # The models are the head's schema: what glancedb's later revisions
+    # bring (indexes, MySQL's microsecond columns) is legitimately pending,
+    # anything else is drift (and then every difference is named, pending
+    # ones included).
     differences = compare_connection(connection, metadata)
-    if not all(is_missing(d) for d in differences):
+    if not all(is_pending(d) for d in differences):
         _refuse_drift(differences)
     command.stamp(config, FIRST_REVISION)
     command.upgrade(config, "head")

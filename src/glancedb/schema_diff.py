@@ -6,6 +6,8 @@ here instead — primary keys, indexes, unique constraints and foreign keys —
 by name and columns, with each backend's spellings folded together: a unique
 constraint and a unique index of the same name are the same thing, MySQL's
 implicit foreign-key indexes and generated constraint names are ignored.
+Alembic takes a ``DATETIME`` for a ``DATETIME(6)``, so the fractional-second
+precision of MySQL's timestamp columns is compared here too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Connection, Index, MetaData, Table, UniqueConstraint, inspect
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine.reflection import Inspector
 
 from glancedb.migrations import VERSION_TABLE
@@ -43,13 +46,15 @@ def compare_connection(connection: Connection, metadata: MetaData) -> list[str]:
         },
     )
     messages: list[str] = []
+    dialect = connection.dialect
     for diff in _flatten(compare_metadata(context, metadata)):
-        if diff[0] not in _KEY_DIFFS:
+        if diff[0] not in _KEY_DIFFS and not _is_precision_diff(diff, dialect):
             messages.append(_describe(diff))
     inspector = inspect(connection)
     existing = set(inspector.get_table_names())
     for table in metadata.sorted_tables:
         if table.name in existing:
+            messages.extend(_compare_precision(inspector, table))
             messages.extend(_compare_keys(inspector, table))
     return messages
 
@@ -57,6 +62,18 @@ def compare_connection(connection: Connection, metadata: MetaData) -> list[str]:
 def is_missing(difference: str) -> bool:
     """Whether a line of :func:`compare_connection` reports an absent object."""
     return difference.endswith(" missing") or " missing on " in difference
+
+
+def is_pending(difference: str) -> bool:
+    """Whether a line of :func:`compare_connection` is something glancedb's own
+    revisions after the first one bring: an absent object (an index), or a
+    MySQL timestamp column still without microseconds (``DATETIME``, which
+    revision ``0005_mysql_microseconds`` widens to ``DATETIME(6)``).
+
+    A database Glance created differs from the head's models by exactly such
+    lines; any other line is drift.
+    """
+    return is_missing(difference) or difference.endswith(_NARROW_TIMESTAMP)
 
 
 def include_object(
@@ -139,6 +156,48 @@ def _same_server_default_hook(
     ):
         return False  # the sequence behind a serial primary key
     return _normal_default(inspected_default) != _normal_default(rendered_metadata_default)
+
+
+# --- fractional seconds (MySQL) ------------------------------------------------
+
+_NARROW_TIMESTAMP = " has type DATETIME, expected DATETIME(6)"
+
+
+def _fsp(sql_type: Any) -> int:
+    return int(getattr(sql_type, "fsp", None) or 0)
+
+
+def _compare_precision(inspector: Inspector, table: Table) -> list[str]:
+    """The timestamp columns whose fractional-second precision differs (MySQL only)."""
+    dialect = inspector.bind.dialect
+    if dialect.name not in ("mysql", "mariadb"):
+        return []
+    reflected = {c["name"]: c["type"] for c in inspector.get_columns(table.name)}
+    messages = []
+    for column in table.columns:
+        expected = column.type.dialect_impl(dialect)
+        actual = reflected.get(column.name)
+        if not isinstance(expected, mysql.DATETIME) or not isinstance(actual, mysql.DATETIME):
+            continue
+        if _fsp(actual) != _fsp(expected):
+            messages.append(
+                f"column {table.name}.{column.name} has type {_datetime_text(actual)},"
+                f" expected {_datetime_text(expected)}"
+            )
+    return messages
+
+
+def _is_precision_diff(diff: tuple[Any, ...], dialect: Any) -> bool:
+    """An Alembic type difference between two DATETIMEs: :func:`_compare_precision`'s."""
+    if diff[0] != "modify_type":
+        return False
+    old, new = diff[5], diff[6]
+    return isinstance(old, mysql.DATETIME) and isinstance(new.dialect_impl(dialect), mysql.DATETIME)
+
+
+def _datetime_text(sql_type: Any) -> str:
+    fsp = _fsp(sql_type)
+    return f"DATETIME({fsp})" if fsp else "DATETIME"
 
 
 # --- keys ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import (
@@ -145,12 +146,11 @@ def _task_row(
     return row
 
 
-def _soft_delete_expired(conn: Connection, context: ContextLike) -> None:
-    """Soft-delete the context owner's expired tasks (as Glance does)."""
+def _soft_delete_expired(conn: Connection, context: ContextLike, now: datetime.datetime) -> None:
+    """Soft-delete the context owner's tasks expired at ``now`` (``expires_at <= now``)."""
     owner = context_owner(context)
     if owner is None:
         return
-    now = utcnow()
     conn.execute(
         update(t.tasks)
         .where(
@@ -253,6 +253,16 @@ class TasksAPI(DatabaseCore):
             )
             return _fetch_task(conn, task_id)
 
+    def _expiring(self, context: ContextLike) -> AbstractContextManager[Connection]:
+        """A write transaction when the caller has expired tasks to soft-delete.
+
+        A context without an owner (an admin's) expires nothing, so its
+        listing is a plain read (it works on a read-only database too).
+        """
+        if context_owner(context) is None:
+            return self._reading()
+        return self._writing()
+
     @retrying
     def task_get_all(
         self,
@@ -281,8 +291,8 @@ class TasksAPI(DatabaseCore):
         columns = with_tie_breakers([tasks[sort_key]], [tasks.created_at, tasks.id])
         keys = [OrderKey(column, direction) for column in columns]
         filters = dict(filters or {})
-        with self._writing() as conn:
-            _soft_delete_expired(conn, context)
+        with self._expiring(context) as conn:
+            _soft_delete_expired(conn, context, utcnow())
             query = select(t.tasks)
             owner = context_owner(context)
             if (not context_is_admin(context) or admin_as_user) and owner is not None:
@@ -310,13 +320,17 @@ class TasksAPI(DatabaseCore):
         """The non-expired task dicts of ``image_id`` visible to ``context``.
 
         Deleted tasks are included only for contexts that can see deleted
-        records.  The caller's expired tasks are soft-deleted first.
+        records.  The caller's expired tasks are soft-deleted first.  Both
+        use one "now": a task whose ``expires_at`` is at or before it is
+        expired (and soft-deleted when it is the caller's), any other is
+        returned.
         """
-        with self._writing() as conn:
-            _soft_delete_expired(conn, context)
+        now = utcnow()
+        with self._expiring(context) as conn:
+            _soft_delete_expired(conn, context, now)
             query = _select_tasks(True).where(
                 t.tasks.c.image_id == image_id,
-                or_(t.tasks.c.expires_at.is_(None), t.tasks.c.expires_at >= utcnow()),
+                or_(t.tasks.c.expires_at.is_(None), t.tasks.c.expires_at > now),
             )
             if not context_can_see_deleted(context):
                 query = query.where(t.tasks.c.deleted == false())

@@ -69,7 +69,17 @@ INDEX_ORDER_COLUMNS = frozenset({"created_at", "id"})
 # --- visibility (SPEC 3.1) ----------------------------------------------------
 
 
-def _member_exists(owner: str, member_status: str, *, opaque: bool = True) -> ColumnElement[bool]:
+def _member_exists(
+    owner: str | None, member_status: str | None, *, opaque: bool = True
+) -> ColumnElement[bool]:
+    """A live membership of ``owner`` on the image, with ``member_status``.
+
+    ``'all'`` accepts any status; None, as in Glance (its ``status = NULL``
+    matches no row of the NOT NULL column), and a context without an owner
+    match nothing.
+    """
+    if owner is None or member_status is None:
+        return false()
     member = t.image_members
     # Opaque for the reason of :func:`column_condition`: MariaDB would
     # intersect ``ix_image_members_deleted`` (every live membership) with the
@@ -85,7 +95,7 @@ def _member_exists(owner: str, member_status: str, *, opaque: bool = True) -> Co
 def visibility_condition(
     context: ContextLike,
     visibility: str | None,
-    member_status: str,
+    member_status: str | None,
     admin_as_user: bool,
     *,
     opaque: bool = True,
@@ -114,7 +124,7 @@ def visibility_condition(
     vis_text = flag_text(img.visibility, opaque=opaque)
     member: ColumnElement[bool] = (
         and_(vis_text == "shared", _member_exists(owner, member_status, opaque=opaque))
-        if owner is not None
+        if owner is not None and member_status is not None
         else false()
     )
     if not regular:
@@ -132,14 +142,8 @@ def visibility_condition(
     if visibility == "private":
         return and_(vis_text == "private", owned)
     return and_(
-        vis_text == "shared", or_(owned, _member_exists_or_false(owner, member_status, opaque))
+        vis_text == "shared", or_(owned, _member_exists(owner, member_status, opaque=opaque))
     )
-
-
-def _member_exists_or_false(
-    owner: str | None, member_status: str, opaque: bool
-) -> ColumnElement[bool]:
-    return false() if owner is None else _member_exists(owner, member_status, opaque=opaque)
 
 
 # --- filters (SPEC 3.2) -------------------------------------------------------
@@ -229,7 +233,7 @@ def page_statement(
     *,
     marker: Mapping[str, Any] | None,
     limit: int | None,
-    member_status: str,
+    member_status: str | None,
     admin_as_user: bool,
     dialect: str = "sqlite",
     property_shapes: Sequence[PropertyShape] | None = None,
@@ -317,7 +321,7 @@ class ImageListingAPI(DatabaseCore):
         limit: int | None = None,
         sort_key: str | Sequence[str] | None = None,
         sort_dir: str | Sequence[str] | None = None,
-        member_status: str = "accepted",
+        member_status: str | None = "accepted",
         is_public: bool | None = None,
         admin_as_user: bool = False,
         return_tag: bool = False,
@@ -336,7 +340,8 @@ class ImageListingAPI(DatabaseCore):
         :param sort_key: list of image columns (default ``['created_at']``).
         :param sort_dir: list of ``asc``/``desc`` (one per key, or one for all).
         :param member_status: membership status that makes a shared image
-            visible to a member (``'all'`` for any).
+            visible to a member (``'all'`` for any; None, as in Glance, for
+            none: shared images are then listed only to their owner).
         :param is_public: True: only public images; False: only non-public.
         :param admin_as_user: apply a regular user's visibility to an admin.
         :param return_tag: add each image's ``tags``.
@@ -348,7 +353,7 @@ class ImageListingAPI(DatabaseCore):
         """
         query = parse_query(filters, sort_key, sort_dir, is_public)
         page_limit = check_limit(limit)
-        if member_status not in _MEMBER_STATUS_CHOICES:
+        if member_status is not None and member_status not in _MEMBER_STATUS_CHOICES:
             raise Invalid(f"Unknown member status {member_status!r}")
         if page_limit == 0:
             return []
