@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from glancedb import Database, Record, RequestContext, api, exception
 from glancedb.models import tables as t
-from tests.support.backends import clear_tables, count_statements
+from tests.support.backends import clear_tables, count_statements, peer_databases
 from tests.support.factories import count_rows, insert_image, table_rows
 from tests.support.races import race
 from tests.support.shapes import MEMBER_KEYS
@@ -470,22 +470,25 @@ def test_find_uses_the_image_id_index_without_statistics(
 
 
 @pytest.mark.slow
-def test_concurrent_creates_leave_one_live_membership(db: Database) -> None:
+@pytest.mark.topologies
+def test_concurrent_creates_leave_one_live_membership(backend: str, db: Database) -> None:
     threads = 8
-    contender = Database(db.engine.url, pool_size=threads + 2)
+    contenders = peer_databases(backend, db, 3 if backend == "galera" else 1, pool_size=10)
     admin = RequestContext(is_admin=True)
     try:
         for _ in range(5):
             image_id = insert_image(db)
 
-            def share(_n: int, image_id: str = image_id) -> None:
+            def share(n: int, image_id: str = image_id) -> None:
+                contender = contenders[n % len(contenders)]
                 contender.image_member_create(admin, {"image_id": image_id, "member": "tenant-b"})
 
             outcomes = race(threads, share)
             assert sorted(outcomes) == ["duplicate"] * (threads - 1) + ["won"], outcomes
             assert len(table_rows(db, t.image_members, image_id=image_id)) == 1
     finally:
-        contender.dispose()
+        for contender in contenders:
+            contender.dispose()
 
 
 def test_given_timestamps_are_checked_and_made_naive_utc(db: Database) -> None:

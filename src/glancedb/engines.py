@@ -165,14 +165,29 @@ def enable_wal(engine: Engine) -> None:
         )
 
 
-def create_glancedb_engine(url: str | URL, **engine_options: Any) -> Engine:
+#: Keys of a pooled connection's ``info``: its SQLite busy timeout in
+#: milliseconds, and whether its (MariaDB Galera) reads are causal.
+BUSY_TIMEOUT_INFO = "glancedb_busy_timeout_ms"
+CAUSAL_INFO = "glancedb_causal_reads"
+
+
+def create_glancedb_engine(
+    url: str | URL,
+    *,
+    causal_reads: bool = True,
+    busy_timeout: float = 1.5,
+    **engine_options: Any,
+) -> Engine:
     """Create an engine configured the way glancedb needs it.
 
     SQLite: foreign keys on, ``BEGIN IMMEDIATE`` for writes (so that
-    compare-and-swap updates serialise instead of failing), one shared
-    connection for ``sqlite://``; the journal mode is left as the file has it
-    (see :func:`enable_wal`).  PostgreSQL and MySQL: pre-ping to survive
-    dropped connections; MySQL in strict ``TRADITIONAL`` mode.  Connection
+    compare-and-swap updates serialise instead of failing), a busy timeout of
+    ``busy_timeout`` seconds, one shared connection for ``sqlite://``; the
+    journal mode is left as the file has it (see :func:`enable_wal`).
+    PostgreSQL and MySQL: pre-ping to survive dropped connections; MySQL in
+    strict ``TRADITIONAL`` mode.  On a MariaDB Galera node (``wsrep_on``,
+    asked once per connection) every connection reads causally
+    (``wsrep_sync_wait=1``) unless ``causal_reads`` is False.  Connection
     options the driver rejects (``?charset=bogus``) raise
     :class:`~glancedb.exception.DBConfigurationError` on connect.
     """
@@ -203,9 +218,9 @@ def create_glancedb_engine(url: str | URL, **engine_options: Any) -> Engine:
     read_only = backend == "sqlite" and parsed.query.get("mode") == "ro"
     _guard_connect(engine, read_only_sqlite=read_only)
     if backend == "sqlite":
-        _setup_sqlite(engine, read_only=read_only)
+        _setup_sqlite(engine, read_only=read_only, busy_ms=int(busy_timeout * 1000))
     elif backend in ("mysql", "mariadb"):
-        _setup_mysql(engine)
+        _setup_mysql(engine, causal_reads=causal_reads)
     return engine
 
 
@@ -248,21 +263,22 @@ def _guard_connect(engine: Engine, *, read_only_sqlite: bool) -> None:
             ) from None
 
 
-def _setup_sqlite(engine: Engine, *, read_only: bool) -> None:
+def _setup_sqlite(engine: Engine, *, read_only: bool, busy_ms: int) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         # Let SQLAlchemy (below) decide when transactions begin: pysqlite's own
         # implicit BEGIN comes too late for SELECT-then-UPDATE sequences.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         if not read_only:
             (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
             if str(mode).lower() == "wal":
                 # Durable at each checkpoint, not each commit: WAL's usual trade.
                 cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        record.info[BUSY_TIMEOUT_INFO] = busy_ms
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -300,10 +316,22 @@ def _connect_read_only(dialect: Any, cargs: list[Any], cparams: dict[str, Any]) 
         return dialect.connect(*cargs, **cparams)
 
 
-def _setup_mysql(engine: Engine) -> None:
+def _setup_mysql(engine: Engine, *, causal_reads: bool) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("SET SESSION sql_mode = 'TRADITIONAL'")
-        cursor.execute("SET SESSION time_zone = '+00:00'")
+        settings = "sql_mode = 'TRADITIONAL', time_zone = '+00:00'"
+        causal = False
+        if causal_reads:
+            # Absent on servers built without wsrep (MySQL): no row.
+            cursor.execute("SHOW VARIABLES LIKE 'wsrep_on'")
+            row = cursor.fetchone()
+            causal = row is not None and str(row[1]).upper() == "ON"
+            if causal:
+                # Each read first waits until this node has applied every
+                # write the cluster committed before it: read-your-writes
+                # across nodes.
+                settings += ", wsrep_sync_wait = 1"
+        cursor.execute(f"SET SESSION {settings}")
         cursor.close()
+        record.info[CAUSAL_INFO] = causal
