@@ -650,12 +650,19 @@ def test_get_costs_constant_statements(db: Database, ctx: RequestContext) -> Non
     with count_statements(db) as full_count:
         got = db.image_get(ctx, full["id"])
     assert len(got["properties"]) == 50 and len(got["locations"]) == 10
-    assert full_count.count == bare_count.count <= 3
-    # A member reading a shared image pays one membership query, not more.
+    # The image row (with the caller's membership), then all its children.
+    assert full_count.count == bare_count.count == 2
+    # A member reading a shared image pays nothing more: the membership is
+    # read with the image row.
     add_member(db, full["id"], "tenant-b")
     with count_statements(db) as member_count:
-        db.image_get(RequestContext(project_id="tenant-b"), full["id"])
-    assert member_count.count == full_count.count + 1
+        got = db.image_get(RequestContext(project_id="tenant-b"), full["id"])
+    assert member_count.count == full_count.count
+    assert len(got["properties"]) == 50 and len(got["locations"]) == 10
+    # A project that is no member is refused by the same one statement.
+    with count_statements(db) as refused, pytest.raises(Forbidden):
+        db.image_get(RequestContext(project_id="tenant-c"), full["id"])
+    assert refused.count == 1
 
 
 # --- image_restore --------------------------------------------------------------------

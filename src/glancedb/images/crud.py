@@ -21,7 +21,7 @@ from glancedb.images.access import (
     visibility_without_membership,
     visible_image_row,
 )
-from glancedb.images.records import image_dicts
+from glancedb.images.records import image_dicts, with_children
 from glancedb.images.values import prepare_create, prepare_update
 from glancedb.images.writes import (
     insert_locations,
@@ -77,10 +77,10 @@ class ImageCrudAPI(DatabaseCore):
         check_image_id_length(image_id)
         image_id = as_key(image_id)
         with self._reading() as conn:
-            row = visible_image_row(conn, context, image_id, force_show_deleted)
-            return image_dicts(
+            image = visible_image_row(conn, context, image_id, force_show_deleted)
+            return with_children(
                 conn,
-                [row],
+                [image],
                 show_deleted_locations=force_show_deleted,
                 hide_deactivated_locations=not context_is_admin(context),
                 v1_mode=v1_mode,
@@ -173,8 +173,8 @@ class ImageCrudAPI(DatabaseCore):
         prepared = prepare_update(values)
         now = utcnow()
         with self._writing() as conn:
-            row = visible_image_row(conn, context, image_id, False)
-            check_mutable(context, row._mapping)
+            image = visible_image_row(conn, context, image_id, False)
+            check_mutable(context, image)
             images = t.images
             stmt = update(images).where(images.c.id == image_id)
             if from_state:
@@ -218,8 +218,8 @@ class ImageCrudAPI(DatabaseCore):
         check_image_id_length(image_id)
         image_id = as_key(image_id)
         with self._writing() as conn:
-            row = visible_image_row(conn, context, image_id, False)
-            check_mutable(context, row._mapping)
+            image = visible_image_row(conn, context, image_id, False)
+            check_mutable(context, image)
             now = utcnow()
             conn.execute(
                 update(t.images)
@@ -242,10 +242,10 @@ class ImageCrudAPI(DatabaseCore):
         check_image_id_length(image_id)
         image_id = as_key(image_id)
         with self._writing() as conn:
-            row = visible_image_row(conn, context, image_id, False)
+            image = visible_image_row(conn, context, image_id, False)
             images = t.images
             result = None
-            if row.status == "pending_delete":
+            if image["status"] == "pending_delete":
                 result = conn.execute(
                     update(images)
                     .where(images.c.id == image_id, images.c.status == "pending_delete")
@@ -253,7 +253,7 @@ class ImageCrudAPI(DatabaseCore):
                 )
             if result is None or result.rowcount == 0:
                 raise Conflict(
-                    f"Cannot restore image {image_id} from {row.status} to active "
+                    f"Cannot restore image {image_id} from {image['status']} to active "
                     "(wanted from_state=pending_delete)"
                 )
 

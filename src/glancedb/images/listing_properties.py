@@ -16,11 +16,23 @@ result.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Select, exists, false, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    bindparam,
+    exists,
+    false,
+    func,
+    literal,
+    select,
+)
 
 from glancedb.images.listing_filters import PropertyCondition
 from glancedb.models import tables as t
@@ -63,28 +75,45 @@ def probe_limit(limit: int) -> int:
     return max(1, min(PROBE_CAP, round(PROBE_FACTOR * math.sqrt(limit))))
 
 
-def _property_terms(condition: PropertyCondition) -> list[ColumnElement[bool]]:
-    """``image_properties`` rows named ``condition.name`` with its value (deleted or not)."""
+def _property_terms(index: int, *, value_is_null: bool) -> list[ColumnElement[bool]]:
+    """``image_properties`` rows named ``:property_<index>_name`` with value
+    ``:property_<index>_value`` (or NULL), deleted or not."""
     prop = t.image_properties.c
-    value_match = prop.value.is_(None) if condition.value is None else prop.value == condition.value
-    return [prop.name == condition.name, value_match]
+    value_match = (
+        prop.value.is_(None)
+        if value_is_null
+        else prop.value == bindparam(f"property_{index}_value")
+    )
+    return [prop.name == bindparam(f"property_{index}_name"), value_match]
 
 
-def property_probe(properties: Sequence[PropertyCondition], bound: int) -> Select[Any]:
-    """One statement counting, per property filter, its rows up to ``bound``.
+def property_parameters(properties: Sequence[PropertyCondition]) -> dict[str, Any]:
+    """The values of the property filters' bound parameters."""
+    params: dict[str, Any] = {}
+    for i, condition in enumerate(properties):
+        params[f"property_{i}_name"] = condition.name
+        if condition.value is not None:
+            params[f"property_{i}_value"] = condition.value
+    return params
 
-    Each count reads at most ``bound`` entries of the (name, value) index and
-    nothing else: soft-deleted properties are counted too (checking
-    ``deleted`` would read every row; the count only picks a plan, it never
-    decides what matches).
+
+@functools.lru_cache(maxsize=64)
+def property_probe(nulls: tuple[bool, ...]) -> Select[Any]:
+    """One statement counting, per property filter, its rows up to ``:probe_bound``.
+
+    ``nulls``: per filter, whether its value is None.  Each count reads at
+    most ``bound`` entries of the (name, value) index and nothing else:
+    soft-deleted properties are counted too (checking ``deleted`` would read
+    every row; the count only picks a plan, it never decides what matches).
+    Built once per shape, the names and values bound.
     """
     columns = []
-    for i, condition in enumerate(properties):
+    for i, value_is_null in enumerate(nulls):
         sample = (
             select(literal(1).label("hit"))
             .select_from(t.image_properties)
-            .where(*_property_terms(condition))
-            .limit(bound)
+            .where(*_property_terms(i, value_is_null=value_is_null))
+            .limit(bindparam("probe_bound", type_=Integer))
             .subquery(f"glancedb_probe_{i}")
         )
         columns.append(
@@ -120,7 +149,9 @@ def choose_property_shapes(
         return tuple(["exists"] * len(properties))
     walk = index_order and limit is not None
     bound = probe_limit(PROBE_CAP if limit is None else limit)
-    counts = [int(c) for c in conn.execute(property_probe(properties, bound)).one()]
+    probe = property_probe(tuple(p.value is None for p in properties))
+    params = {**property_parameters(properties), "probe_bound": bound}
+    counts = [int(c) for c in conn.execute(probe, params).one()]
     rarest = min(range(len(counts)), key=counts.__getitem__)
     return tuple(
         _shape(i == rarest and (counts[i] < bound or not walk)) for i in range(len(counts))
@@ -132,11 +163,12 @@ def _shape(drives: bool) -> PropertyShape:
 
 
 def property_condition(
-    condition: PropertyCondition, shape: PropertyShape = "exists"
+    index: int, shape: PropertyShape = "exists", *, value_is_null: bool = False
 ) -> ColumnElement[bool]:
-    """The image has a live property with that name and value, written as ``shape``."""
+    """The image has a live property ``:property_<index>_name`` with that value,
+    written as ``shape``."""
     prop = t.image_properties.c
-    terms = [*_property_terms(condition), prop.deleted == false()]
+    terms = [*_property_terms(index, value_is_null=value_is_null), prop.deleted == false()]
     if shape == "driving":
         return t.images.c.id.in_(select(prop.image_id).where(*terms))
     if shape == "correlated":
