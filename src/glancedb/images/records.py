@@ -20,11 +20,9 @@ from typing import Any
 
 from sqlalchemy import (
     BindParameter,
-    Boolean,
     ColumnElement,
     CompoundSelect,
     Connection,
-    DateTime,
     Row,
     Text,
     bindparam,
@@ -68,8 +66,9 @@ def children_statement(*, show_deleted_locations: bool, tags: bool) -> CompoundS
     """The one statement reading every child row of the images in ``:image_ids``.
 
     Each branch fills the same ten columns (kind, image_id, id, then its own
-    values, NULL where it has none), so properties, locations and tags come
-    back in one round trip: fewer statements cost less on every backend
+    values, NULL where it has none; the first branch's types type them all),
+    so properties, locations and tags come back in one round trip: fewer
+    statements cost less on every backend
     (SQLite: less of SQLAlchemy's per-statement work; PostgreSQL and MySQL:
     also one network round trip instead of two or three), and the rows are
     no wider than the widest child.  Ordered by id, which keeps each kind in
@@ -103,10 +102,10 @@ def children_statement(*, show_deleted_locations: bool, tags: bool) -> CompoundS
             loc.status,
             loc.value,
             loc.meta_data,
-            cast(null(), DateTime),
-            cast(null(), DateTime),
-            cast(null(), DateTime),
-            cast(null(), Boolean),
+            null(),
+            null(),
+            null(),
+            null(),
         ).where(*live_locations)
     )
     if tags:
@@ -116,12 +115,12 @@ def children_statement(*, show_deleted_locations: bool, tags: bool) -> CompoundS
                 tag.image_id,
                 tag.id,
                 tag.value,
-                no_text,
-                no_text,
-                cast(null(), DateTime),
-                cast(null(), DateTime),
-                cast(null(), DateTime),
-                cast(null(), Boolean),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
             ).where(tag.image_id.in_(ids), tag.deleted == false())
         )
     return union_all(*branches).order_by(literal_column("id"))
