@@ -720,3 +720,54 @@ def test_compare_schema_names_exactly_the_differences(
             assert database.db_check() == []
     finally:
         database.dispose()
+
+
+# Glance's own tenant-page query, as its driver writes it: plain comparisons
+# on the indexed one-valued columns, which only right statistics keep the
+# planner from using.
+GLANCE_TENANT_PAGE = (
+    "SELECT images.id FROM images WHERE images.deleted = 0 AND images.status != 'killed'"
+    " AND (images.visibility = 'public' OR images.owner = 'tenant-07'"
+    " OR (images.visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members"
+    " WHERE image_members.image_id = images.id AND image_members.member = 'tenant-07'"
+    " AND image_members.deleted = 0 AND image_members.status = 'accepted')))"
+    " AND images.visibility != 'community'"
+    " ORDER BY images.created_at DESC, images.id DESC LIMIT 25"
+)
+
+
+@pytest.mark.backends("sqlite")
+def test_sync_statistics_keep_raw_queries_off_the_deleted_index(fresh: Database) -> None:
+    """db sync analyses SQLite in full: sampled statistics (``analysis_limit``)
+    describe the one-valued ``deleted`` index as selective, and then any query
+    not shaped against it - Glance's, an operator's - walks it and sorts."""
+    fresh.db_sync()
+    start = datetime.datetime(2020, 1, 1)
+    visibilities = ("public", "private", "shared", "shared", "private")
+    with fresh.engine.begin() as conn:
+        conn.execute(
+            t.images.insert(),
+            [
+                {
+                    "id": f"{i:08d}-0000-4000-8000-000000000000",
+                    "status": "active",
+                    "visibility": visibilities[i % len(visibilities)],
+                    "owner": f"tenant-{i % 50:02d}",
+                    "created_at": start + datetime.timedelta(minutes=i),
+                    "deleted": i % 97 == 0,
+                    "min_disk": 0,
+                    "min_ram": 0,
+                    "protected": False,
+                    "os_hidden": False,
+                }
+                for i in range(6000)  # well above any sampling limit
+            ],
+        )
+    fresh.db_sync()
+    fresh.dispose()  # new connections: the planner reads the new statistics
+    with fresh.engine.connect() as conn:
+        plan = " / ".join(
+            str(row[3]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + GLANCE_TENANT_PAGE)
+        )
+    assert "ix_images_deleted" not in plan, plan
+    assert "created_at_image_idx" in plan, plan
