@@ -592,8 +592,8 @@ def later_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     (versions / "0099_test_index.py").write_text(LATER_REVISION, encoding="utf-8")
     original = migration.alembic_config
 
-    def config(connection: Any = None) -> Any:
-        result = original(connection)
+    def config(connection: Any = None, progress: Any = None) -> Any:
+        result = original(connection, progress)
         result.set_main_option("path_separator", "os")
         result.set_main_option("version_path_separator", "os")
         locations = [str(migration.MIGRATIONS_DIR / "versions"), str(versions)]

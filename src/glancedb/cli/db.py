@@ -27,10 +27,12 @@ def sync_command(state: CLIState) -> None:
     """Create or upgrade the schema to the head revision.
 
     An empty database gets the whole schema; a database created by Glance
-    (2024.1) is checked and adopted without changing its data.
+    (2024.1) is checked and adopted without changing its data.  glancedb's
+    indexes are built without blocking Glance's writes (PostgreSQL, MySQL);
+    each build and its progress are printed.
     """
     database = state.database
-    action = database.db_sync()
+    action = database.db_sync(progress=click.echo)
     revision = database.db_version()
     click.echo(f"{_SYNC_MESSAGES[action]}: database at revision {revision} (head).")
 
@@ -65,8 +67,8 @@ def check_command(state: CLIState) -> None:
 @pass_state
 @handle_errors
 def upgrade_command(state: CLIState, revision: str) -> None:
-    """Upgrade the schema to REVISION (default: head)."""
-    current = state.database.db_upgrade(revision)
+    """Upgrade the schema to REVISION (default: head), printing index builds."""
+    current = state.database.db_upgrade(revision, progress=click.echo)
     click.echo(f"Database at revision {current or 'base'}.")
 
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from alembic import op
 
+from glancedb.migrations.online import create_index, drop_index
+
 revision = "0003_image_properties_value"
 down_revision = "0002_image_members_member"
 branch_labels = None
@@ -38,18 +40,23 @@ STATISTICS = "st_glancedb_image_properties_name_value"
 
 def upgrade() -> None:
     if op.get_context().dialect.name == "postgresql":
-        op.create_index(POSTGRESQL_INDEX, "image_properties", ["value"], postgresql_using="hash")
+        create_index(POSTGRESQL_INDEX, "image_properties", ["value"], postgresql_using="hash")
         op.execute(
             f"CREATE STATISTICS IF NOT EXISTS {STATISTICS} (mcv, dependencies)"
             " ON name, value FROM image_properties"
         )
     else:
-        op.create_index(INDEX, "image_properties", ["name", "value"], mysql_length={"value": 255})
+        create_index(
+            INDEX,
+            "image_properties",
+            ["name", "value"],
+            dialect_elements={"mysql": ["name", "value(255)"]},
+        )
 
 
 def downgrade() -> None:
     if op.get_context().dialect.name == "postgresql":
         op.execute(f"DROP STATISTICS IF EXISTS {STATISTICS}")
-        op.drop_index(POSTGRESQL_INDEX, table_name="image_properties")
+        drop_index(POSTGRESQL_INDEX, "image_properties")
     else:
-        op.drop_index(INDEX, table_name="image_properties")
+        drop_index(INDEX, "image_properties")
