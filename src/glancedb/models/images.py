@@ -13,12 +13,22 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from glancedb.models.base import MYSQL_TABLE_ARGS, Base, BigIntForSQLite, SoftDeleteMixin
 
 IMAGE_VISIBILITIES = ("private", "public", "shared", "community")
+
+#: The sort expressions of the nullable ``name`` and ``size`` columns (see
+#: :func:`glancedb.keyset.sort_expression`), as glancedb's order indexes
+#: spell them.
+NAME_ORDER = "coalesce(name, '')"
+SIZE_ORDER = "coalesce(size, 0)"
+#: The backends that can index those expressions (SQLAlchemy accepts a tuple
+#: of dialects for ``Index.ddl_if``; its annotation says str).
+ORDER_INDEX_DIALECTS = ("sqlite", "postgresql")
 
 # A native enum on PostgreSQL and MySQL; a plain VARCHAR(9) without CHECK on
 # SQLite, exactly as Glance creates it.
@@ -40,6 +50,16 @@ class Image(SoftDeleteMixin, Base):
         Index("os_hash_value_image_idx", "os_hash_value"),
         # glancedb's (revision 0004_images_name): name filters.
         Index("ix_glancedb_images_name", "name"),
+        # glancedb's (revision 0006_images_sort_order): pages sorted by name
+        # or size walk these instead of sorting every match; the expressions
+        # are the ones glancedb.keyset sorts nullable columns by.  MySQL and
+        # MariaDB cannot index an expression.
+        Index("ix_glancedb_images_name_order", text(NAME_ORDER), "created_at", "id").ddl_if(
+            dialect=ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
+        ),
+        Index("ix_glancedb_images_size_order", text(SIZE_ORDER), "created_at", "id").ddl_if(
+            dialect=ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
+        ),
         MYSQL_TABLE_ARGS,
     )
 
