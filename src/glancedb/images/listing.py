@@ -73,9 +73,28 @@ from glancedb.validation import MAX_ID_LENGTH, MEMBER_STATUSES
 _MEMBER_STATUS_CHOICES = MEMBER_STATUSES | {"all"}
 
 #: Sort columns whose order an index serves (NOT NULL, so :func:`glancedb.keyset.sort_expression`
-#: leaves them bare): ``created_at_image_idx`` and the primary key.  A page
-#: sorted first on another column has to read every match before it can stop.
+#: leaves them bare): ``created_at_image_idx`` and the primary key.
 INDEX_ORDER_COLUMNS = frozenset({"created_at", "id"})
+#: Sort columns whose order glancedb's order indexes serve (revision
+#: ``0006_images_sort_order``), on the backends that have them, when the
+#: whole order is ``[column, created_at, id]`` in one direction.  A page
+#: sorted first on any other column has to read every match before it can stop.
+ORDER_INDEX_COLUMNS = frozenset({"name", "size"})
+ORDER_INDEX_DIALECTS = frozenset({"sqlite", "postgresql"})
+
+
+def index_serves_order(dialect: str, sort: Sequence[SortKey]) -> bool:
+    """Whether a page in ``sort``'s order can walk an index and stop after ``limit`` rows."""
+    first = sort[0]
+    if first.column in INDEX_ORDER_COLUMNS:
+        return True
+    return (
+        dialect in ORDER_INDEX_DIALECTS
+        and first.column in ORDER_INDEX_COLUMNS
+        and [key.column for key in sort] == [first.column, "created_at", "id"]
+        and all(key.direction == first.direction for key in sort)
+    )
+
 
 #: How many differently shaped page statements are kept built (see
 #: :func:`shaped_page_statement`); real callers use a handful.
@@ -482,7 +501,7 @@ class ImageListingAPI(DatabaseCore):
                 conn,
                 query.properties,
                 page_limit,
-                index_order=query.sort[0].column in INDEX_ORDER_COLUMNS,
+                index_order=index_serves_order(conn.dialect.name, query.sort),
             )
             shape = page_shape(
                 context,

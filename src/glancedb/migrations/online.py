@@ -218,7 +218,11 @@ def _say(report: Progress | None, message: str) -> None:
 def _reporting(conn: Connection, name: str, table: str, report: Progress | None) -> Iterator[None]:
     """Report the start, the progress (where the backend tells) and the end of a build."""
     started = time.monotonic()
-    _say(report, f"building index {name} on {table} (writes are not blocked)")
+    if conn.dialect.name == "sqlite":
+        how = "SQLite: writers wait until it is built"
+    else:
+        how = "writes are not blocked"
+    _say(report, f"building index {name} on {table} ({how})")
     monitor: _Monitor | None = None
     if report is not None and conn.dialect.name != "sqlite":
         monitor = _Monitor(conn, report)
