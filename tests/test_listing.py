@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from benchmarks.catalogue import build_catalogue, generate
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from glancedb import Database, RequestContext, exception
 from glancedb.images.listing import page_statement
@@ -651,6 +651,39 @@ def test_sqlite_plan_walks_created_at_without_statistics(db: Database, backend: 
             assert "ix_images_deleted" not in plan and "visibility_image_idx" not in plan
 
 
+def explained_page(db: Database, call: Any) -> str:
+    """The plan of the page statement ``call()`` sends, as sent (bound parameters)."""
+    sent: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, params: Any, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT IMAGES."):
+            sent.append((statement, params))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        call()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    statement, params = sent[-1]  # after the marker lookup, if any
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if db.backend == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + statement, params)
+            plan = " / ".join(str(row[3]) for row in cursor.fetchall())
+        else:
+            # Costs aside (a few hundred rows), the index must be able to
+            # deliver the order: no Sort node once sorting is discouraged.
+            cursor.execute("SET enable_sort = off")
+            cursor.execute("EXPLAIN " + statement, params)
+            plan = " / ".join(str(row[0]) for row in cursor.fetchall())
+        cursor.close()
+        raw.rollback()
+    finally:
+        raw.close()
+    return plan
+
+
 @pytest.mark.backends("sqlite", "postgresql")
 @pytest.mark.parametrize("key", ["name", "size"])
 @pytest.mark.parametrize("direction", ["asc", "desc"])
@@ -660,41 +693,30 @@ def test_sorted_pages_walk_the_order_index(
 ) -> None:
     """A page sorted by name or size walks glancedb's order index (first and
     later pages, both directions) instead of reading and sorting every match:
-    the index is on the very expression the keyset orders by."""
-    insert(
-        db,
-        t.images,
-        [
-            image_row(
-                name=None if i % 9 == 0 else f"image-{i % 40:02d}",
-                size=None if i % 7 == 0 else (i % 30) * 1024,
-                owner=f"tenant-{i % 5}",
-                visibility=("public", "private", "shared")[i % 3],
-            )
-            for i in range(400)
-        ],
-    )
+    the index is on the very expression the keyset orders by, as sent."""
+    rows = [
+        image_row(
+            name=None if i % 9 == 0 else f"image-{i % 40:02d}",
+            size=None if i % 7 == 0 else (i % 30) * 1024,
+            owner=f"tenant-{i % 5}",
+            visibility=("public", "private", "shared")[i % 3],
+        )
+        for i in range(400)
+    ]
+    insert(db, t.images, rows)
     with db.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
-    marker = {"name": "image-17", "size": 9 * 1024, "created_at": next_time(), "id": "m"}
-    stmt = page_statement(
-        RequestContext(project_id="tenant-1"),
-        parse_query({"deleted": False}, sort_key=[key], sort_dir=[direction]),
-        marker=marker if deep else None,
-        limit=10,
-        member_status="accepted",
-        admin_as_user=False,
-        dialect=backend,
+    tenant = RequestContext(project_id="tenant-1")
+    plan = explained_page(
+        db,
+        lambda: db.image_get_all(
+            tenant,
+            filters={"deleted": False},
+            sort_key=[key],
+            sort_dir=[direction],
+            limit=10,
+            marker=rows[1]["id"] if deep else None,
+        ),
     )
-    sql = str(stmt.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}))
     index = f"ix_glancedb_images_{key}_order"
-    with db.engine.connect() as conn:
-        if backend == "sqlite":
-            plan = " / ".join(row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
-            assert index in plan and "TEMP B-TREE" not in plan, plan
-        else:
-            # Costs aside (a few hundred rows), the index must be able to
-            # deliver the order: no Sort node once sorting is discouraged.
-            conn.exec_driver_sql("SET LOCAL enable_sort = off")
-            plan = " / ".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql))
-            assert index in plan and "Sort" not in plan, plan
+    assert index in plan and "TEMP B-TREE" not in plan and "Sort" not in plan, plan
