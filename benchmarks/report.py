@@ -118,7 +118,7 @@ def _num(value: float) -> str:
     return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 100 else f"{value:.0f}"
 
 
-def table(measurements: list[Measurement]) -> str:
+def table(measurements: list[Measurement], repeat: int) -> str:
     lines = [
         "| operation | context | glancedb ms | floor ms | ratio | stmts | rows | fetched |",
         "|---|---|--:|--:|--:|--:|--:|--:|",
@@ -129,6 +129,9 @@ def table(measurements: list[Measurement]) -> str:
             f"| {m.label} | {m.context} | {_num(m.glancedb_ms)} | {_num(m.floor_ms)}"
             f" | {m.ratio:.1f} | {m.statements} | {rows} | {m.fetched} |"
         )
+    fewer = [f"{m.label} ({m.context}): {m.runs}" for m in measurements if m.runs < repeat]
+    if fewer:
+        lines += ["", "Slow operations timed fewer times: " + "; ".join(fewer) + "."]
     return "\n".join(lines)
 
 
@@ -163,7 +166,7 @@ def render(section: Section) -> str:
         f" driver round trip (SELECT 1): {section.round_trip_ms:.3f} ms;"
         f" peak RSS of this run: {section.peak_rss_mib:.0f} MiB",
         "",
-        table(section.measurements),
+        table(section.measurements, section.repeat),
     ]
     if section.literals:
         out += ["", "Bound parameters vs literal values:", "", literal_table(section.literals)]

@@ -3,6 +3,7 @@
     python -m benchmarks --backend sqlite|postgresql|mysql [--backend ...]
         --images 10000 [--images 1000000] [--repeat N] [--only OP ...]
         [--explain] [--profile] [--write-results] [--rebuild] [--revision REV]
+        [--build-only]
 
 For each backend and catalogue size, prints one table: per operation and
 context (admin, tenant), glancedb's median ms, the floor's median ms (the
@@ -160,6 +161,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="cProfile glancedb's calls")
     parser.add_argument("--write-results", action="store_true", help="update RESULTS.md")
     parser.add_argument("--rebuild", action="store_true", help="build the catalogue anew")
+    parser.add_argument(
+        "--build-only", action="store_true", help="build (or find) the catalogues, measure nothing"
+    )
     parser.add_argument("--revision", help="measure the schema at this glancedb revision")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--sqlite-dir", help="folder of the SQLite catalogues")
@@ -183,6 +187,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sections = []
     for backend in args.backend or ["sqlite"]:
         for n in args.images or [10_000]:
+            if args.build_only:
+                db, build = prepare(
+                    backend, n, seed=args.seed, rebuild=args.rebuild, sqlite_dir=args.sqlite_dir
+                )
+                db.dispose()
+                print(f"{backend} {n}: {build}")
+                continue
             section = run_one(backend, n, options)
             sections.append(section)
             print("\n" + report.render(section), flush=True)
