@@ -10,8 +10,9 @@ context (admin, tenant), glancedb's median ms, the floor's median ms (the
 same SQL replayed on a bare DBAPI connection, see ``benchmarks/harness.py``),
 their ratio, the statements per call and the rows returned; then the page
 statements of a few listings timed with bound parameters and with literal
-values.  ``--explain`` adds the analysed plans of the statements each read
-sends (up to its page statement) and of the bound/literal pairs;
+values (the two plans are printed when their steps differ).  ``--explain``
+adds the analysed plans of the statements each read sends (up to its page
+statement) and the plans of every bound/literal pair;
 ``--profile`` prints a cProfile summary of glancedb's calls (stdout only);
 ``--write-results`` updates the backends' and sizes' sections of
 ``benchmarks/RESULTS.md``.
@@ -110,7 +111,9 @@ def run_one(backend: str, n: int, options: Options) -> report.Section:
                     continue
                 for sql, plan in harness.explain_measurement(floor, backend, m):
                     section_plans += [f"-- {m.label} ({m.context}):", *_indent(sql), *plan, ""]
-            for c in literals:
+        for c in literals:
+            # Pairs whose plans differ are always shown; the others with --explain.
+            if options.explain or not c.same_plan:
                 section_plans += [f"-- {c.label} ({c.context}), bound parameters:", *c.bound_plan]
                 section_plans += [f"-- {c.label} ({c.context}), literal values:", *c.literal_plan]
                 section_plans.append("")
