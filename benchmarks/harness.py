@@ -26,7 +26,10 @@ replayed UPDATE changes as much as glancedb's did.
 
 Timings alternate glancedb and floor, after warm-up calls (6 when a call is
 fast: psycopg prepares a statement on its 6th execution on a connection,
-and both sides should be measured prepared); medians are reported.  A read
+and both sides should be measured prepared); medians are reported, of the
+wall-clock time and of the CPU time of the calling thread (which excludes
+what other processes take on a shared machine, and the database server's
+own work on PostgreSQL and MySQL).  A read
 slower than half a second is timed 5 times only.
 """
 
@@ -521,6 +524,10 @@ class Measurement:
     context: str
     glancedb_ms: float
     floor_ms: float
+    #: CPU time of this process's thread: robust to other processes' load,
+    #: but without the database server's own work (PostgreSQL, MySQL).
+    glancedb_cpu_ms: float
+    floor_cpu_ms: float
     statements: int
     rows: int
     #: Rows of the floor's statement returning the same ids (None: not found).
@@ -536,6 +543,10 @@ class Measurement:
     def ratio(self) -> float:
         return self.glancedb_ms / self.floor_ms if self.floor_ms > 0 else float("nan")
 
+    @property
+    def cpu_ratio(self) -> float:
+        return self.glancedb_cpu_ms / self.floor_cpu_ms if self.floor_cpu_ms > 0 else float("nan")
+
 
 def _ms(fn: Callable[[], Any]) -> float:
     started = time.perf_counter()
@@ -543,11 +554,24 @@ def _ms(fn: Callable[[], Any]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+class Timings:
+    """Wall-clock and CPU (this thread's) milliseconds of the calls of one side."""
+
+    def __init__(self) -> None:
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def time(self, fn: Callable[[], Any]) -> None:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        fn()
+        self.cpu.append((time.thread_time() - cpu) * 1000)
+        self.wall.append((time.perf_counter() - wall) * 1000)
+
+
 def measure(db: Database, floor: Floor, op: Op, repeat: int) -> Measurement:
     """Median ms of ``op`` through glancedb and through the floor, alternated."""
     gc.collect()
-    g: list[float] = []
-    f: list[float] = []
+    g, f = Timings(), Timings()
     if op.write_mapping is None:
         started = time.perf_counter()
         with recording(db.engine) as capture:
@@ -563,11 +587,11 @@ def measure(db: Database, floor: Floor, op: Op, repeat: int) -> Measurement:
             floor.replay(capture)
         for r in range(repeat):
             if r % 2:
-                f.append(_ms(lambda: floor.replay(capture)))
-                g.append(_ms(lambda: op.call(0)))
+                f.time(lambda: floor.replay(capture))
+                g.time(lambda: op.call(0))
             else:
-                g.append(_ms(lambda: op.call(0)))
-                f.append(_ms(lambda: floor.replay(capture)))
+                g.time(lambda: op.call(0))
+                f.time(lambda: floor.replay(capture))
     else:
         # Each round: an untimed recorded call, then glancedb and the floor's
         # replay of that recording (keys substituted), timed.
@@ -581,25 +605,25 @@ def measure(db: Database, floor: Floor, op: Op, repeat: int) -> Measurement:
                 capture, ids = recorded, substitute(op.ids(recorded_result), mapping)
                 fetched = floor.replay(recorded, mapping, keep=True)
                 continue
-            gt = _ms(lambda: op.call(2 * r + 1))  # noqa: B023 (called at once)
-            ft = _ms(lambda: floor.replay(recorded, mapping))  # noqa: B023
-            if r >= warmup:
-                g.append(gt)
-                f.append(ft)
+            sides = (g, f) if r >= warmup else (Timings(), Timings())
+            sides[0].time(lambda: op.call(2 * r + 1))  # noqa: B023 (called at once)
+            sides[1].time(lambda: floor.replay(recorded, mapping))  # noqa: B023
     page_index = matching_statement(fetched, ids)
     return Measurement(
         key=op.key,
         label=op.label,
         context=op.context,
-        glancedb_ms=statistics.median(g),
-        floor_ms=statistics.median(f),
+        glancedb_ms=statistics.median(g.wall),
+        floor_ms=statistics.median(f.wall),
+        glancedb_cpu_ms=statistics.median(g.cpu),
+        floor_cpu_ms=statistics.median(f.cpu),
         statements=capture.counted,
         rows=len(ids),
         floor_rows=None if page_index is None else len(fetched[page_index] or []),
         fetched=sum(len(rows) for rows in fetched if rows is not None),
         capture=capture,
         page_index=page_index,
-        runs=len(g),
+        runs=len(g.wall),
     )
 
 

@@ -35,7 +35,11 @@ How to read a table: *glancedb ms* is the median time of one call of the
 public API; *floor ms* is the median time of replaying exactly the SQL that
 call sent (same statements, same parameters, one transaction, rows fetched
 as tuples) on a bare DBAPI connection, so *ratio* is what glancedb's Python
-costs on top of the driver and the database.  *stmts* counts the statements
+costs on top of the driver and the database.  The *CPU ms* columns are the
+CPU time of the calling thread: the machine is shared and wall-clock times
+of long calls absorb other processes' load, CPU times do not (but they leave
+out the server's work on PostgreSQL and MySQL); *glancedb CPU - floor CPU*
+is glancedb's own Python time.  *stmts* counts the statements
 per call (a SQLite `BEGIN` not included), *rows* the records returned,
 *fetched* the rows the floor fetched over all statements.  On PostgreSQL and
 MySQL every glancedb call also pays one pool pre-ping (a round trip the
@@ -59,6 +63,8 @@ class Section:
     repeat: int
     round_trip_ms: float
     peak_rss_mib: float
+    #: 1-minute load averages when the measurements started and ended.
+    load: tuple[float, float]
     measurements: list[Measurement]
     literals: list[LiteralComparison] = field(default_factory=list)
     plans: list[str] = field(default_factory=list)
@@ -120,14 +126,17 @@ def _num(value: float) -> str:
 
 def table(measurements: list[Measurement], repeat: int) -> str:
     lines = [
-        "| operation | context | glancedb ms | floor ms | ratio | stmts | rows | fetched |",
-        "|---|---|--:|--:|--:|--:|--:|--:|",
+        "| operation | context | glancedb ms | floor ms | ratio | glancedb CPU ms"
+        " | floor CPU ms | CPU ratio | stmts | rows | fetched |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for m in measurements:
         rows = str(m.rows) if m.floor_rows == m.rows else f"{m.rows} (floor: {m.floor_rows})"
         lines.append(
             f"| {m.label} | {m.context} | {_num(m.glancedb_ms)} | {_num(m.floor_ms)}"
-            f" | {m.ratio:.1f} | {m.statements} | {rows} | {m.fetched} |"
+            f" | {m.ratio:.1f} | {_num(m.glancedb_cpu_ms)} | {_num(m.floor_cpu_ms)}"
+            f" | {m.cpu_ratio:.1f}"
+            f" | {m.statements} | {rows} | {m.fetched} |"
         )
     fewer = [f"{m.label} ({m.context}): {m.runs}" for m in measurements if m.runs < repeat]
     if fewer:
@@ -164,7 +173,8 @@ def render(section: Section) -> str:
         f" {build.peak_rss_mib:.0f} MiB (generator {build.generator}, seed {build.seed})",
         f"- schema revision: {section.revision}; {section.repeat} timed calls per operation;"
         f" driver round trip (SELECT 1): {section.round_trip_ms:.3f} ms;"
-        f" peak RSS of this run: {section.peak_rss_mib:.0f} MiB",
+        f" peak RSS of this run: {section.peak_rss_mib:.0f} MiB; load average (1 min)"
+        f" {section.load[0]:.1f} at the start, {section.load[1]:.1f} at the end",
         "",
         table(section.measurements, section.repeat),
     ]

@@ -29,6 +29,7 @@ the next run without it upgrades back.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -83,6 +84,7 @@ def run_one(backend: str, n: int, options: Options) -> report.Section:
     )
     floor = harness.Floor(db.engine)
     section_plans: list[str] = []
+    load_start = os.getloadavg()[0]
     try:
         harness.cleanup_writes(db)
         ops = harness.build_operations(db, options.only)
@@ -93,6 +95,7 @@ def run_one(backend: str, n: int, options: Options) -> report.Section:
             log(
                 f"  {backend} {n} {op.key:<20} {op.context:<6} glancedb {m.glancedb_ms:9.3f} ms"
                 f"  floor {m.floor_ms:9.3f} ms  x{m.ratio:5.1f}  {m.statements} stmts"
+                f"  (CPU {m.glancedb_cpu_ms:.3f} / {m.floor_cpu_ms:.3f} ms)"
             )
             if options.profile:
                 print(f"\n-- profile: {backend} {n} {op.key} {op.context} --")
@@ -129,6 +132,7 @@ def run_one(backend: str, n: int, options: Options) -> report.Section:
             repeat=options.repeat,
             round_trip_ms=floor.round_trip_ms(),
             peak_rss_mib=peak_rss_mib(),
+            load=(load_start, os.getloadavg()[0]),
             measurements=measurements,
             literals=literals,
             plans=section_plans,
