@@ -43,6 +43,8 @@ from glancedb import migration
 @dataclass
 class Options:
     repeat: int = 20
+    #: Untimed calls of each side before the timed ones (fast operations).
+    warmup: int = harness.WARMUP_FAST
     only: Sequence[str] | None = None
     explain: bool = False
     profile: bool = False
@@ -90,7 +92,7 @@ def run_one(backend: str, n: int, options: Options) -> report.Section:
         ops = harness.build_operations(db, options.only)
         measurements = []
         for op in ops:
-            m = harness.measure(db, floor, op, options.repeat)
+            m = harness.measure(db, floor, op, options.repeat, options.warmup)
             measurements.append(m)
             log(
                 f"  {backend} {n} {op.key:<20} {op.context:<6} glancedb {m.glancedb_ms:9.3f} ms"

@@ -14,7 +14,8 @@ from benchmarks.run import Options, run_one
 @pytest.fixture(scope="module")
 def section(tmp_path_factory: pytest.TempPathFactory) -> report.Section:
     folder = tmp_path_factory.mktemp("bench")
-    return run_one("sqlite", 300, Options(repeat=1, sqlite_dir=str(folder), quiet=True))
+    options = Options(repeat=1, warmup=1, sqlite_dir=str(folder), quiet=True)
+    return run_one("sqlite", 300, options)
 
 
 def test_every_operation_is_measured(section: report.Section) -> None:
@@ -31,6 +32,7 @@ def test_ratios_counts_and_floor_rows(section: report.Section) -> None:
     for m in section.measurements:
         assert math.isfinite(m.ratio) and m.ratio > 0, m
         assert m.glancedb_ms > 0 and m.floor_ms > 0, m
+        assert math.isfinite(m.cpu_ratio), m
         assert m.statements > 0, m
         # The floor's replay returned the same records (ids, in order).
         assert m.floor_rows == m.rows, m
