@@ -721,8 +721,12 @@ def time_statement(floor: Floor, sql: str, params: Any, repeat: int) -> float:
             cursor.close()
             raw.rollback()
 
-    for _ in range(WARMUP_FAST):
-        once()
+    first = _ms(once)
+    if first > VERY_SLOW_MS:
+        repeat = min(repeat, VERY_SLOW_REPEAT)
+    else:
+        for _ in range(WARMUP_FAST if first < SLOW_MS else WARMUP_SLOW):
+            once()
     return statistics.median(_ms(once) for _ in range(max(repeat, 1)))
 
 
