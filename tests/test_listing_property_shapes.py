@@ -260,7 +260,7 @@ def test_unindexed_order_or_no_limit_starts_from_the_rarest(
     """Sorted on a column no index serves (or with no limit), every match is
     read anyway: the rarest value drives even when it is common."""
     many_with(db, probe_limit(1), "rare")
-    for options in ({"sort_key": "name", "limit": 1}, {"limit": None}):
+    for options in ({"sort_key": "disk_format", "limit": 1}, {"limit": None}):
         with count_statements(db) as counter:
             found = db.image_get_all(admin_ctx, filters={"os_distro": "fedora"}, **options)
         assert len(found) == (1 if options["limit"] else probe_limit(1))
