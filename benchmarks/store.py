@@ -33,6 +33,13 @@ DEFAULT_SERVER_URLS = {
     "mysql": "mysql+pymysql://root@127.0.0.1:3306/glancedb_bench",
 }
 PREFIX = "glancedb_bench"
+
+
+def is_benchmark_name(name: str | None) -> bool:
+    """Whether a server database may be dropped and rebuilt by the benchmark:
+    ``glancedb_bench*``, or another ``glancedb_*bench*`` name (engineers
+    sharing a server each use their own, e.g. ``glancedb_perfbench``)."""
+    return name is not None and name.startswith("glancedb_") and "bench" in name
 MARKER_TABLE = "glancedb_bench_catalogue"
 
 
@@ -62,8 +69,8 @@ def database_url(backend: str, n: int, sqlite_dir: str | None = None) -> URL:
     env = os.environ.get(f"GLANCEDB_BENCH_{backend.upper()}_URL")
     url = make_url(env or DEFAULT_SERVER_URLS[backend])
     name = f"{url.database}_{n}"
-    if not name.startswith(PREFIX):
-        raise SystemExit(f"benchmark databases must be named {PREFIX}*, not {name!r}")
+    if not is_benchmark_name(name):
+        raise SystemExit(f"benchmark databases must be named glancedb_*bench*, not {name!r}")
     return url.set(database=name)
 
 
@@ -75,7 +82,7 @@ def _admin_engine(url: URL) -> Engine:
 def _server_database(url: URL, *, fresh: bool) -> None:
     """Create the server database ``url`` names (dropping it first when ``fresh``)."""
     name = url.database
-    assert name is not None and name.startswith(PREFIX), name
+    assert is_benchmark_name(name), name
     engine = _admin_engine(url)
     try:
         with engine.connect() as conn:
