@@ -61,8 +61,9 @@ def create_glancedb_engine(url: str | URL, **engine_options: Any) -> Engine:
 
     SQLite: foreign keys on, WAL journal for files, ``BEGIN IMMEDIATE`` for
     writes (so that compare-and-swap updates serialise instead of failing),
-    one shared connection for ``sqlite://``.  PostgreSQL and MySQL: pre-ping
-    to survive dropped connections; MySQL in strict ``TRADITIONAL`` mode.
+    one shared connection for ``sqlite://``.  MySQL in strict ``TRADITIONAL``
+    mode.  Dropped pooled connections are survived by retrying the call, not
+    by pinging before every call.
     """
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
@@ -71,8 +72,10 @@ def create_glancedb_engine(url: str | URL, **engine_options: Any) -> Engine:
         if is_memory_sqlite(parsed):
             options["poolclass"] = StaticPool
         options["connect_args"] = {"check_same_thread": False}
-    else:
-        options["pool_pre_ping"] = True
+    # No pool pre-ping on PostgreSQL and MySQL: it costs a round trip on every
+    # call, and a pooled connection the server has dropped already fails on
+    # its first statement, before any commit - a transient failure after which
+    # the call is retried on a new connection (glancedb.transactions).
     options.update(engine_options)
     try:
         engine = create_engine(parsed, **options)
