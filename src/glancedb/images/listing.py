@@ -220,6 +220,19 @@ def _member_exists(any_status: bool, *, opaque: bool = True) -> ColumnElement[bo
     ]
     if not any_status:
         conditions.append(member.c.status == bindparam("member_status"))
+    if opaque:
+        # Written as a scalar subquery with LIMIT 1, which no planner can turn
+        # into a join: MariaDB rewrites an EXISTS into IN and materialises it
+        # once per page - every membership of the project (tens of thousands
+        # at a million images) read before the first row - where probing the
+        # (image_id, member) index of each walked image stops with the page.
+        return (
+            select(literal_column("1"))
+            .where(*conditions)
+            .limit(1)
+            .scalar_subquery()
+            .is_not(None)
+        )
     return exists().where(*conditions)
 
 
