@@ -56,6 +56,7 @@ def forced(pattern: Sequence[PropertyShape]) -> Iterator[None]:
         _limit: int | None,
         *,
         index_order: bool = True,
+        regular: bool = True,
     ) -> tuple[PropertyShape, ...]:
         return tuple(pattern[i % len(pattern)] for i in range(len(properties)))
 
@@ -252,6 +253,42 @@ def test_probe_picks_the_shape(db: Database, backend: str, admin_ctx: RequestCon
         assert pages["both"].count(DRIVING_SQL) == 1 and "IS NOT NULL" in pages["both"]
     else:
         assert all(DRIVING_SQL not in sql and "EXISTS" in sql for sql in pages.values())
+
+
+def test_common_values_rare_together_drive_a_tenants_page(
+    db: Database, backend: str, admin_ctx: RequestContext
+) -> None:
+    """os_distro=fedora and os_version=7 are each common but rare together: a
+    tenant's walk would pass over the whole catalogue, so the rarest drives
+    (SQLite, MySQL); common together, or for an admin, the page walks."""
+    rows = [
+        image_row(visibility="public", created_at=T0 + datetime.timedelta(seconds=i))
+        for i in range(700)
+    ]
+    props = []
+    for i, row in enumerate(rows):
+        values = {"arch": "x86_64"}
+        if i < 300 or i == 699:  # the newest image is the only one with both
+            values["os_distro"] = "fedora"
+        if 300 <= i < 600 or i == 699:
+            values["os_version"] = "7"
+        if 600 <= i < 699:
+            values["os_distro"] = "centos"
+        props += [property_row(row["id"], name=k, value=v) for k, v in values.items()]
+    insert(db, t.images, rows)
+    insert(db, t.image_properties, props)
+    tenant = RequestContext(project_id="tenant-x")
+    rare_pair = {"deleted": False, "os_distro": "fedora", "os_version": "7"}
+    common_pair = {"deleted": False, "os_distro": "fedora", "arch": "x86_64"}
+    for context, filters, drives in (
+        (tenant, rare_pair, backend in PROBED),
+        (admin_ctx, rare_pair, False),
+        (tenant, common_pair, False),
+    ):
+        with count_statements(db) as counter:
+            found = db.image_get_all(context, filters=filters, limit=1)
+        assert [i["id"] for i in found] == [rows[699]["id"]]
+        assert page_sql(counter.statements).count(DRIVING_SQL) == (1 if drives else 0), filters
 
 
 def test_unindexed_order_or_no_limit_starts_from_the_rarest(

@@ -227,11 +227,7 @@ def _member_exists(any_status: bool, *, opaque: bool = True) -> ColumnElement[bo
         # at a million images) read before the first row - where probing the
         # (image_id, member) index of each walked image stops with the page.
         return (
-            select(literal_column("1"))
-            .where(*conditions)
-            .limit(1)
-            .scalar_subquery()
-            .is_not(None)
+            select(literal_column("1")).where(*conditions).limit(1).scalar_subquery().is_not(None)
         )
     return exists().where(*conditions)
 
@@ -515,6 +511,7 @@ class ImageListingAPI(DatabaseCore):
                 query.properties,
                 page_limit,
                 index_order=index_serves_order(conn.dialect.name, query.sort),
+                regular=admin_as_user or not context_is_admin(context),
             )
             shape = page_shape(
                 context,
