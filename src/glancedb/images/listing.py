@@ -220,16 +220,14 @@ def _member_exists(any_status: bool, *, opaque: bool = True) -> ColumnElement[bo
     ]
     if not any_status:
         conditions.append(member.c.status == bindparam("member_status"))
-    if opaque:
-        # Written as a scalar subquery with LIMIT 1, which no planner can turn
-        # into a join: MariaDB rewrites an EXISTS into IN and materialises it
-        # once per page - every membership of the project (tens of thousands
-        # at a million images) read before the first row - where probing the
-        # (image_id, member) index of each walked image stops with the page.
-        return (
-            select(literal_column("1")).where(*conditions).limit(1).scalar_subquery().is_not(None)
-        )
-    return exists().where(*conditions)
+    # A scalar subquery with LIMIT 1, never an EXISTS: an EXISTS inside the OR
+    # is run once per page over all the project's memberships - MariaDB
+    # rewrites it into IN and materialises it, PostgreSQL hashes it ("hashed
+    # SubPlan") - and those grow with the catalogue (thousands at a million
+    # images), read before the first row.  A LIMIT 1 subquery can only be
+    # probed per walked image, on the (image_id, member) index, and only for
+    # shared images the project does not own: the page stays O(limit).
+    return select(literal_column("1")).where(*conditions).limit(1).scalar_subquery().is_not(None)
 
 
 def visibility_condition(shape: PageShape) -> ColumnElement[bool] | None:
