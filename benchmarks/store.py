@@ -40,6 +40,8 @@ def is_benchmark_name(name: str | None) -> bool:
     ``glancedb_bench*``, or another ``glancedb_*bench*`` name (engineers
     sharing a server each use their own, e.g. ``glancedb_perfbench``)."""
     return name is not None and name.startswith("glancedb_") and "bench" in name
+
+
 MARKER_TABLE = "glancedb_bench_catalogue"
 
 
