@@ -97,7 +97,9 @@ def test_downgrade_to_glances_schema_and_back(fresh: Database) -> None:
     lines = result.output.splitlines()
     assert lines[0] == f"database is at revision {migration.FIRST_REVISION}, head is {HEAD}"
     assert "index ix_glancedb_images_name missing on images" in lines
-    assert len(lines) == 4  # the revision, and each of glancedb's three indexes
+    # The revision, and each of glancedb's indexes: three, plus the two order
+    # indexes where the backend can index an expression.
+    assert len(lines) == (4 if fresh.backend == "mysql" else 6)
     result = run(url, "db", "sync")
     assert result.output == f"Schema upgraded: database at revision {HEAD} (head).\n"
     assert run(url, "db", "check").output == "OK\n"

@@ -49,6 +49,9 @@ Progress = Callable[[str], None]
 
 #: Seconds between two progress reports of a running build.
 PROGRESS_INTERVAL = 5.0
+#: A build is announced once it has run this long (seconds): quick ones,
+#: on an empty or small database, say nothing.
+QUIET_SECONDS = 1.0
 #: Attempts of a concurrent build on PostgreSQL (the second after dropping
 #: the invalid index the first left behind).
 POSTGRESQL_ATTEMPTS = 2
@@ -216,13 +219,23 @@ def _say(report: Progress | None, message: str) -> None:
 
 @contextmanager
 def _reporting(conn: Connection, name: str, table: str, report: Progress | None) -> Iterator[None]:
-    """Report the start, the progress (where the backend tells) and the end of a build."""
+    """Report a build that takes a while: its start (after :data:`QUIET_SECONDS`),
+    its progress (where the backend tells) and its end.  Quick builds - an
+    empty or small database - say nothing."""
     started = time.monotonic()
     if conn.dialect.name == "sqlite":
         how = "SQLite: writers wait until it is built"
     else:
         how = "writes are not blocked"
-    _say(report, f"building index {name} on {table} ({how})")
+    announced = threading.Event()
+
+    def announce() -> None:
+        announced.set()
+        _say(report, f"building index {name} on {table} ({how})")
+
+    timer = threading.Timer(QUIET_SECONDS, announce)
+    timer.daemon = True
+    timer.start()
     monitor: _Monitor | None = None
     if report is not None and conn.dialect.name != "sqlite":
         monitor = _Monitor(conn, report)
@@ -230,9 +243,14 @@ def _reporting(conn: Connection, name: str, table: str, report: Progress | None)
     try:
         yield
     finally:
+        timer.cancel()
         if monitor is not None:
             monitor.stop()
-    _say(report, f"built index {name} in {time.monotonic() - started:.1f}s")
+    elapsed = time.monotonic() - started
+    if announced.is_set():
+        _say(report, f"built index {name} in {elapsed:.1f}s")
+    else:
+        LOG.info("built index %s in %.1fs", name, elapsed)
 
 
 class _Monitor:
