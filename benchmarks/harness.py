@@ -26,11 +26,12 @@ replayed UPDATE changes as much as glancedb's did.
 
 Timings alternate glancedb and floor, after warm-up calls (6 when a call is
 fast: psycopg prepares a statement on its 6th execution on a connection,
-and both sides should be measured prepared); medians are reported, of the
+and both sides should be measured prepared; a read slower than 0.5 s is
+warmed once and timed 5 times, one slower than 5 s timed 3 times, unwarmed);
+medians are reported, of the
 wall-clock time and of the CPU time of the calling thread (which excludes
 what other processes take on a shared machine, and the database server's
-own work on PostgreSQL and MySQL).  A read
-slower than half a second is timed 5 times only.
+own work on PostgreSQL and MySQL).
 """
 
 from __future__ import annotations
@@ -58,9 +59,12 @@ from glancedb.models import tables as t
 WARMUP_FAST = 6
 WARMUP_SLOW = 1
 SLOW_MS = 50.0
-#: A call slower than this is timed only VERY_SLOW_REPEAT times.
+#: A call slower than this is timed only VERY_SLOW_REPEAT times (after one
+#: warm-up call); one slower than GLACIAL_MS GLACIAL_REPEAT times, unwarmed.
 VERY_SLOW_MS = 500.0
 VERY_SLOW_REPEAT = 5
+GLACIAL_MS = 5000.0
+GLACIAL_REPEAT = 3
 LIVE = {"deleted": False}
 WRITE_NAMES = ("bench-write-create", "bench-write-update-a", "bench-write-update-b")
 
@@ -591,6 +595,8 @@ def measure(
             warmup = min(warmup, WARMUP_SLOW)
         if first_ms > VERY_SLOW_MS:
             repeat = min(repeat, VERY_SLOW_REPEAT)
+        if first_ms > GLACIAL_MS:
+            warmup, repeat = 0, min(repeat, GLACIAL_REPEAT)
         for _ in range(warmup):
             op.call(0)
             floor.replay(capture)
@@ -728,7 +734,9 @@ def time_statement(floor: Floor, sql: str, params: Any, repeat: int) -> float:
             raw.rollback()
 
     first = _ms(once)
-    if first > VERY_SLOW_MS:
+    if first > GLACIAL_MS:
+        repeat = min(repeat, GLACIAL_REPEAT)
+    elif first > VERY_SLOW_MS:
         repeat = min(repeat, VERY_SLOW_REPEAT)
     else:
         for _ in range(WARMUP_FAST if first < SLOW_MS else WARMUP_SLOW):

@@ -10,7 +10,8 @@ context (admin, tenant), glancedb's median ms, the floor's median ms (the
 same SQL replayed on a bare DBAPI connection, see ``benchmarks/harness.py``),
 their ratio, the statements per call and the rows returned; then the page
 statements of a few listings timed with bound parameters and with literal
-values (the two plans are printed when their steps differ).  ``--explain``
+values (SQLite and PostgreSQL; PyMySQL always sends literals), the two
+plans printed when their steps differ.  ``--explain``
 adds the analysed plans of the statements each read sends (up to its page
 statement) and the plans of every bound/literal pair;
 ``--profile`` prints a cProfile summary of glancedb's calls (stdout only);
@@ -105,8 +106,10 @@ def run_one(backend: str, n: int, options: Options) -> report.Section:
         harness.cleanup_writes(db)
         literals = []
         paramstyle = db.engine.dialect.paramstyle
+        # PyMySQL interpolates the parameters itself: MySQL always gets literals.
+        compare = backend != "mysql"
         for m in measurements:
-            if m.key in harness.LITERAL_KEYS and m.context == "tenant":
+            if compare and m.key in harness.LITERAL_KEYS and m.context == "tenant":
                 comparison = harness.compare_literal(floor, backend, paramstyle, m, options.repeat)
                 if comparison is not None:
                     literals.append(comparison)
@@ -193,7 +196,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sqlite_dir=args.sqlite_dir,
         command=shlex.join(["python", "-m", "benchmarks", *raw]),
     )
-    sections = []
     for backend in args.backend or ["sqlite"]:
         for n in args.images or [10_000]:
             if args.build_only:
@@ -204,9 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{backend} {n}: {build}")
                 continue
             section = run_one(backend, n, options)
-            sections.append(section)
             print("\n" + report.render(section), flush=True)
-    if args.write_results:
-        report.write_results(sections)
-        print(f"wrote {report.RESULTS}")
+            if args.write_results:
+                # Section by section: a later failure keeps what was measured.
+                report.write_results([section])
+                print(f"wrote {report.RESULTS}", flush=True)
     return 0
