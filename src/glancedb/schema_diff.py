@@ -42,7 +42,7 @@ _KEY_DIFFS = frozenset(
 
 
 @contextmanager
-def _expression_indexes_understood() -> Iterator[None]:
+def expression_indexes_understood() -> Iterator[None]:
     """Silence the warnings about indexes on expressions, which this module compares itself."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*expression-based index.*")
@@ -52,7 +52,7 @@ def _expression_indexes_understood() -> Iterator[None]:
 
 def compare_connection(connection: Connection, metadata: MetaData) -> list[str]:
     """Every difference between ``metadata`` and the database, one line each."""
-    with _expression_indexes_understood():
+    with expression_indexes_understood():
         return _compare_connection(connection, metadata)
 
 
@@ -270,7 +270,8 @@ def _model_elements(index: Index) -> tuple[str, ...]:
     )
 
 
-def _reflected_elements(index_info: Any) -> tuple[str, ...]:
+def reflected_elements(index_info: Any) -> tuple[str, ...]:
+    """A reflected index's columns, an expression as :func:`expression_text` spells it."""
     expressions = index_info.get("expressions")
     if not expressions:
         return tuple(str(c) for c in index_info["column_names"])
@@ -280,7 +281,7 @@ def _reflected_elements(index_info: Any) -> tuple[str, ...]:
     )
 
 
-def _sqlite_expression_indexes(connection: Any, table: str) -> list[tuple[str, tuple[str, ...]]]:
+def sqlite_expression_indexes(connection: Any, table: str) -> list[tuple[str, tuple[str, ...]]]:
     """SQLite's indexes of ``table`` that have an expression, with their elements."""
     found = []
     rows = connection.exec_driver_sql(
@@ -341,13 +342,13 @@ def _compare_indexes(inspector: Inspector, table: Table, foreign_keys: list[Any]
     actual_forms: dict[str, Form] = {}
     for index_info in inspector.get_indexes(name):
         actual[str(index_info["name"])] = (
-            _reflected_elements(index_info),
+            reflected_elements(index_info),
             bool(index_info["unique"]),
         )
         actual_forms[str(index_info["name"])] = _actual_form(index_info)
     if dialect == "sqlite":
         # SQLAlchemy does not reflect SQLite's indexes on expressions.
-        for index_name, elements in _sqlite_expression_indexes(inspector.bind, name):
+        for index_name, elements in sqlite_expression_indexes(inspector.bind, name):
             actual[index_name] = (elements, False)
     for unique in inspector.get_unique_constraints(name):
         if unique.get("name"):
