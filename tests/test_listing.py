@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from benchmarks.catalogue import build_catalogue, generate
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from glancedb import Database, RequestContext, exception
 from glancedb.images.listing import page_statement
@@ -15,6 +15,7 @@ from glancedb.images.listing_filters import parse_query
 from glancedb.models import tables as t
 from tests.support.backends import count_statements
 from tests.support.factories import image_row, insert, insert_image, next_time
+from tests.support.plans import explained_page
 
 A, B = "tenant-a", "tenant-b"
 
@@ -649,39 +650,6 @@ def test_sqlite_plan_walks_created_at_without_statistics(db: Database, backend: 
                 )
             assert "USING INDEX created_at_image_idx" in plan, (filters, plan)
             assert "ix_images_deleted" not in plan and "visibility_image_idx" not in plan
-
-
-def explained_page(db: Database, call: Any) -> str:
-    """The plan of the page statement ``call()`` sends, as sent (bound parameters)."""
-    sent: list[tuple[str, Any]] = []
-
-    def keep(_conn: Any, _cursor: Any, statement: str, params: Any, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT IMAGES."):
-            sent.append((statement, params))
-
-    event.listen(db.engine, "before_cursor_execute", keep)
-    try:
-        call()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", keep)
-    statement, params = sent[-1]  # after the marker lookup, if any
-    raw = db.engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        if db.backend == "sqlite":
-            cursor.execute("EXPLAIN QUERY PLAN " + statement, params)
-            plan = " / ".join(str(row[3]) for row in cursor.fetchall())
-        else:
-            # Costs aside (a few hundred rows), the index must be able to
-            # deliver the order: no Sort node once sorting is discouraged.
-            cursor.execute("SET enable_sort = off")
-            cursor.execute("EXPLAIN " + statement, params)
-            plan = " / ".join(str(row[0]) for row in cursor.fetchall())
-        cursor.close()
-        raw.rollback()
-    finally:
-        raw.close()
-    return plan
 
 
 @pytest.mark.backends("sqlite", "postgresql")

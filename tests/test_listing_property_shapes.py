@@ -30,6 +30,7 @@ from glancedb.images.listing_properties import PropertyShape, probe_limit
 from glancedb.models import tables as t
 from tests.support.backends import clear_tables, count_statements
 from tests.support.factories import image_row, insert, property_row, tag_row
+from tests.support.plans import explained_page
 
 A, B = "tenant-a", "tenant-b"
 T0 = datetime.datetime(2031, 5, 1)
@@ -475,3 +476,30 @@ def test_shapes_agree_for_all_inputs(
             assert walk(session_db, context, limit, **options) == reference, pattern
             whole = session_db.image_get_all(context, **options)
         assert [image["id"] for image in whole] == reference, pattern
+
+
+@pytest.mark.backends("postgresql")
+def test_postgresql_rare_value_reads_the_name_value_index(db: Database) -> None:
+    """A rare value is found through the partial (name, value) B-tree: the page
+    writes out the index's predicate for a value short enough for it.  A
+    value too long for the index is still found (by the walk)."""
+    rows = [
+        image_row(visibility="public", created_at=T0 + datetime.timedelta(seconds=i))
+        for i in range(3000)
+    ]
+    insert(db, t.images, rows)
+    long_value = "x" * 1500
+    props = [property_row(r["id"], name="build_id", value=f"build-{i}") for i, r in enumerate(rows)]
+    props.append(property_row(rows[7]["id"], name="notes", value=long_value))
+    insert(db, t.image_properties, props)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    admin = RequestContext(is_admin=True)
+    plan = explained_page(
+        db,
+        lambda: db.image_get_all(admin, filters={"deleted": False, "build_id": "build-5"}),
+        sorting=True,
+    )
+    assert "ix_glancedb_image_properties_name_value" in plan, plan
+    found = db.image_get_all(admin, filters={"deleted": False, "notes": long_value})
+    assert [i["id"] for i in found] == [rows[7]["id"]]

@@ -61,6 +61,18 @@ GLANCEDB_REVISIONS: dict[str, dict[str, list[Added]]] = {
         ],
         "mysql": [],  # MySQL/MariaDB cannot index an expression
     },
+    "0007_image_properties_btree": {
+        "all": [],
+        "postgresql": [
+            ("image_properties", "ix_glancedb_image_properties_name_value", ("name", "value"))
+        ],
+    },
+}
+#: Indexes a later revision drops again, per backend: revision -> [(table, name)].
+GLANCEDB_REMOVED: dict[str, dict[str, list[tuple[str, str]]]] = {
+    "0007_image_properties_btree": {
+        "postgresql": [("image_properties", "ix_glancedb_image_properties_value")]
+    },
 }
 
 
@@ -204,6 +216,8 @@ def glancedb_indexes(backend: str) -> dict[str, list[tuple[str, tuple[str, ...],
     for revision in GLANCEDB_REVISIONS:
         for table, name, elements in revision_indexes(revision, backend):
             result.setdefault(table, []).append((name, elements, False))
+        for table, name in GLANCEDB_REMOVED.get(revision, {}).get(backend, []):
+            result[table] = [index for index in result[table] if index[0] != name]
     return result
 
 
@@ -301,6 +315,13 @@ def test_each_later_revision_adds_its_indexes(fresh: Database, backend: str) -> 
             for index in set(current[name]["indexes"]) - set(previous[name]["indexes"])
         )
         assert added == sorted(revision_indexes(revision, backend)), revision
+        removed = sorted(
+            (name, index[0])
+            for name in current
+            if isinstance(current[name], dict)
+            for index in set(previous[name]["indexes"]) - set(current[name]["indexes"])
+        )
+        assert removed == sorted(GLANCEDB_REMOVED.get(revision, {}).get(backend, [])), revision
         unchanged = {
             name: {k: v for k, v in t.items() if k != "indexes"}
             for name, t in current.items()
@@ -392,12 +413,23 @@ def test_long_property_values_fit_the_property_index(fresh: Database) -> None:
             id="mysql-prefix",
         ),
         pytest.param(
-            "DROP INDEX ix_glancedb_image_properties_value;"
-            " CREATE INDEX ix_glancedb_image_properties_value ON image_properties (value)",
-            "index ix_glancedb_image_properties_value on image_properties is using btree,"
-            " expected using hash",
+            "DROP INDEX ix_glancedb_image_properties_name_value;"
+            " CREATE INDEX ix_glancedb_image_properties_name_value"
+            " ON image_properties USING hash (name)",
+            "index ix_glancedb_image_properties_name_value on image_properties has columns"
+            " (name), expected (name, value)",
             marks=pytest.mark.backends("postgresql"),
-            id="postgresql-method",
+            id="postgresql-columns",
+        ),
+        pytest.param(
+            "DROP INDEX ix_glancedb_image_properties_name_value;"
+            " CREATE INDEX ix_glancedb_image_properties_name_value"
+            " ON image_properties (name, value) WHERE octet_length(value) < 2000",
+            "index ix_glancedb_image_properties_name_value on image_properties is using btree,"
+            " where octet_length(value) < 2000, expected using btree,"
+            " where octet_length(value) < 1000",
+            marks=pytest.mark.backends("postgresql"),
+            id="postgresql-predicate",
         ),
         pytest.param(
             "DROP INDEX ix_glancedb_image_properties_name_value;"

@@ -209,8 +209,8 @@ Key = tuple[tuple[str, ...], bool]
 
 #: How an index stores its entries beyond its columns: MySQL prefix lengths
 #: (``value(255)``) and PostgreSQL's access method (``hash``).
-Form = tuple[tuple[tuple[str, int], ...], str]
-_PLAIN: Form = ((), "btree")
+Form = tuple[tuple[tuple[str, int], ...], str, str]
+_PLAIN: Form = ((), "btree", "")
 
 
 def index_applies(index: Index, dialect: str) -> bool:
@@ -231,10 +231,16 @@ def _expected_form(index: Index, dialect: str) -> Form:
     if dialect in ("mysql", "mariadb"):
         lengths = index.dialect_options["mysql"]["length"] or {}
         if isinstance(lengths, dict):
-            return (tuple(sorted((str(k), int(v)) for k, v in lengths.items())), "btree")
-        return (tuple((c.name, int(lengths)) for c in index.columns), "btree")
+            return (tuple(sorted((str(k), int(v)) for k, v in lengths.items())), "btree", "")
+        return (tuple((c.name, int(lengths)) for c in index.columns), "btree", "")
     if dialect == "postgresql":
-        return ((), str(index.dialect_options["postgresql"]["using"] or "btree").lower())
+        options = index.dialect_options["postgresql"]
+        where = options["where"]
+        return (
+            (),
+            str(options["using"] or "btree").lower(),
+            _predicate_text(None if where is None else str(where)),
+        )
     return _PLAIN
 
 
@@ -244,13 +250,41 @@ def _actual_form(index_info: Any) -> Form:
     if not isinstance(lengths, dict):
         lengths = {c: lengths for c in index_info["column_names"]}
     using = str(options.get("postgresql_using") or "btree").lower()
-    return (tuple(sorted((str(k), int(v)) for k, v in lengths.items())), using)
+    where = options.get("postgresql_where")
+    return (
+        tuple(sorted((str(k), int(v)) for k, v in lengths.items())),
+        using,
+        _predicate_text(None if where is None else str(where)),
+    )
+
+
+def _predicate_text(predicate: str | None) -> str:
+    """A partial index's predicate, PostgreSQL's spelling folded (casts, parentheses, case)."""
+    if not predicate:
+        return ""
+    text = " ".join(re.sub(r"::[a-z_]+( [a-z_]+)*", "", predicate.lower()).split())
+    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        text = text[1:-1].strip()
+    return text
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def _form_text(form: Form) -> str:
-    lengths, using = form
+    lengths, using, where = form
     parts = [f"{column}({length})" for column, length in lengths]
-    return f"using {using}" + (f", prefixes {', '.join(parts)}" if parts else "")
+    return (
+        f"using {using}"
+        + (f", prefixes {', '.join(parts)}" if parts else "")
+        + (f", where {where}" if where else "")
+    )
 
 
 def expression_text(expression: str) -> str:

@@ -54,6 +54,7 @@ from glancedb.images.listing_properties import (
     choose_property_shapes,
     property_condition,
     property_parameters,
+    value_is_indexed,
 )
 from glancedb.images.plans import flag_text, not_deleted, uses_opaque_flags
 from glancedb.images.records import image_dicts
@@ -126,8 +127,9 @@ class PageShape:
     is_public: bool | None
     #: (column, operator, literal boolean or None when the value is bound)
     conditions: tuple[tuple[str, str, bool | None], ...]
-    #: (shape, whether the value is None)
-    properties: tuple[tuple[PropertyShape, bool], ...]
+    #: (shape, whether the value is None, whether the value is one
+    #: PostgreSQL's partial (name, value) index holds)
+    properties: tuple[tuple[PropertyShape, bool, bool], ...]
     tags: int
     sort: tuple[SortKey, ...]
     marker: bool
@@ -161,7 +163,7 @@ def page_shape(
             for c in query.conditions
         ),
         properties=tuple(
-            (shape, p.value is None)
+            (shape, p.value is None, dialect == "postgresql" and value_is_indexed(p.value))
             for p, shape in zip(query.properties, property_shapes, strict=True)
         ),
         tags=len(query.tags),
@@ -348,8 +350,8 @@ def column_filters(shape: PageShape) -> list[ColumnElement[bool]]:
 def child_filters(shape: PageShape) -> list[ColumnElement[bool]]:
     """The property and tag filters of ``shape`` (subqueries)."""
     conditions = [
-        property_condition(i, property_shape, value_is_null=is_null)
-        for i, (property_shape, is_null) in enumerate(shape.properties)
+        property_condition(i, property_shape, value_is_null=is_null, indexed=indexed)
+        for i, (property_shape, is_null, indexed) in enumerate(shape.properties)
     ]
     conditions.extend(tag_condition(i) for i in range(shape.tags))
     return conditions

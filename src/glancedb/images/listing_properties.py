@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Connection,
     FromClause,
@@ -32,11 +33,13 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     select,
 )
 
 from glancedb.images.listing_filters import PropertyCondition
 from glancedb.models import tables as t
+from glancedb.models.images import PROPERTY_VALUE_INDEXED, PROPERTY_VALUE_MAX_BYTES
 
 #: How one property filter is written into the page statement:
 #:
@@ -242,13 +245,29 @@ def _shape(drives: bool) -> PropertyShape:
     return "driving" if drives else "correlated"
 
 
+def value_is_indexed(value: str | None) -> bool:
+    """Whether PostgreSQL's partial (name, value) index holds property value ``value``."""
+    return value is not None and len(value.encode("utf-8")) < PROPERTY_VALUE_MAX_BYTES
+
+
 def property_condition(
-    index: int, shape: PropertyShape = "exists", *, value_is_null: bool = False
+    index: int,
+    shape: PropertyShape = "exists",
+    *,
+    value_is_null: bool = False,
+    indexed: bool = False,
 ) -> ColumnElement[bool]:
     """The image has a live property ``:property_<index>_name`` with that value,
-    written as ``shape``."""
+    written as ``shape``.
+
+    ``indexed``: the value is short enough for PostgreSQL's partial (name,
+    value) index, whose predicate is then repeated, written out, so that the
+    planner may use it (a bound value proves nothing about its length).
+    """
     prop = t.image_properties.c
     terms = [*_property_terms(index, value_is_null=value_is_null), prop.deleted == false()]
+    if indexed:
+        terms.append(literal_column(PROPERTY_VALUE_INDEXED, Boolean))
     if shape == "driving":
         return t.images.c.id.in_(select(prop.image_id).where(*terms))
     if shape == "correlated":

@@ -81,14 +81,16 @@ def create_index(
     elements: Sequence[str],
     *,
     postgresql_using: str | None = None,
+    postgresql_where: str | None = None,
     dialect_elements: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
     """Build index ``name`` on ``table`` without blocking writes (see the module).
 
     ``elements``: the index's columns or expressions as SQL text;
     ``dialect_elements`` overrides them per backend (``{"mysql":
-    ["name", "value(255)"]}``).  An index of that name that already exists
-    (valid) is kept: a revision interrupted after its build re-runs cleanly.
+    ["name", "value(255)"]}``); ``postgresql_where`` makes it partial there.
+    An index of that name that already exists (valid) is kept: a revision
+    interrupted after its build re-runs cleanly.
     """
     conn = op.get_bind()
     dialect = conn.dialect.name
@@ -97,7 +99,8 @@ def create_index(
     report = progress_callback()
     if family == "postgresql":
         using = f" USING {postgresql_using}" if postgresql_using else ""
-        ddl = f"CREATE INDEX CONCURRENTLY {name} ON {table}{using} ({parts})"
+        where = f" WHERE {postgresql_where}" if postgresql_where else ""
+        ddl = f"CREATE INDEX CONCURRENTLY {name} ON {table}{using} ({parts}){where}"
         with op.get_context().autocommit_block():
             _build_postgresql(op.get_bind(), name, table, ddl, report)
         return

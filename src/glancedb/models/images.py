@@ -26,6 +26,10 @@ IMAGE_VISIBILITIES = ("private", "public", "shared", "community")
 #: spell them.
 NAME_ORDER = "coalesce(name, '')"
 SIZE_ORDER = "coalesce(size, 0)"
+#: The property values glancedb's (name, value) index holds on PostgreSQL,
+#: whose B-tree entries are limited to about 2.7 kB.
+PROPERTY_VALUE_MAX_BYTES = 1000
+PROPERTY_VALUE_INDEXED = f"octet_length(value) < {PROPERTY_VALUE_MAX_BYTES}"
 #: The backends that can index those expressions (SQLAlchemy accepts a tuple
 #: of dialects for ``Index.ddl_if``; its annotation says str).
 ORDER_INDEX_DIALECTS = ("sqlite", "postgresql")
@@ -95,19 +99,17 @@ class ImageProperty(SoftDeleteMixin, Base):
         Index("ix_image_properties_image_id", "image_id"),
         Index("ix_image_properties_deleted", "deleted"),
         UniqueConstraint("image_id", "name", name="ix_image_properties_image_id_name"),
-        # glancedb's (revision 0003_image_properties_value): property filters.
-        # A prefix index on MySQL (value is TEXT); on PostgreSQL a hash index
-        # on value, since a B-tree entry cannot exceed ~2.7 kB and would make
-        # longer property values fail to insert.
+        # glancedb's (revisions 0003_image_properties_value and, on
+        # PostgreSQL, 0007_image_properties_btree): property filters.  A
+        # prefix index on MySQL (value is TEXT); on PostgreSQL a partial one
+        # over the values short enough for a B-tree entry (longer values must
+        # still insert; a filter on one is not served by an index).
         Index(
             "ix_glancedb_image_properties_name_value",
             "name",
             "value",
             mysql_length={"value": 255},
-            # SQLAlchemy accepts a tuple of dialects here; its annotation says str.
-        ).ddl_if(dialect=("sqlite", "mysql")),  # type: ignore[arg-type]
-        Index("ix_glancedb_image_properties_value", "value", postgresql_using="hash").ddl_if(
-            dialect="postgresql"
+            postgresql_where=text(PROPERTY_VALUE_INDEXED),
         ),
         MYSQL_TABLE_ARGS,
     )
