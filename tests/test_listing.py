@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from benchmarks.catalogue import build_catalogue, generate
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from glancedb import Database, RequestContext, exception
 from glancedb.images.listing import page_statement
@@ -688,3 +688,31 @@ def test_sorted_pages_walk_the_order_index(
     )
     index = f"ix_glancedb_images_{key}_order"
     assert index in plan and "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+def test_statements_are_built_once_and_hit_the_compiled_cache(db: Database) -> None:
+    """Calls of one shape reuse one statement: SQLAlchemy compiles each SQL
+    statement once (the same compiled object every time) and only the bound
+    values change - different projects, filter values, markers and limits."""
+    rows = [image_row(owner=f"tenant-{i % 3}", visibility="shared") for i in range(12)]
+    insert(db, t.images, rows)
+    compiled: dict[str, set[int]] = {}
+
+    def keep(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _m: Any) -> None:
+        compiled.setdefault(statement, set()).add(id(context.compiled))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        for i in range(3):
+            context = RequestContext(project_id=f"tenant-{i}")
+            filters = {"deleted": False, "status": f"status-{i}", "os_distro": f"distro-{i}"}
+            db.image_get_all(context, filters=filters, limit=5 + i)
+            page = db.image_get_all(context, filters={"deleted": False}, limit=2 + i)
+            db.image_get_all(context, filters={"deleted": False}, limit=3, marker=page[-1]["id"])
+            db.image_get(context, page[0]["id"])
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    reused = {
+        sql: ids for sql, ids in compiled.items() if not sql.lstrip().upper().startswith("BEGIN")
+    }
+    assert reused and all(len(ids) == 1 for ids in reused.values()), reused
