@@ -172,3 +172,33 @@ def test_writers_are_not_blocked_while_an_index_builds(fresh: Database, backend:
     assert fresh.db_check() == []
     if backend == "mysql":
         assert any("waits for it" in line for line in lines), lines
+
+
+@pytest.mark.backends("postgresql")
+def test_hash_index_of_earlier_versions_is_replaced_online(fresh: Database) -> None:
+    """A database an earlier glancedb gave the hash index on image_properties.value
+    (revision 0003 as it was) gets the B-tree instead, both changes online."""
+    fresh.db_sync()
+    fresh.db_downgrade("0006_images_sort_order")
+    engine = fresh.engine.execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_glancedb_image_properties_name_value")
+        conn.exec_driver_sql(
+            "CREATE INDEX ix_glancedb_image_properties_value ON image_properties USING hash (value)"
+        )
+    with count_statements(fresh) as counter:
+        fresh.db_upgrade()
+    ddl = [
+        s for s in counter.statements if "INDEX" in s.upper() and s.lstrip().startswith(("C", "D"))
+    ]
+    assert ddl == [
+        "CREATE INDEX CONCURRENTLY ix_glancedb_image_properties_name_value ON image_properties"
+        " (name, value) WHERE octet_length(value) < 1000",
+        "DROP INDEX CONCURRENTLY IF EXISTS ix_glancedb_image_properties_value",
+    ]
+    assert _postgresql_index_valid(fresh.engine, "ix_glancedb_image_properties_value") is None
+    assert fresh.db_check() == []
+    fresh.db_downgrade("0006_images_sort_order")  # nothing to undo
+    assert fresh.db_check() == [
+        "database is at revision 0006_images_sort_order, head is 0007_image_properties_btree"
+    ]

@@ -43,7 +43,6 @@ GLANCEDB_REVISIONS: dict[str, dict[str, list[Added]]] = {
     },
     "0003_image_properties_value": {
         "all": [("image_properties", "ix_glancedb_image_properties_name_value", ("name", "value"))],
-        "postgresql": [("image_properties", "ix_glancedb_image_properties_value", ("value",))],
     },
     "0004_images_name": {"all": [("images", "ix_glancedb_images_name", ("name",))]},
     "0006_images_sort_order": {
@@ -61,18 +60,8 @@ GLANCEDB_REVISIONS: dict[str, dict[str, list[Added]]] = {
         ],
         "mysql": [],  # MySQL/MariaDB cannot index an expression
     },
-    "0007_image_properties_btree": {
-        "all": [],
-        "postgresql": [
-            ("image_properties", "ix_glancedb_image_properties_name_value", ("name", "value"))
-        ],
-    },
-}
-#: Indexes a later revision drops again, per backend: revision -> [(table, name)].
-GLANCEDB_REMOVED: dict[str, dict[str, list[tuple[str, str]]]] = {
-    "0007_image_properties_btree": {
-        "postgresql": [("image_properties", "ix_glancedb_image_properties_value")]
-    },
+    # Only replaces the hash index earlier versions of 0003 built.
+    "0007_image_properties_btree": {"all": []},
 }
 
 
@@ -216,8 +205,6 @@ def glancedb_indexes(backend: str) -> dict[str, list[tuple[str, tuple[str, ...],
     for revision in GLANCEDB_REVISIONS:
         for table, name, elements in revision_indexes(revision, backend):
             result.setdefault(table, []).append((name, elements, False))
-        for table, name in GLANCEDB_REMOVED.get(revision, {}).get(backend, []):
-            result[table] = [index for index in result[table] if index[0] != name]
     return result
 
 
@@ -315,13 +302,13 @@ def test_each_later_revision_adds_its_indexes(fresh: Database, backend: str) -> 
             for index in set(current[name]["indexes"]) - set(previous[name]["indexes"])
         )
         assert added == sorted(revision_indexes(revision, backend)), revision
-        removed = sorted(
-            (name, index[0])
+        removed = [
+            (name, index)
             for name in current
             if isinstance(current[name], dict)
             for index in set(previous[name]["indexes"]) - set(current[name]["indexes"])
-        )
-        assert removed == sorted(GLANCEDB_REMOVED.get(revision, {}).get(backend, [])), revision
+        ]
+        assert removed == [], revision
         unchanged = {
             name: {k: v for k, v in t.items() if k != "indexes"}
             for name, t in current.items()
