@@ -37,8 +37,11 @@ HEAD_DDL = SHAPES["btree_name_value_short"].format(n=HEAD_INDEX)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=1_000_000)
-    parser.add_argument("shapes", nargs="*", choices=[*SHAPES, []])
+    parser.add_argument("shapes", nargs="*", help=f"some of {', '.join(SHAPES)} (default: all)")
     args = parser.parse_args(argv)
+    unknown = set(args.shapes) - set(SHAPES)
+    if unknown:
+        parser.error(f"unknown shapes: {', '.join(sorted(unknown))}")
     db, _info = prepare("postgresql", args.images)
     engine = db.engine.execution_options(isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
