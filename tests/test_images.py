@@ -83,6 +83,45 @@ def test_create_returns_full_image_dict(db: Database, ctx: RequestContext) -> No
     assert pickle.loads(pickle.dumps(image)) == image
 
 
+def test_create_returns_what_get_reads_in_constant_statements(
+    db: Database, ctx: RequestContext, admin_ctx: Any
+) -> None:
+    """The created image is not read back: the INSERTs return what they stored,
+    which is exactly what image_get reads (microseconds, orders, deleted
+    locations left out), in three statements whatever the number of children."""
+
+    def created(n: int) -> tuple[Record, int]:
+        values: dict[str, Any] = {
+            "status": "active",
+            "name": f"img-{n}",
+            "owner": "tenant-a",
+            "size": 2**40,
+            "created_at": datetime.datetime(2020, 1, 2, 3, 4, 5),
+            "properties": {f"p{i:02d}": f"v{i}" for i in range(n)},
+            "locations": [
+                {"url": f"file:///{i}", "metadata": {"i": i, "t": [1, 2]}, "status": "active"}
+                for i in range(n)
+            ]
+            + [{"url": "file:///gone", "metadata": {}, "status": "deleted"}],
+        }
+        with count_statements(db) as counter:
+            image = db.image_create(ctx, values)
+        return image, counter.count
+
+    small, small_count = created(1)
+    big, big_count = created(30)
+    assert small_count == big_count == 3
+    for image in (small, big):
+        assert image == db.image_get(ctx, image["id"])
+        assert [p["name"] for p in image["properties"]] == sorted(
+            p["name"] for p in image["properties"]
+        )
+        assert "file:///gone" not in [loc["url"] for loc in image["locations"]]
+    assert db.image_create(ctx, {"status": "active"}, v1_mode=True) == db.image_get(
+        ctx, db.image_get_all(admin_ctx, limit=1)[0]["id"], v1_mode=True
+    )
+
+
 def test_create_coercions(db: Database, ctx: RequestContext) -> None:
     image = create(
         db, ctx, size="12", min_ram=None, min_disk="3", protected=1, owner="", os_hidden=1
@@ -650,12 +689,19 @@ def test_get_costs_constant_statements(db: Database, ctx: RequestContext) -> Non
     with count_statements(db) as full_count:
         got = db.image_get(ctx, full["id"])
     assert len(got["properties"]) == 50 and len(got["locations"]) == 10
-    assert full_count.count == bare_count.count <= 3
-    # A member reading a shared image pays one membership query, not more.
+    # The image row (with the caller's membership), then all its children.
+    assert full_count.count == bare_count.count == 2
+    # A member reading a shared image pays nothing more: the membership is
+    # read with the image row.
     add_member(db, full["id"], "tenant-b")
     with count_statements(db) as member_count:
-        db.image_get(RequestContext(project_id="tenant-b"), full["id"])
-    assert member_count.count == full_count.count + 1
+        got = db.image_get(RequestContext(project_id="tenant-b"), full["id"])
+    assert member_count.count == full_count.count
+    assert len(got["properties"]) == 50 and len(got["locations"]) == 10
+    # A project that is no member is refused by the same one statement.
+    with count_statements(db) as refused, pytest.raises(Forbidden):
+        db.image_get(RequestContext(project_id="tenant-c"), full["id"])
+    assert refused.count == 1
 
 
 # --- image_restore --------------------------------------------------------------------

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy import exc as sa_exc
 
 from glancedb import Database, RequestContext, exception
@@ -300,3 +300,33 @@ def test_a_writer_behind_a_long_sqlite_lock_gives_up_within_the_budget(
         holder.join(30)
         writer.dispose()
     assert node_urls(db) == []
+
+
+@pytest.mark.backends("postgresql", "mysql")
+@pytest.mark.parametrize("write", [False, True], ids=["read", "write"])
+def test_a_pooled_connection_the_server_dropped_is_replaced(
+    db: Database, backend: str, write: bool
+) -> None:
+    """No pre-ping round trip on every call: a pooled connection the server has
+    dropped fails on its first statement, before any commit, and the call is
+    retried on a new connection."""
+    db.engine.dispose()
+    with db.engine.connect() as conn:  # the pool's only connection
+        session = conn.exec_driver_sql(
+            "SELECT pg_backend_pid()" if backend == "postgresql" else "SELECT CONNECTION_ID()"
+        ).scalar()
+    killer = create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
+    try:
+        with killer.connect() as conn:
+            if backend == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(str(session))})")
+            else:
+                conn.exec_driver_sql(f"KILL {int(str(session))}")
+    finally:
+        killer.dispose()
+    time.sleep(0.2)
+    if write:
+        db.node_reference_create(None, "http://node-after-drop")
+        assert node_urls(db) == ["http://node-after-drop"]
+    else:
+        assert db.get_cached_nodes(None, "no-such-image") == []

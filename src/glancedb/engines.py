@@ -184,12 +184,12 @@ def create_glancedb_engine(
     compare-and-swap updates serialise instead of failing), a busy timeout of
     ``busy_timeout`` seconds, one shared connection for ``sqlite://``; the
     journal mode is left as the file has it (see :func:`enable_wal`).
-    PostgreSQL and MySQL: pre-ping to survive dropped connections; MySQL in
-    strict ``TRADITIONAL`` mode.  On a MariaDB Galera node (``wsrep_on``,
-    asked once per connection) every connection reads causally
-    (``wsrep_sync_wait=1``) unless ``causal_reads`` is False.  Connection
-    options the driver rejects (``?charset=bogus``) raise
-    :class:`~glancedb.exception.DBConfigurationError` on connect.
+    MySQL in strict ``TRADITIONAL`` mode.  Dropped pooled connections are
+    survived by retrying the call, not by pinging before every call.  On a
+    MariaDB Galera node (``wsrep_on``, asked once per connection) every
+    connection reads causally (``wsrep_sync_wait=1``) unless ``causal_reads``
+    is False.  Connection options the driver rejects (``?charset=bogus``)
+    raise :class:`~glancedb.exception.DBConfigurationError` on connect.
     """
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
@@ -198,8 +198,10 @@ def create_glancedb_engine(
         if is_memory_sqlite(parsed):
             options["poolclass"] = StaticPool
         options["connect_args"] = {"check_same_thread": False}
-    else:
-        options["pool_pre_ping"] = True
+    # No pool pre-ping on PostgreSQL and MySQL: it costs a round trip on every
+    # call, and a pooled connection the server has dropped already fails on
+    # its first statement, before any commit - a transient failure after which
+    # the call is retried on a new connection (glancedb.transactions).
     options.update(engine_options)
     _check_query_options(parsed)
     try:

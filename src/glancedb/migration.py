@@ -32,6 +32,7 @@ from glancedb.driver_errors import TransientError, translate_error
 from glancedb.engines import enable_wal
 from glancedb.exception import DBConnectionError, GlanceDBError, SchemaError
 from glancedb.migrations import VERSION_TABLE
+from glancedb.migrations.online import Progress
 from glancedb.models import metadata
 from glancedb.schema_diff import IGNORED_TABLES, compare_connection, is_pending
 
@@ -57,15 +58,19 @@ _IMAGE_TABLES = ("images", "image_properties", "image_tags", "image_members", "i
 # --- plumbing ----------------------------------------------------------------
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(
+    connection: Connection | None = None, progress: Progress | None = None
+) -> Config:
     """An Alembic :class:`~alembic.config.Config` for glancedb's migrations.
 
     No ``alembic.ini`` is involved.  When ``connection`` is given, the
-    migration environment runs on it (its transaction is the caller's).
+    migration environment runs on it, one transaction per revision.
+    ``progress`` receives what long steps (index builds) report.
     """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
+    config.attributes["progress"] = progress
     return config
 
 
@@ -102,12 +107,27 @@ def _translated_errors(engine: Engine) -> Iterator[None]:
 
 
 @contextmanager
-def _transaction(engine: Engine) -> Iterator[Connection]:
-    """One write transaction (``BEGIN IMMEDIATE`` on SQLite), errors translated."""
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection for schema changes, errors translated.
+
+    Alembic opens one transaction per revision on it (``BEGIN IMMEDIATE``
+    on SQLite), so that a revision may build its indexes outside any
+    transaction (PostgreSQL's concurrent builds).  What the caller reads
+    before handing it to Alembic is committed first (:func:`_settled`).
+    """
     with _translated_errors(engine), engine.connect() as connection:
         connection.execution_options(glancedb_write=True)
-        with connection.begin():
-            yield connection
+        yield connection
+        if connection.in_transaction():
+            connection.commit()
+
+
+def _settled(connection: Connection) -> Connection:
+    """``connection`` with the transaction its reads opened committed: Alembic
+    then runs each revision in a transaction of its own."""
+    if connection.in_transaction():
+        connection.commit()
+    return connection
 
 
 def _glance_revisions(connection: Connection, tables: set[str]) -> list[str]:
@@ -322,15 +342,16 @@ def upgrade_sql(engine: Engine, rev: str = "head") -> str:
 # --- changes -----------------------------------------------------------------
 
 
-def upgrade(engine: Engine, rev: str = "head") -> None:
+def upgrade(engine: Engine, rev: str = "head", *, progress: Progress | None = None) -> None:
     """Upgrade the database to glancedb revision ``rev`` (default: the head).
 
     A database that has glancedb's tables but no glancedb revision (one
     created by Glance, for instance) is refused: :func:`sync` adopts those.
+    ``progress`` receives a line of text per step of a long index build.
     """
-    with _transaction(engine) as connection:
+    with _migrating(engine) as connection:
         _refuse_unmanaged(connection)
-        command.upgrade(alembic_config(connection), rev)
+        command.upgrade(alembic_config(_settled(connection), progress), rev)
 
 
 def downgrade(engine: Engine, rev: str) -> None:
@@ -340,12 +361,14 @@ def downgrade(engine: Engine, rev: str) -> None:
     the first revision only removes glancedb's stamp: the tables belong to
     Glance and are kept.
     """
-    with _transaction(engine) as connection:
-        config = alembic_config(connection)
+    with _migrating(engine) as connection:
         if rev == "base" and _current(connection) is None:
             return  # nothing of glancedb's to remove
-        if GLANCE_VERSION_TABLE in _table_names(connection) and _reaches_base(rev):
+        shared = GLANCE_VERSION_TABLE in _table_names(connection)
+        config = alembic_config(_settled(connection))
+        if shared and _reaches_base(rev):
             command.downgrade(config, FIRST_REVISION)
+            _settled(connection)
             command.stamp(config, "base")
             return
         command.downgrade(config, rev)
@@ -374,7 +397,7 @@ def _refuse_unmanaged(connection: Connection) -> None:
         )
 
 
-def sync(engine: Engine) -> SyncAction:
+def sync(engine: Engine, *, progress: Progress | None = None) -> SyncAction:
     """Bring the database to glancedb's head revision, adopting Glance's.
 
     Returns what was done: ``"created"`` (the database was empty),
@@ -396,15 +419,21 @@ def sync(engine: Engine) -> SyncAction:
     this creates is switched to the WAL journal once; a file Glance made
     keeps its journal mode.  Table statistics are refreshed afterwards, since
     the listing queries' plans depend on them.
+
+    Each revision runs in its own transaction, and glancedb's indexes are
+    built without blocking writes (:mod:`glancedb.migrations.online`), so a
+    Glance server using the database keeps working during the sync;
+    ``progress`` receives a line of text per step of a long index build.
     """
-    with _transaction(engine) as connection:
-        config = alembic_config(connection)
+    with _migrating(engine) as connection:
         tables = _table_names(connection)
         current = _current(connection)
+        config = alembic_config(connection, progress)
         if current is None and tables & set(metadata.tables):
             _adopt(connection, config, tables)
             action: SyncAction = "adopted"
         else:
+            _settled(connection)
             command.upgrade(config, "head")
             if current is None:
                 action = "created"
@@ -446,15 +475,21 @@ def _adopt(connection: Connection, config: Config, tables: set[str]) -> None:
     differences = compare_connection(connection, metadata)
     if not all(is_pending(d) for d in differences):
         _refuse_drift(differences)
+    _settled(connection)
     command.stamp(config, FIRST_REVISION)
+    _settled(connection)
     command.upgrade(config, "head")
-    remaining = compare_connection(connection, metadata)
+    remaining = compare_connection(_settled(connection), metadata)
     if remaining:
-        # Undone explicitly, since MySQL commits DDL as it goes.
+        # Undone explicitly: each revision committed on its own (and MySQL
+        # commits DDL as it goes).
+        _settled(connection)
         command.downgrade(config, FIRST_REVISION)
+        _settled(connection)
         command.stamp(config, "base")
         if VERSION_TABLE not in tables:
             connection.execute(text(f"DROP TABLE {VERSION_TABLE}"))
+        _settled(connection)
         _refuse_drift(remaining)
 
 
@@ -474,10 +509,13 @@ def analyze(engine: Engine) -> None:
         if not present:
             return
         if backend == "sqlite":
-            # Bounded sampling: ANALYZE stays quick on very large files.
-            connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+            # In full (no ``analysis_limit``): sampled statistics describe the
+            # one-valued ``deleted`` indexes as selective, and every query not
+            # shaped against them - Glance's own on a shared file, an
+            # operator's - then walks ix_images_deleted and sorts the table
+            # (SPEC 3.4).  Full statistics cost one pass over each index.
+            connection.exec_driver_sql("PRAGMA analysis_limit=0")
             connection.exec_driver_sql("ANALYZE")
-            connection.exec_driver_sql("PRAGMA optimize")
         elif backend == "postgresql":
             connection.exec_driver_sql("ANALYZE " + ", ".join(present))
         elif backend in ("mysql", "mariadb"):

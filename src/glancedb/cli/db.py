@@ -32,10 +32,12 @@ def sync_command(state: CLIState) -> None:
     An empty database gets the whole schema; a database created by Glance
     (2024.1) is checked and adopted without changing its data; a glancedb
     database is upgraded.  A schema that differs from glancedb's is an error
-    that names every difference.
+    that names every difference.  glancedb's indexes are built without
+    blocking Glance's writes (PostgreSQL, MySQL); each build and its progress
+    are printed.
     """
     database = state.open(write=True, create=True, check_schema=False)
-    action = database.db_sync()
+    action = database.db_sync(progress=click.echo)
     revision = database.db_version()
     click.echo(f"{_SYNC_MESSAGES[action]}: database at revision {revision} (head).")
 
@@ -97,7 +99,8 @@ def upgrade_command(state: CLIState, revision: str, sql: bool) -> None:
         database = state.open(write=False, check_schema=False)
         click.echo(migration.upgrade_sql(database.engine, revision), nl=False)
         return
-    current = state.open(write=True, check_schema=False).db_upgrade(revision)
+    database = state.open(write=True, check_schema=False)
+    current = database.db_upgrade(revision, progress=click.echo)
     click.echo(f"Database at revision {current or 'base'}.")
 
 

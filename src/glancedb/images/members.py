@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
+    Select,
+    bindparam,
     exists,
     false,
     func,
@@ -51,6 +55,47 @@ MEMBER_COLUMNS: tuple[str, ...] = (
 # given (SPEC 1.4); on update they are ignored.
 _SETTABLE = frozenset({"image_id", "member", "can_share", "status"})
 _BOOKKEEPING = frozenset({"created_at", "updated_at", "deleted", "deleted_at"})
+
+
+@functools.lru_cache(maxsize=64)
+def _find_statement(
+    *,
+    include_deleted: bool,
+    regular: bool,
+    owner_is_null: bool,
+    image: bool,
+    member: bool,
+    status: bool,
+) -> Select[Any]:
+    """The ``image_member_find`` query of one shape, values bound by name.
+
+    Built once per shape (which filters are given, whose view); the values
+    are bound as ``:owner``, ``:image_id``, ``:member`` and ``:status``.
+    """
+    memb = t.image_members
+    stmt = select(*(memb.c[c] for c in MEMBER_COLUMNS))
+    if not include_deleted:
+        stmt = stmt.where(not_deleted(memb.c.deleted))
+    if regular:
+        # An owner of None matches NULLs (SQL's IS NULL, as Glance).
+        owned_by: ColumnElement[bool] = (
+            t.images.c.owner.is_(None) if owner_is_null else t.images.c.owner == bindparam("owner")
+        )
+        member_is: ColumnElement[bool] = (
+            memb.c.member.is_(None) if owner_is_null else memb.c.member == bindparam("owner")
+        )
+        # A correlated EXISTS (one primary-key probe per membership)
+        # keeps image_members the driving table, reached by its image_id
+        # index; a join let SQLite scan images when statistics were stale.
+        owns_image = exists().where(t.images.c.id == memb.c.image_id, owned_by)
+        stmt = stmt.where(or_(member_is, owns_image))
+    if image:
+        stmt = stmt.where(memb.c.image_id == bindparam("image_id"))
+    if member:
+        stmt = stmt.where(memb.c.member == bindparam("member"))
+    if status:
+        stmt = stmt.where(memb.c.status == bindparam("status"))
+    return stmt.order_by(memb.c.id)
 
 
 def _check_member_values(values: dict[str, Any]) -> None:
@@ -239,23 +284,19 @@ class ImageMembersAPI(DatabaseCore):
         given = {"image_id": image_id, "member": member, "status": status}
         if any(given[name] is not None and key is None for name, key in keys.items()):
             return []  # a value no membership can hold
-        memb = t.image_members
-        stmt = select(*(memb.c[c] for c in MEMBER_COLUMNS))
-        if not include_deleted:
-            stmt = stmt.where(not_deleted(memb.c.deleted))
-        if not context_is_admin(context):
-            owner = context_owner(context)
-            # A correlated EXISTS (one primary-key probe per membership)
-            # keeps image_members the driving table, reached by its image_id
-            # index; a join let SQLite scan images when statistics were stale.
-            owns_image = exists().where(t.images.c.id == memb.c.image_id, t.images.c.owner == owner)
-            stmt = stmt.where(or_(memb.c.member == owner, owns_image))
-        for name, key in keys.items():
-            if key is not None:
-                stmt = stmt.where(memb.c[name] == key)
+        owner = None if context_is_admin(context) else context_owner(context)
+        stmt = _find_statement(
+            include_deleted=include_deleted,
+            regular=not context_is_admin(context),
+            owner_is_null=owner is None,
+            image=keys["image_id"] is not None,
+            member=keys["member"] is not None,
+            status=keys["status"] is not None,
+        )
+        params = {"owner": owner, **keys}
         with self._reading() as conn:
-            rows = conn.execute(stmt.order_by(memb.c.id)).mappings().all()
-        return [Record(row) for row in rows]
+            rows = conn.execute(stmt, params).all()
+        return [Record(zip(MEMBER_COLUMNS, row, strict=True)) for row in rows]
 
     @retrying
     def image_member_count(self, context: ContextLike, image_id: str) -> int:

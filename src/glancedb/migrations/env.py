@@ -33,12 +33,16 @@ def run_migrations() -> None:
         raise RuntimeError(
             "glancedb migrations run through glancedb.migration, on a connection it passes in"
         )
+    # One transaction per revision (not one for the whole run): a revision
+    # that builds its indexes online commits its transaction and builds them
+    # outside any (see glancedb.migrations.online).
     context.configure(
         connection=connection,
         target_metadata=metadata,
         version_table=VERSION_TABLE,
         include_object=include_object,
         compare_type=True,
+        transaction_per_migration=True,
     )
     with context.begin_transaction():
         context.run_migrations()
