@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -254,7 +255,10 @@ def test_upgrade_sql_prints_the_pending_revisions_and_changes_nothing(fresh: Dat
     partial = run(url, "db", "upgrade", "--sql")
     assert partial.exit_code == 0, partial.output
     assert "CREATE TABLE images" not in partial.stdout
-    assert "CREATE INDEX ix_glancedb_images_name" in partial.stdout
+    # On PostgreSQL built CONCURRENTLY (outside a transaction), as db sync does.
+    assert re.search(
+        r"CREATE INDEX (CONCURRENTLY IF NOT EXISTS )?ix_glancedb_images_name ", partial.stdout
+    )
     assert fresh.db_version() == migration.FIRST_REVISION
 
 

@@ -92,32 +92,53 @@ def create_index(
     An index of that name that already exists (valid) is kept: a revision
     interrupted after its build re-runs cleanly.
     """
-    conn = op.get_bind()
-    dialect = conn.dialect.name
+    context = op.get_context()
+    dialect = context.dialect.name
     family = "mysql" if dialect in ("mysql", "mariadb") else dialect
     parts = ", ".join((dialect_elements or {}).get(family, elements))
-    report = progress_callback()
     if family == "postgresql":
         using = f" USING {postgresql_using}" if postgresql_using else ""
         where = f" WHERE {postgresql_where}" if postgresql_where else ""
         ddl = f"CREATE INDEX CONCURRENTLY {name} ON {table}{using} ({parts}){where}"
-        with op.get_context().autocommit_block():
-            _build_postgresql(op.get_bind(), name, table, ddl, report)
-        return
-    if _index_exists(conn, table, name):
+        if context.as_sql:  # offline SQL for a DBA: the statement, outside a transaction
+            with context.autocommit_block():
+                op.execute(ddl.replace("CONCURRENTLY", "CONCURRENTLY IF NOT EXISTS", 1))
+            return
+        with context.autocommit_block():
+            _build_postgresql(op.get_bind(), name, table, ddl, progress_callback())
         return
     if family == "mysql":
         ddl = f"CREATE INDEX {name} ON {table} ({parts}) ALGORITHM=INPLACE LOCK=NONE"
+    else:
+        ddl = f"CREATE INDEX {name} ON {table} ({parts})"
+    if context.as_sql:
+        op.execute(ddl)
+        return
+    conn = op.get_bind()
+    report = progress_callback()
+    if _index_exists(conn, table, name):
+        return
+    if family == "mysql":
         _build_mysql(conn, name, table, ddl, report)
         return
     with _reporting(conn, name, table, report):
-        conn.exec_driver_sql(f"CREATE INDEX {name} ON {table} ({parts})")
+        conn.exec_driver_sql(ddl)
 
 
 def drop_index(name: str, table: str) -> None:
     """Drop index ``name`` of ``table`` (concurrently on PostgreSQL), if it exists."""
+    context = op.get_context()
+    dialect = context.dialect.name
+    if context.as_sql:
+        if dialect == "postgresql":
+            with context.autocommit_block():
+                op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+        elif dialect in ("mysql", "mariadb"):
+            op.execute(f"DROP INDEX {name} ON {table}")
+        else:
+            op.execute(f"DROP INDEX IF EXISTS {name}")
+        return
     conn = op.get_bind()
-    dialect = conn.dialect.name
     if dialect == "postgresql":
         with op.get_context().autocommit_block():
             op.get_bind().exec_driver_sql(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
