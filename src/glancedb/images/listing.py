@@ -157,7 +157,7 @@ def page_shape(
         property_shapes = [shape] * len(query.properties)
     return PageShape(
         dialect=dialect,
-        regular=admin_as_user or not context_is_admin(context),
+        regular=bool(admin_as_user) or not context_is_admin(context),
         has_owner=context_owner(context) is not None,
         visibility=query.visibility,
         any_member_status=member_status == "all",
@@ -520,7 +520,7 @@ class ImageListingAPI(DatabaseCore):
                 query.properties,
                 page_limit,
                 index_order=index_serves_order(conn.dialect.name, query.sort),
-                regular=admin_as_user or not context_is_admin(context),
+                regular=bool(admin_as_user) or not context_is_admin(context),
             )
             shape = page_shape(
                 context,

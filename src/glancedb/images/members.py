@@ -286,7 +286,7 @@ class ImageMembersAPI(DatabaseCore):
             return []  # a value no membership can hold
         owner = None if context_is_admin(context) else context_owner(context)
         stmt = _find_statement(
-            include_deleted=include_deleted,
+            include_deleted=bool(include_deleted),
             regular=not context_is_admin(context),
             owner_is_null=owner is None,
             image=keys["image_id"] is not None,

@@ -140,7 +140,7 @@ def load_children(
     properties: dict[str, list[Record]] = {}
     locations: dict[str, list[Record]] = {}
     tag_values: dict[str, list[str]] = {}
-    stmt = children_statement(show_deleted_locations=show_deleted_locations, tags=tags)
+    stmt = children_statement(show_deleted_locations=bool(show_deleted_locations), tags=bool(tags))
     for chunk in chunks(image_ids):
         rows = conn.execute(stmt, {"image_ids": list(chunk)}).all()
         for kind, image_id, row_id, a, b, c, created, updated, deleted_at, deleted in rows:
