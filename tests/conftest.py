@@ -10,7 +10,17 @@ from typing import Any
 import pytest
 
 from glancedb import Database, RequestContext
-from tests.support.backends import BACKENDS, check_reachable, clear_tables, in_ci, make_database
+from tests.support.backends import (
+    BACKENDS,
+    TOPOLOGIES,
+    base_backend,
+    check_reachable,
+    clear_tables,
+    in_ci,
+    make_database,
+    topology_urls,
+    wait_for_standby,
+)
 from tests.support.data_files import (
     METADEFS_DIR_ENV,
     glance_catalogue,
@@ -23,7 +33,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "backends(*names): run the test only on these backends (others are deselected,"
-        " not skipped: a skip in CI means a backend that did not run)",
+        " not skipped: a skip in CI means a backend that did not run); a topology counts as"
+        " its server kind (galera: mysql, pg-standby: postgresql) or by its own name",
+    )
+    config.addinivalue_line(
+        "markers",
+        "topologies: run the test on the topologies too (backends galera and pg-standby,"
+        " started by scripts/topology/*.sh); other tests never run on them",
     )
     config.addinivalue_line(
         "markers",
@@ -43,7 +59,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marker = item.get_closest_marker("backends")
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("backend") if callspec is not None else None
-        if marker is not None and backend is not None and backend not in marker.args:
+        off_topology = backend in TOPOLOGIES and item.get_closest_marker("topologies") is None
+        off_marker = (
+            marker is not None
+            and backend is not None
+            and backend not in marker.args
+            and base_backend(backend) not in marker.args
+        )
+        if off_topology or off_marker:
             dropped.append(item)
         elif catalogue_missing and item.get_closest_marker("glance_catalogue") is not None:
             dropped.append(item)
@@ -99,9 +122,10 @@ def require_backend(backend: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@pytest.fixture(scope="session", params=BACKENDS + TOPOLOGIES)
 def backend(request: pytest.FixtureRequest) -> str:
-    """The backend name a test runs on (every test runs on all three)."""
+    """The backend name a test runs on (every test runs on all three; the tests
+    marked ``topologies`` on ``galera`` and ``pg-standby`` too)."""
     name: str = request.param
     require_backend(name)
     return name
@@ -124,9 +148,11 @@ def pristine(backend: str, tmp_root: str) -> Iterator[PristineDatabases]:
 
 
 @pytest.fixture
-def db(session_db: Database) -> Database:
+def db(session_db: Database, backend: str) -> Database:
     """A synced database of the current backend, emptied before the test."""
     clear_tables(session_db)
+    if backend == "pg-standby":
+        wait_for_standby(*topology_urls(backend))
     return session_db
 
 

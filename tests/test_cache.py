@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 
@@ -183,3 +184,72 @@ def test_facade_exposes_cache_calls() -> None:
         "delete_all_cached_images",
     ):
         assert callable(getattr(api, name))
+
+
+def test_node_reference_get_all_counts_what_each_node_holds(
+    nodes: Database, admin_ctx: RequestContext
+) -> None:
+    nodes.node_reference_create(admin_ctx, "http://node-3:9292")
+    nodes.insert_cache_details(admin_ctx, NODE, "image-1", 100)
+    nodes.insert_cache_details(admin_ctx, NODE, "image-2", 2**40)
+    nodes.insert_cache_details(admin_ctx, OTHER, "image-1", 100)
+    listed = nodes.node_reference_get_all(admin_ctx)
+    assert [(n.node_reference_url, n.cached_images, n.total_size) for n in listed] == [
+        (NODE, 2, 100 + 2**40),
+        (OTHER, 1, 100),
+        ("http://node-3:9292", 0, 0),
+    ]
+    assert all(isinstance(n["node_reference_id"], int) for n in listed)
+
+
+# --- hostile input (SPEC 12): the leaks the fuzz test found ---------------------------
+
+
+def test_cache_lookups_by_values_no_row_can_hold(
+    nodes: Database, admin_ctx: RequestContext
+) -> None:
+    nodes.insert_cache_details(admin_ctx, NODE, "img-1", 1024)
+    for url in ("http://nul\x00", "http://\U0001f600", "http://\ud800"):
+        with pytest.raises(exception.NotFound):
+            nodes.node_reference_get_by_url(admin_ctx, url)
+        with pytest.raises(exception.NotFound):
+            nodes.insert_cache_details(admin_ctx, url, "img-2", 1)
+        assert nodes.get_cached_images(admin_ctx, url) == []
+        assert nodes.get_least_recently_accessed(admin_ctx, url) is None
+        assert nodes.get_hit_count(admin_ctx, "img-1", url) == 0
+        assert nodes.is_image_cached_for_node(admin_ctx, url, "img-1") is False
+        nodes.update_hit_count(admin_ctx, "img-1", url)
+        nodes.delete_cached_image(admin_ctx, "img-1", url)
+        nodes.delete_all_cached_images(admin_ctx, url)
+    for image_id in ("img\x00", "\U0001f600", 2**70):
+        assert nodes.get_cached_nodes(admin_ctx, image_id) == []  # type: ignore[arg-type]
+        assert nodes.get_hit_count(admin_ctx, image_id, NODE) == 0  # type: ignore[arg-type]
+        assert nodes.is_image_cached_for_node(admin_ctx, NODE, image_id) is False  # type: ignore[arg-type]
+    assert nodes.get_cached_nodes(admin_ctx, "img-1") == [NODE]
+    with pytest.raises(exception.Invalid, match="node_reference_url"):
+        nodes.get_cached_images(admin_ctx, [NODE])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "match"),
+    [
+        ({"image_id": ["img"]}, "image_id"),
+        ({"image_id": "img\x00"}, "NUL"),
+        ({"filesize": 2**64}, "filesize"),
+        ({"filesize": "big"}, "filesize"),
+        ({"hits": 2**31}, "hits"),
+        ({"checksum": ["c"]}, "checksum"),
+        ({"last_accessed": 1e300}, "last_accessed"),
+        ({"last_accessed": float("nan")}, "last_accessed"),
+        ({"last_modified": -(2**62)}, "last_modified"),
+        ({"last_modified": "yesterday"}, "last_modified"),
+    ],
+    ids=repr,
+)
+def test_hostile_cache_details_are_invalid(
+    nodes: Database, admin_ctx: RequestContext, arguments: dict[str, Any], match: str
+) -> None:
+    values: dict[str, Any] = {"image_id": "img-1", "filesize": 1, **arguments}
+    with pytest.raises(exception.Invalid, match=match):
+        nodes.insert_cache_details(admin_ctx, NODE, **values)
+    assert count_rows(nodes, t.cached_images) == 0

@@ -45,9 +45,10 @@ def test_load_reports_broken_files_and_exits_non_zero(db: Database, tmp_path: Pa
     write_json(tmp_path, "missing-keys.json", {"display_name": "no namespace"})
     result = run(db, "load", "--path", str(tmp_path))
     assert result.exit_code == 1
-    assert "malformed.json: invalid JSON" in result.output
-    assert "missing-keys.json: missing the required key 'namespace'" in result.output
-    assert "Error: 2 of 3 files failed" in result.output
+    # Each failure is reported once, with its reason.
+    assert result.output.count("malformed.json: invalid JSON") == 1
+    assert result.output.count("missing-keys.json: missing the required key 'namespace'") == 1
+    assert "Error: 2 of 3 files failed" in result.stderr
     assert "Traceback" not in result.output
     assert list(snapshot(db)) == ["Test::Sample"]
 
@@ -107,7 +108,7 @@ def test_export_then_unload(db: Database, tmp_path: Path) -> None:
     assert exported.exit_code == 0, exported.output
     assert "1 namespaces exported" in exported.output
     assert os.listdir(tmp_path / "out") == ["Test-Sample.json"]
-    unloaded = run(db, "unload")
+    unloaded = run(db, "unload", "--yes")
     assert unloaded.exit_code == 0, unloaded.output
     assert "metadef_namespaces" in unloaded.output
     assert set(metadef_row_counts(db).values()) == {0}
@@ -119,3 +120,18 @@ def test_path_is_required() -> None:
     result = CliRunner().invoke(main, ["--db-url", "sqlite://", "metadefs", "load"])
     assert result.exit_code == 2
     assert "--path" in result.output
+
+
+def test_unload_asks_for_confirmation(db: Database, tmp_path: Path) -> None:
+    write_json(tmp_path, "good.json", sample())
+    assert run(db, "load", "--path", str(tmp_path)).exit_code == 0
+    declined = CliRunner().invoke(main, ["--db-url", url_of(db), "metadefs", "unload"], input="n\n")
+    assert declined.exit_code == 1
+    assert "Delete every metadata definition" in declined.stderr
+    assert "Nothing deleted" in declined.stderr
+    no_answer = CliRunner().invoke(main, ["--db-url", url_of(db), "metadefs", "unload"], input="")
+    assert no_answer.exit_code == 1 and "Nothing deleted" in no_answer.stderr
+    assert list(snapshot(db)) == ["Test::Sample"]
+    accepted = CliRunner().invoke(main, ["--db-url", url_of(db), "metadefs", "unload"], input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert set(metadef_row_counts(db).values()) == {0}

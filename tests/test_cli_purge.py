@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from glancedb import Database
-from glancedb.cli import main
 from glancedb.models import tables as t
+from tests.support.cli import console_script, invoke, invoke_on, process_env
 from tests.support.factories import (
     child_row,
     count_rows,
@@ -22,8 +24,7 @@ from tests.support.factories import (
 
 
 def run(db: Database, *args: str) -> Any:
-    url = db.url.render_as_string(hide_password=False)
-    return CliRunner().invoke(main, ["--db-url", url, "db", *args])
+    return invoke_on(db, "db", *args)
 
 
 def populate(db: Database) -> None:
@@ -122,11 +123,74 @@ def test_bad_arguments_exit_non_zero(
 
 
 def test_database_error_exits_non_zero(tmp_path: Any) -> None:
-    # A database without the schema: the purge fails, loudly.
-    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
-    result = CliRunner().invoke(
-        main, ["--db-url", url, "db", "purge", "--age-in-days", "1", "--max-rows", "-1"]
-    )
+    # A database without the schema: the purge refuses, saying what to run.
+    path = tmp_path / "empty.sqlite"
+    Database(f"sqlite:///{path}").engine.connect().close()
+    result = invoke("--db-url", f"sqlite:///{path}", "db", "purge", "--max-rows", "-1")
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error:")
+    assert result.stderr.startswith("Error: SchemaError: The database is empty")
     assert "Traceback" not in result.output
+
+
+def test_batch_size(db: Database) -> None:
+    populate(db)
+    result = run(db, "purge", "--max-rows", "-1", "--batch-size", "4")
+    assert result.exit_code == 0, result.output
+    # 15 properties in batches of at most 4: 4 progress lines.
+    assert len([line for line in result.stderr.splitlines() if "image_properties" in line]) == 4
+    assert table_lines(result.stdout)["image_properties"] == ["15"]
+    assert run(db, "purge", "--batch-size", "0").exit_code == 2
+
+
+def test_ctrl_c_prints_what_was_purged_and_exits_130(tmp_path: Path) -> None:
+    """SIGINT to the real process in the middle of a purge."""
+    path = tmp_path / "big.sqlite"
+    database = Database(f"sqlite:///{path}")
+    database.db_sync()
+    old = days_ago(60)
+    images = [image_row(deleted=True, deleted_at=old, status="deleted") for _ in range(20)]
+    insert(database, t.images, images)
+    rows = [
+        child_row(t.image_properties, image["id"], deleted=True, deleted_at=old)
+        for image in images
+        for _ in range(1000)
+    ]
+    insert(database, t.image_properties, rows)
+    total = count_rows(database, t.image_properties)
+    database.dispose()
+    process = subprocess.Popen(
+        [
+            console_script(),
+            "--db-url",
+            f"sqlite:///{path}",
+            "db",
+            "purge",
+            "--max-rows",
+            "-1",
+            "--batch-size",
+            "20",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=process_env(),
+    )
+    assert process.stderr is not None
+    progress = []
+    for line in process.stderr:
+        progress.append(line)
+        if "image_properties: purged" in line and len(progress) >= 3:
+            break
+    process.send_signal(signal.SIGINT)
+    stdout, rest = process.communicate(timeout=120)
+    stderr = "".join(progress) + rest
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    reported = int(table_lines(stdout)["image_properties"][0])
+    assert 0 < reported < total
+    assert f"Interrupted: {reported + int(table_lines(stdout).get('tasks', ['0'])[0])}" in stderr
+    assert "already purged stay purged" in stderr
+    remaining = count_rows(Database(f"sqlite:///{path}"), t.image_properties)
+    # What the summary says was purged is purged (a batch committing as the
+    # signal lands may be missing from it).
+    assert total - reported - 20 <= remaining <= total - reported

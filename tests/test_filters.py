@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -267,8 +268,9 @@ def test_limits() -> None:
     assert check_limit(None) is None
     assert check_limit(0) == 0
     assert check_limit(25) == 25
-    for bad in (-1, "x", 1.5, True):
-        with pytest.raises(exception.Invalid):
+    assert check_limit(2**63 - 1) == 2**63 - 1
+    for bad in (-1, "x", 1.5, True, 2**63, str(2**64), [5], {"limit": 5}):
+        with pytest.raises(exception.Invalid, match="limit"):
             check_limit(bad)
 
 
@@ -277,3 +279,107 @@ def test_parse_query_combines_filters_and_sort() -> None:
     assert query.sort[0] == SortKey("size", "asc")
     assert query.conditions == (ColumnCondition("name", "eq", "x"),)
     assert query.is_public is True
+
+
+# --- hostile input (SPEC 12): the leaks the fuzz test found ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("filters", "key"),
+    [
+        ({"name": ["a", "list"]}, "name"),
+        ({"owner": {"a": "dict"}}, "owner"),
+        ({"checksum": ["x"]}, "checksum"),
+        ({"os_distro": {"nested": 1}}, "os_distro"),
+        ({"properties": {"os_distro": ["x"]}}, "os_distro"),
+        ({"tags": [["nested"]]}, "tags"),
+        ({"tags": [b"bytes"]}, "tags"),
+        ({"min_disk": {1}}, "min_disk"),
+        ({"size_min": [1]}, "size_min"),
+        ({"created_at": ["gt:2024-01-01T00:00:00"]}, "created_at"),
+    ],
+    ids=repr,
+)
+def test_a_non_scalar_filter_value_is_invalid_naming_the_key(
+    filters: dict[str, Any], key: str
+) -> None:
+    with pytest.raises(exception.Invalid, match=key):
+        parse_filters(filters)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"name": "nul\x00"},
+        {"name": "in:a,b\x00"},
+        {"checksum": "\x00"},
+        {"owner": "lone\ud800"},
+        {"os_distro": "x\x00"},
+        {"properties": {"os\x00distro": "x"}},
+        {"tags": ["a\x00"]},
+    ],
+    ids=repr,
+)
+def test_nul_and_lone_surrogates_in_filter_values_are_invalid(filters: dict[str, Any]) -> None:
+    with pytest.raises(exception.InvalidParameterValue, match="NUL"):
+        parse_filters(filters)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"name": "\U0001f600"},
+        {"name": "eq:\U0001f600"},
+        {"name": "in:\U0001f600"},
+        {"checksum": "\U0001f600"},
+        {"owner": "\U0001f600"},
+        {"os_distro": "\U0001f600"},
+        {"properties": {"\U0001f600": "x"}},
+        {"tags": ["ok", "\U0001f600"]},
+    ],
+    ids=repr,
+)
+def test_four_byte_filter_values_match_nothing(filters: dict[str, Any]) -> None:
+    assert parse_filters(filters).matches_nothing
+
+
+def test_four_byte_items_of_an_in_list_are_dropped() -> None:
+    query = parse_filters({"name": "in:a,\U0001f600,b"})
+    assert query.conditions == (ColumnCondition("name", "in", ("a", "b")),)
+    assert not query.matches_nothing
+
+
+@pytest.mark.parametrize(
+    ("filters", "error"),
+    [
+        ({"min_disk": 2**64}, exception.InvalidParameterValue),
+        ({"size": -(2**63) - 1}, exception.InvalidParameterValue),
+        ({"size_min": 2**63}, exception.InvalidFilterRangeValue),
+        ({"virtual_size_max": float("inf")}, exception.InvalidFilterRangeValue),
+        ({"size_max": "1" * 30}, exception.InvalidFilterRangeValue),
+        ({"visibility": ["public"]}, exception.InvalidParameterValue),
+        (
+            {
+                "changes-since": datetime.datetime.min.replace(
+                    tzinfo=datetime.timezone(datetime.timedelta(hours=1))
+                )
+            },
+            exception.Invalid,
+        ),
+    ],
+    ids=repr,
+)
+def test_integers_beyond_64_bits_and_odd_types_are_invalid(
+    filters: dict[str, Any], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        parse_filters(filters)
+
+
+def test_sort_options_of_odd_types() -> None:
+    for key in (5, [5], ["name", ["size"]], {"name": 1}):
+        with pytest.raises(exception.InvalidSortKey):
+            parse_sort(key, None)  # type: ignore[arg-type]
+    for direction in (5, [None], {"asc"}, ["asc", ["desc"]]):
+        with pytest.raises(exception.InvalidSortDir):
+            parse_sort(["name", "size"], direction)  # type: ignore[arg-type]

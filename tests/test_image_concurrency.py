@@ -3,7 +3,9 @@
 16 threads race to move the same queued image to ``saving``: exactly one
 wins, the others get Conflict and write nothing.  Repeated over 50 images on
 every backend (SQLite serialises writers with BEGIN IMMEDIATE, so it must
-give the same answer).
+give the same answer), and on the topologies: on Galera the contenders are
+spread over the three nodes (one database per node), so the race is decided
+by certification.
 """
 
 from __future__ import annotations
@@ -15,14 +17,26 @@ import pytest
 
 from glancedb import Database, RequestContext
 from glancedb.exception import Conflict
+from tests.support.backends import peer_databases
+
+pytestmark = pytest.mark.topologies
 
 THREADS = 16
 ROUNDS = 50
 
 
+def contenders(backend: str, db: Database) -> list[Database]:
+    """The racing databases: one per Galera node, else one shared by the threads."""
+    return peer_databases(
+        backend, db, 3 if backend == "galera" else 1, pool_size=THREADS + 4, max_overflow=0
+    )
+
+
 @pytest.mark.slow
-def test_from_state_race_has_exactly_one_winner(db: Database, ctx: RequestContext) -> None:
-    racer = Database(db.engine.url, pool_size=THREADS + 4, max_overflow=0)
+def test_from_state_race_has_exactly_one_winner(
+    backend: str, db: Database, ctx: RequestContext
+) -> None:
+    racers = contenders(backend, db)
     try:
         image_ids = [
             db.image_create(ctx, {"status": "queued", "owner": "tenant-a", "name": "start"})["id"]
@@ -33,7 +47,7 @@ def test_from_state_race_has_exactly_one_winner(db: Database, ctx: RequestContex
         def attempt(image_id: str, contender: int) -> str:
             barrier.wait(timeout=30)
             try:
-                racer.image_update(
+                racers[contender % len(racers)].image_update(
                     ctx,
                     image_id,
                     {"status": "saving", "name": f"winner-{contender}"},
@@ -51,20 +65,22 @@ def test_from_state_race_has_exactly_one_winner(db: Database, ctx: RequestContex
                 winners = [o for o in outcomes if o != "conflict"]
                 assert len(winners) == 1, outcomes
                 assert outcomes.count("conflict") == THREADS - 1
-                final = db.image_get(ctx, image_id)
-                # Only the winner wrote: its name, the new status.
+                # Only the winner wrote: its name, the new status (read from
+                # the primary: the racers' writes are not this database's own).
+                final = racers[0].image_get(ctx, image_id)
                 assert (final["status"], final["name"]) == ("saving", winners[0])
     finally:
-        racer.dispose()
+        for racer in racers:
+            racer.dispose()
 
 
 @pytest.mark.slow
 def test_concurrent_updates_of_one_new_property_never_duplicate(
-    db: Database, ctx: RequestContext
+    backend: str, db: Database, ctx: RequestContext
 ) -> None:
     """Updaters adding the same new property serialise on the image row: the
     later ones update the row the first inserted (no Duplicate)."""
-    racer = Database(db.engine.url, pool_size=THREADS + 4, max_overflow=0)
+    racers = contenders(backend, db)
     try:
         image_ids = [
             db.image_create(ctx, {"status": "active", "owner": "tenant-a"})["id"] for _ in range(5)
@@ -73,13 +89,15 @@ def test_concurrent_updates_of_one_new_property_never_duplicate(
 
         def attempt(image_id: str, contender: int) -> None:
             barrier.wait(timeout=30)
+            racer = racers[contender % len(racers)]
             racer.image_update(ctx, image_id, {"properties": {"shared": f"v{contender}"}})
 
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
             for image_id in image_ids:
                 for future in [pool.submit(attempt, image_id, n) for n in range(THREADS)]:
                     future.result(timeout=60)
-                (prop,) = db.image_get(ctx, image_id)["properties"]
+                (prop,) = racers[0].image_get(ctx, image_id)["properties"]
                 assert prop["name"] == "shared" and prop["deleted"] is False
     finally:
-        racer.dispose()
+        for racer in racers:
+            racer.dispose()

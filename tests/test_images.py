@@ -83,6 +83,45 @@ def test_create_returns_full_image_dict(db: Database, ctx: RequestContext) -> No
     assert pickle.loads(pickle.dumps(image)) == image
 
 
+def test_create_returns_what_get_reads_in_constant_statements(
+    db: Database, ctx: RequestContext, admin_ctx: Any
+) -> None:
+    """The created image is not read back: the INSERTs return what they stored,
+    which is exactly what image_get reads (microseconds, orders, deleted
+    locations left out), in three statements whatever the number of children."""
+
+    def created(n: int) -> tuple[Record, int]:
+        values: dict[str, Any] = {
+            "status": "active",
+            "name": f"img-{n}",
+            "owner": "tenant-a",
+            "size": 2**40,
+            "created_at": datetime.datetime(2020, 1, 2, 3, 4, 5),
+            "properties": {f"p{i:02d}": f"v{i}" for i in range(n)},
+            "locations": [
+                {"url": f"file:///{i}", "metadata": {"i": i, "t": [1, 2]}, "status": "active"}
+                for i in range(n)
+            ]
+            + [{"url": "file:///gone", "metadata": {}, "status": "deleted"}],
+        }
+        with count_statements(db) as counter:
+            image = db.image_create(ctx, values)
+        return image, counter.count
+
+    small, small_count = created(1)
+    big, big_count = created(30)
+    assert small_count == big_count == 3
+    for image in (small, big):
+        assert image == db.image_get(ctx, image["id"])
+        assert [p["name"] for p in image["properties"]] == sorted(
+            p["name"] for p in image["properties"]
+        )
+        assert "file:///gone" not in [loc["url"] for loc in image["locations"]]
+    assert db.image_create(ctx, {"status": "active"}, v1_mode=True) == db.image_get(
+        ctx, db.image_get_all(admin_ctx, limit=1)[0]["id"], v1_mode=True
+    )
+
+
 def test_create_coercions(db: Database, ctx: RequestContext) -> None:
     image = create(
         db, ctx, size="12", min_ram=None, min_disk="3", protected=1, owner="", os_hidden=1
@@ -650,12 +689,19 @@ def test_get_costs_constant_statements(db: Database, ctx: RequestContext) -> Non
     with count_statements(db) as full_count:
         got = db.image_get(ctx, full["id"])
     assert len(got["properties"]) == 50 and len(got["locations"]) == 10
-    assert full_count.count == bare_count.count <= 3
-    # A member reading a shared image pays one membership query, not more.
+    # The image row (with the caller's membership), then all its children.
+    assert full_count.count == bare_count.count == 2
+    # A member reading a shared image pays nothing more: the membership is
+    # read with the image row.
     add_member(db, full["id"], "tenant-b")
     with count_statements(db) as member_count:
-        db.image_get(RequestContext(project_id="tenant-b"), full["id"])
-    assert member_count.count == full_count.count + 1
+        got = db.image_get(RequestContext(project_id="tenant-b"), full["id"])
+    assert member_count.count == full_count.count
+    assert len(got["properties"]) == 50 and len(got["locations"]) == 10
+    # A project that is no member is refused by the same one statement.
+    with count_statements(db) as refused, pytest.raises(Forbidden):
+        db.image_get(RequestContext(project_id="tenant-c"), full["id"])
+    assert refused.count == 1
 
 
 # --- image_restore --------------------------------------------------------------------
@@ -780,3 +826,103 @@ def test_four_byte_rule_for_all_inputs(
         image = create(session_db, ctx, **values)
         assert image["name"] == name
         assert image["locations"][0]["url"] == url
+
+
+# --- hostile input (SPEC 12): the leaks the fuzz test found ---------------------------
+
+UTC_PLUS_1 = datetime.timezone(datetime.timedelta(hours=1))
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ({"name": "nul\x00name"}, "NUL"),
+        ({"properties": {"key": "v\x00"}}, "NUL"),
+        ({"properties": {"ke\x00y": "v"}}, "NUL"),
+        ({"locations": [{"url": "file:///\x00", "metadata": {}}]}, "NUL"),
+        ({"locations": [{"url": "file:///a", "metadata": {"k": ["\x00"]}}]}, "NUL"),
+        ({"size": 2**64}, "size"),
+        ({"virtual_size": -(2**63) - 1}, "virtual_size"),
+        ({"min_ram": -(2**31) - 1}, "min_ram"),
+        ({"min_disk": 2**100}, "min_disk"),
+        ({"size": float("inf")}, "size"),
+        ({"size": float("nan")}, "size"),
+        ({"name": ["a", "list"]}, "name"),
+        ({"owner": {"a": "dict"}}, "owner"),
+        ({"protected": {"a": "dict"}}, "protected"),
+        ({"status": ["queued"]}, "status"),
+        ({"visibility": {"public"}}, "visibility"),
+        ({"properties": {"key": {"nested": "dict"}}}, "key"),
+        ({"properties": {"key": ["a"]}}, "key"),
+        ({"properties": {"key": b"bytes"}}, "key"),
+        ({"properties": ["not", "a", "dict"]}, "properties"),
+        ({"created_at": datetime.datetime.min.replace(tzinfo=UTC_PLUS_1)}, "created_at"),
+        ({"deleted_at": "2024-01-01"}, "deleted_at"),
+        ({"locations": [{"url": "file:///a", "id": [1]}]}, "location id"),
+    ],
+    ids=repr,
+)
+def test_unstorable_values_are_invalid_and_write_nothing(
+    db: Database, ctx: RequestContext, values: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(Invalid, match=match):
+        db.image_create(ctx, {"status": "queued", **values})
+    assert row_counts(db) == dict.fromkeys(row_counts(db), 0)
+    image = create(db, ctx, name="ok", properties={"a": "1"})
+    before = snapshot(db)
+    if set(values) & {"created_at", "deleted_at"}:
+        return  # ignored on update (SPEC 1.4)
+    with pytest.raises(Invalid, match=match):
+        db.image_update(ctx, image["id"], values)
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize(
+    "image_id",
+    ["nul\x00", "\U0001f600", "lone\ud800", "x" * 37, 2**70],
+    ids=["nul", "four-byte", "surrogate", "too-long", "huge-int"],
+)
+def test_ids_no_image_can_have_are_not_found(
+    db: Database, ctx: RequestContext, image_id: Any
+) -> None:
+    """Never sent to the database (PostgreSQL rejects NUL, MySQL's utf8 the 4-byte text)."""
+    for call in (
+        lambda: db.image_get(ctx, image_id),
+        lambda: db.image_update(ctx, image_id, {"name": "x"}),
+        lambda: db.image_destroy(ctx, image_id),
+        lambda: db.image_restore(ctx, image_id),
+        lambda: db.image_location_add(ctx, image_id, {"url": "file:///a"}),
+        lambda: db.image_tag_create(ctx, image_id, "tag"),
+        lambda: db.image_get_all(ctx, marker=image_id),
+    ):
+        with pytest.raises(ImageNotFound):
+            call()
+    assert db.is_image_visible(ctx, {"id": image_id, "owner": "b", "visibility": "shared"}) is False
+    assert row_counts(db) == dict.fromkeys(row_counts(db), 0)
+
+
+@pytest.mark.parametrize("image_id", [["a-list"], {"a": "dict"}, b"bytes", object()], ids=repr)
+def test_non_scalar_ids_are_invalid_naming_the_parameter(
+    db: Database, ctx: RequestContext, image_id: Any
+) -> None:
+    with pytest.raises(Invalid, match="image id"):
+        db.image_get(ctx, image_id)
+    with pytest.raises(Invalid, match="marker"):
+        db.image_get_all(ctx, marker=image_id)
+
+
+def test_update_options_of_the_wrong_type(db: Database, ctx: RequestContext) -> None:
+    image = create(db, ctx, status="active", properties={"a": "1"})
+    before = snapshot(db)
+    with pytest.raises(Invalid, match="atomic_props"):
+        db.image_update(ctx, image["id"], {"name": "x"}, atomic_props=[["nested"]])
+    with pytest.raises(Invalid, match="atomic_props"):
+        db.image_update(ctx, image["id"], {"name": "x"}, atomic_props=5)  # type: ignore[arg-type]
+    with pytest.raises(Invalid, match="from_state"):
+        db.image_update(ctx, image["id"], {"name": "x"}, from_state=["active"])  # type: ignore[arg-type]
+    with pytest.raises(Invalid, match="image values"):
+        db.image_update(ctx, image["id"], ["name", "x"])  # type: ignore[arg-type]
+    # A from_state no image can be in is a conflict like any other wrong state.
+    with pytest.raises(Conflict):
+        db.image_update(ctx, image["id"], {"name": "x"}, from_state="act\x00ive")
+    assert snapshot(db) == before

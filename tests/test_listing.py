@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from benchmarks.catalogue import build_catalogue, generate
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from glancedb import Database, RequestContext, exception
 from glancedb.images.listing import page_statement
@@ -15,6 +15,7 @@ from glancedb.images.listing_filters import parse_query
 from glancedb.models import tables as t
 from tests.support.backends import count_statements
 from tests.support.factories import image_row, insert, insert_image, next_time
+from tests.support.plans import explained_page
 
 A, B = "tenant-a", "tenant-b"
 
@@ -99,6 +100,24 @@ def test_member_status(db: Database, world: dict[str, str], ctx: RequestContext)
     }
     with pytest.raises(exception.Invalid, match="'bogus'"):
         db.image_get_all(ctx, member_status="bogus")
+
+
+def test_member_status_none_matches_no_membership(
+    db: Database, world: dict[str, str], ctx: RequestContext, other_ctx: RequestContext
+) -> None:
+    """As in Glance (``status = NULL`` matches no row): shares by membership are
+    left out, public, community-own and own images stay."""
+    own_and_public = {"pub_a", "priv_a", "shared_a", "comm_a", "pub_b"}
+    assert listed(db, ctx, member_status=None) == own_and_public
+    assert listed(db, ctx, member_status=None, filters={"visibility": "shared"}) == {"shared_a"}
+    assert listed(db, ctx, member_status=None, filters={"visibility": "all"}) == (
+        own_and_public | {"comm_b"}
+    )
+    # The owner of shared images still sees them, members or not.
+    assert {"shared_b", "shared_b_pending"} <= listed(db, other_ctx, member_status=None)
+    admin = RequestContext(is_admin=True)
+    assert listed(db, admin, member_status=None) == listed(db, admin)
+    assert listed(db, admin, member_status=None, admin_as_user=True) == {"pub_a", "pub_b"}
 
 
 def test_visibility_filter_for_a_tenant(
@@ -608,8 +627,9 @@ def test_catalogue_pages_match_the_rules(db: Database) -> None:
         seen.extend(ids(page))
         marker = page[-1]["id"]
     assert seen == expected
-    # The first page costs 4 statements, every later one (marker lookup) 5.
-    assert counts == [4] + [5] * (len(counts) - 1)
+    # The first page costs 2 statements (the page, its children with their
+    # tags), every later one 3 (the marker lookup).
+    assert counts == [2] + [3] * (len(counts) - 1)
 
 
 @pytest.mark.backends("sqlite")  # PostgreSQL and MySQL plans: see the benchmark
@@ -648,3 +668,113 @@ def test_sqlite_plan_walks_created_at_without_statistics(db: Database, backend: 
                 )
             assert "USING INDEX created_at_image_idx" in plan, (filters, plan)
             assert "ix_images_deleted" not in plan and "visibility_image_idx" not in plan
+
+
+# --- hostile input (SPEC 12): the leaks the fuzz test found ---------------------------
+
+
+def test_hostile_filter_values_get_the_same_answer_everywhere(
+    db: Database, admin_ctx: RequestContext
+) -> None:
+    insert_image(db, name="plain", tags=["t"], properties={"os_distro": "x"})
+    # A list or dict where one value belongs: Invalid naming the key.
+    for filters, key in (
+        ({"name": ["plain"]}, "name"),
+        ({"os_distro": {"x": 1}}, "os_distro"),
+        ({"properties": {"os_distro": ["x"]}}, "os_distro"),
+    ):
+        with pytest.raises(exception.Invalid, match=key):
+            db.image_get_all(admin_ctx, filters=filters)
+    # NUL (PostgreSQL cannot receive it): Invalid on every backend.
+    for filters in ({"name": "pl\x00ain"}, {"os_distro": "\x00"}, {"tags": ["\x00"]}):
+        with pytest.raises(exception.InvalidParameterValue, match="NUL"):
+            db.image_get_all(admin_ctx, filters=filters)
+    # A 4-byte character (MySQL's utf8 columns cannot compare it): no image has one.
+    for filters in (
+        {"name": "\U0001f600"},
+        {"name": "in:plain,\U0001f600"},
+        {"os_distro": "\U0001f600"},
+        {"tags": ["\U0001f600"]},
+        {"properties": {"\U0001f600": "x"}},
+    ):
+        found = names(db.image_get_all(admin_ctx, filters=filters))
+        assert found == (["plain"] if "in:" in str(filters) else []), filters
+    # Integers beyond 64 bits (SQLite's driver overflows).
+    with pytest.raises(exception.InvalidParameterValue, match="min_disk"):
+        db.image_get_all(admin_ctx, filters={"min_disk": 2**64})
+    with pytest.raises(exception.InvalidFilterRangeValue, match="size_min"):
+        db.image_get_all(admin_ctx, filters={"size_min": -(2**63) - 1})
+    with pytest.raises(exception.Invalid, match="limit"):
+        db.image_get_all(admin_ctx, limit=2**64)
+    with pytest.raises(exception.ImageNotFound):
+        db.image_get_all(admin_ctx, marker=2**64)  # type: ignore[arg-type]
+    with pytest.raises(exception.Invalid, match="member status"):
+        db.image_get_all(admin_ctx, member_status=["accepted"])  # type: ignore[arg-type]
+    with pytest.raises(exception.InvalidSortKey):
+        db.image_get_all(admin_ctx, sort_key=7)  # type: ignore[arg-type]
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+@pytest.mark.parametrize("key", ["name", "size"])
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+@pytest.mark.parametrize("deep", [False, True], ids=["first", "marker"])
+def test_sorted_pages_walk_the_order_index(
+    db: Database, backend: str, key: str, direction: str, deep: bool
+) -> None:
+    """A page sorted by name or size walks glancedb's order index (first and
+    later pages, both directions) instead of reading and sorting every match:
+    the index is on the very expression the keyset orders by, as sent."""
+    rows = [
+        image_row(
+            name=None if i % 9 == 0 else f"image-{i % 40:02d}",
+            size=None if i % 7 == 0 else (i % 30) * 1024,
+            owner=f"tenant-{i % 5}",
+            visibility=("public", "private", "shared")[i % 3],
+        )
+        for i in range(400)
+    ]
+    insert(db, t.images, rows)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    tenant = RequestContext(project_id="tenant-1")
+    plan = explained_page(
+        db,
+        lambda: db.image_get_all(
+            tenant,
+            filters={"deleted": False},
+            sort_key=[key],
+            sort_dir=[direction],
+            limit=10,
+            marker=rows[1]["id"] if deep else None,
+        ),
+    )
+    index = f"ix_glancedb_images_{key}_order"
+    assert index in plan and "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+def test_statements_are_built_once_and_hit_the_compiled_cache(db: Database) -> None:
+    """Calls of one shape reuse one statement: SQLAlchemy compiles each SQL
+    statement once (the same compiled object every time) and only the bound
+    values change - different projects, filter values, markers and limits."""
+    rows = [image_row(owner=f"tenant-{i % 3}", visibility="shared") for i in range(12)]
+    insert(db, t.images, rows)
+    compiled: dict[str, set[int]] = {}
+
+    def keep(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _m: Any) -> None:
+        compiled.setdefault(statement, set()).add(id(context.compiled))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        for i in range(3):
+            context = RequestContext(project_id=f"tenant-{i}")
+            filters = {"deleted": False, "status": f"status-{i}", "os_distro": f"distro-{i}"}
+            db.image_get_all(context, filters=filters, limit=5 + i)
+            page = db.image_get_all(context, filters={"deleted": False}, limit=2 + i)
+            db.image_get_all(context, filters={"deleted": False}, limit=3, marker=page[-1]["id"])
+            db.image_get(context, page[0]["id"])
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    reused = {
+        sql: ids for sql, ids in compiled.items() if not sql.lstrip().upper().startswith("BEGIN")
+    }
+    assert reused and all(len(ids) == 1 for ids in reused.values()), reused

@@ -200,7 +200,7 @@ class Call:
     owner: str | None
     is_admin: bool
     admin_as_user: bool
-    member_status: str
+    member_status: str | None
     visibility: str | None
     is_public: bool | None
 
@@ -210,7 +210,7 @@ call_strategy = st.builds(
     owner=st.sampled_from([*MEMBERS, "tenant-c", None]),
     is_admin=st.booleans(),
     admin_as_user=st.booleans(),
-    member_status=st.sampled_from(["accepted", "pending", "rejected", "all"]),
+    member_status=st.sampled_from(["accepted", "pending", "rejected", "all", None]),
     visibility=st.sampled_from([None, "public", "private", "shared", "community", "all"]),
     is_public=st.sampled_from([None, True, False]),
 )

@@ -30,6 +30,7 @@ from glancedb.images.listing_properties import PropertyShape, probe_limit
 from glancedb.models import tables as t
 from tests.support.backends import clear_tables, count_statements
 from tests.support.factories import image_row, insert, property_row, tag_row
+from tests.support.plans import explained_page
 
 A, B = "tenant-a", "tenant-b"
 T0 = datetime.datetime(2031, 5, 1)
@@ -56,6 +57,7 @@ def forced(pattern: Sequence[PropertyShape]) -> Iterator[None]:
         _limit: int | None,
         *,
         index_order: bool = True,
+        regular: bool = True,
     ) -> tuple[PropertyShape, ...]:
         return tuple(pattern[i % len(pattern)] for i in range(len(properties)))
 
@@ -254,13 +256,49 @@ def test_probe_picks_the_shape(db: Database, backend: str, admin_ctx: RequestCon
         assert all(DRIVING_SQL not in sql and "EXISTS" in sql for sql in pages.values())
 
 
+def test_common_values_rare_together_drive_a_tenants_page(
+    db: Database, backend: str, admin_ctx: RequestContext
+) -> None:
+    """os_distro=fedora and os_version=7 are each common but rare together: a
+    tenant's walk would pass over the whole catalogue, so the rarest drives
+    (SQLite, MySQL); common together, or for an admin, the page walks."""
+    rows = [
+        image_row(visibility="public", created_at=T0 + datetime.timedelta(seconds=i))
+        for i in range(700)
+    ]
+    props = []
+    for i, row in enumerate(rows):
+        values = {"arch": "x86_64"}
+        if i < 300 or i == 699:  # the newest image is the only one with both
+            values["os_distro"] = "fedora"
+        if 300 <= i < 600 or i == 699:
+            values["os_version"] = "7"
+        if 600 <= i < 699:
+            values["os_distro"] = "centos"
+        props += [property_row(row["id"], name=k, value=v) for k, v in values.items()]
+    insert(db, t.images, rows)
+    insert(db, t.image_properties, props)
+    tenant = RequestContext(project_id="tenant-x")
+    rare_pair = {"deleted": False, "os_distro": "fedora", "os_version": "7"}
+    common_pair = {"deleted": False, "os_distro": "fedora", "arch": "x86_64"}
+    for context, filters, drives in (
+        (tenant, rare_pair, backend in PROBED),
+        (admin_ctx, rare_pair, False),
+        (tenant, common_pair, False),
+    ):
+        with count_statements(db) as counter:
+            found = db.image_get_all(context, filters=filters, limit=1)
+        assert [i["id"] for i in found] == [rows[699]["id"]]
+        assert page_sql(counter.statements).count(DRIVING_SQL) == (1 if drives else 0), filters
+
+
 def test_unindexed_order_or_no_limit_starts_from_the_rarest(
     db: Database, backend: str, admin_ctx: RequestContext
 ) -> None:
     """Sorted on a column no index serves (or with no limit), every match is
     read anyway: the rarest value drives even when it is common."""
     many_with(db, probe_limit(1), "rare")
-    for options in ({"sort_key": "name", "limit": 1}, {"limit": None}):
+    for options in ({"sort_key": "disk_format", "limit": 1}, {"limit": None}):
         with count_statements(db) as counter:
             found = db.image_get_all(admin_ctx, filters={"os_distro": "fedora"}, **options)
         assert len(found) == (1 if options["limit"] else probe_limit(1))
@@ -438,3 +476,30 @@ def test_shapes_agree_for_all_inputs(
             assert walk(session_db, context, limit, **options) == reference, pattern
             whole = session_db.image_get_all(context, **options)
         assert [image["id"] for image in whole] == reference, pattern
+
+
+@pytest.mark.backends("postgresql")
+def test_postgresql_rare_value_reads_the_name_value_index(db: Database) -> None:
+    """A rare value is found through the partial (name, value) B-tree: the page
+    writes out the index's predicate for a value short enough for it.  A
+    value too long for the index is still found (by the walk)."""
+    rows = [
+        image_row(visibility="public", created_at=T0 + datetime.timedelta(seconds=i))
+        for i in range(3000)
+    ]
+    insert(db, t.images, rows)
+    long_value = "x" * 1500
+    props = [property_row(r["id"], name="build_id", value=f"build-{i}") for i, r in enumerate(rows)]
+    props.append(property_row(rows[7]["id"], name="notes", value=long_value))
+    insert(db, t.image_properties, props)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    admin = RequestContext(is_admin=True)
+    plan = explained_page(
+        db,
+        lambda: db.image_get_all(admin, filters={"deleted": False, "build_id": "build-5"}),
+        sorting=True,
+    )
+    assert "ix_glancedb_image_properties_name_value" in plan, plan
+    found = db.image_get_all(admin, filters={"deleted": False, "notes": long_value})
+    assert [i["id"] for i in found] == [rows[7]["id"]]

@@ -306,3 +306,58 @@ def test_replacement_costs_constant_statements(db: Database, ctx: RequestContext
         return counter.count
 
     assert statements_for(1) == statements_for(20)
+
+
+# --- hostile input (SPEC 12): the leaks the fuzz test found ---------------------------
+
+
+def test_location_ids_no_row_can_have_are_not_found(
+    db: Database, ctx: RequestContext, image: Record
+) -> None:
+    db.image_location_add(ctx, image["id"], {"url": "file:///a", "metadata": {}})
+    before = snapshot(db)
+    for location_id in (2**31, 2**63, 2**70, -(2**40), "abc"):
+        with pytest.raises(NotFound):
+            db.image_location_delete(ctx, image["id"], location_id, "deleted")  # type: ignore[arg-type]
+    for location_id in (2**31, 2**70):
+        with pytest.raises(NotFound):
+            db.image_location_update(ctx, image["id"], {"id": location_id, "url": "file:///b"})
+    for image_id in ("nul\x00", "\U0001f600"):
+        with pytest.raises(NotFound):
+            db.image_location_update(ctx, image_id, {"id": 1, "url": "file:///b"})
+        with pytest.raises(NotFound):
+            db.image_location_delete(ctx, image_id, 1, "deleted")
+    assert snapshot(db) == before
+
+
+def test_hostile_location_values_are_invalid(
+    db: Database, ctx: RequestContext, image: Record
+) -> None:
+    before = snapshot(db)
+    minimum = datetime.datetime.min.replace(tzinfo=datetime.timezone(datetime.timedelta(hours=1)))
+    for call in (
+        lambda: db.image_location_add(ctx, image["id"], {"url": "file:///\x00"}),
+        lambda: db.image_location_add(ctx, image["id"], {"url": ["file:///a"]}),
+        lambda: db.image_location_add(ctx, image["id"], ["file:///a"]),  # type: ignore[arg-type]
+        lambda: db.image_location_add(ctx, image["id"], {"url": "f", "metadata": {(1, 2): 3}}),
+        lambda: db.image_location_update(ctx, image["id"], {"id": [1], "url": "file:///a"}),
+        lambda: db.image_location_delete(ctx, image["id"], [1], "deleted"),  # type: ignore[arg-type]
+        lambda: db.image_location_delete(ctx, image["id"], 1, ["deleted"]),  # type: ignore[arg-type]
+        lambda: db.image_location_delete(ctx, image["id"], 1, "deleted", delete_time=minimum),
+    ):
+        with pytest.raises(Invalid):
+            call()
+    assert snapshot(db) == before
+
+
+def test_location_text_beyond_mysql_text_is_invalid(
+    db: Database, ctx: RequestContext, image: Record
+) -> None:
+    before = snapshot(db)
+    for location in (
+        {"url": "file:///" + "a" * 65535},
+        {"url": "file:///a", "metadata": {"k": "b" * 65535}},
+    ):
+        with pytest.raises(Invalid, match="65535 bytes"):
+            db.image_location_add(ctx, image["id"], location)
+    assert snapshot(db) == before

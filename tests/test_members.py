@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from glancedb import Database, Record, RequestContext, api, exception
 from glancedb.models import tables as t
-from tests.support.backends import clear_tables, count_statements
+from tests.support.backends import clear_tables, count_statements, peer_databases
 from tests.support.factories import count_rows, insert_image, table_rows
 from tests.support.races import race
 from tests.support.shapes import MEMBER_KEYS
@@ -470,22 +470,25 @@ def test_find_uses_the_image_id_index_without_statistics(
 
 
 @pytest.mark.slow
-def test_concurrent_creates_leave_one_live_membership(db: Database) -> None:
+@pytest.mark.topologies
+def test_concurrent_creates_leave_one_live_membership(backend: str, db: Database) -> None:
     threads = 8
-    contender = Database(db.engine.url, pool_size=threads + 2)
+    contenders = peer_databases(backend, db, 3 if backend == "galera" else 1, pool_size=10)
     admin = RequestContext(is_admin=True)
     try:
         for _ in range(5):
             image_id = insert_image(db)
 
-            def share(_n: int, image_id: str = image_id) -> None:
+            def share(n: int, image_id: str = image_id) -> None:
+                contender = contenders[n % len(contenders)]
                 contender.image_member_create(admin, {"image_id": image_id, "member": "tenant-b"})
 
             outcomes = race(threads, share)
             assert sorted(outcomes) == ["duplicate"] * (threads - 1) + ["won"], outcomes
             assert len(table_rows(db, t.image_members, image_id=image_id)) == 1
     finally:
-        contender.dispose()
+        for contender in contenders:
+            contender.dispose()
 
 
 def test_given_timestamps_are_checked_and_made_naive_utc(db: Database) -> None:
@@ -506,3 +509,52 @@ def test_image_id_may_be_a_uuid_object(db: Database, admin_ctx: RequestContext) 
     assert memb.image_id == str(image_id)
     assert [m.id for m in db.image_member_find(admin_ctx, image_id=image_id)] == [memb.id]  # type: ignore[arg-type]
     assert db.image_member_count(admin_ctx, image_id) == 1  # type: ignore[arg-type]
+
+
+# --- hostile input (SPEC 12): the leaks the fuzz test found ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ({"member": ["tenant-b"]}, "member"),
+        ({"member": "ten\x00ant"}, "NUL"),
+        ({"status": ["pending"]}, "status"),
+        ({"status": {"pending": 1}}, "status"),
+        ({"can_share": {"yes": True}}, "can_share"),
+        ({"deleted": [True]}, "deleted"),
+        ({"created_at": "2024-01-01"}, "created_at"),
+        ({("tuple", "key"): 1}, "tuple"),
+    ],
+    ids=repr,
+)
+def test_hostile_member_values_are_invalid_and_write_nothing(
+    db: Database, admin_ctx: RequestContext, values: dict[Any, Any], match: str
+) -> None:
+    image_id = insert_image(db)
+    with pytest.raises(exception.Invalid, match=match):
+        db.image_member_create(admin_ctx, {"image_id": image_id, "member": "m", **values})
+    assert count_rows(db, t.image_members) == 0
+    with pytest.raises(exception.Invalid, match="image member values"):
+        db.image_member_create(admin_ctx, ["image_id", image_id])  # type: ignore[arg-type]
+
+
+def test_member_lookups_by_values_no_row_can_hold(db: Database, admin_ctx: RequestContext) -> None:
+    image_id = insert_image(db, members=[("tenant-b", "accepted")])
+    for kwargs in (
+        {"image_id": "nul\x00"},
+        {"member": "\U0001f600"},
+        {"status": "lone\ud800"},
+        {"image_id": 2**70},
+    ):
+        assert db.image_member_find(admin_ctx, **kwargs) == []
+    assert db.image_member_count(admin_ctx, "nul\x00") == 0
+    with pytest.raises(exception.Invalid, match="member"):
+        db.image_member_find(admin_ctx, member=["tenant-b"])  # type: ignore[arg-type]
+    with pytest.raises(exception.Invalid, match="image_id"):
+        db.image_member_count(admin_ctx, {"id": image_id})  # type: ignore[arg-type]
+    with pytest.raises(exception.Invalid, match="memb_id"):
+        db.image_member_delete(admin_ctx, [1])  # type: ignore[arg-type]
+    with pytest.raises(exception.ImageNotFound):
+        db.image_member_create(admin_ctx, {"image_id": "nul\x00", "member": "m"})
+    assert len(db.image_member_find(admin_ctx, image_id=image_id)) == 1

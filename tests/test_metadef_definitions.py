@@ -112,7 +112,7 @@ def test_update_by_id(db: Database, ctx: RequestContext, ns: str, kind: str) -> 
     assert updated["id"] == created["id"]
     assert updated["name"] == "new"
     assert updated["created_at"] == created["created_at"]
-    assert updated["updated_at"] >= created["updated_at"]
+    assert updated["updated_at"] > created["updated_at"]
     for key, value in changes.items():
         if key != "created_at":
             assert updated[key] == value
@@ -290,7 +290,13 @@ def test_json_schema_defaults_and_none(db: Database, ctx: RequestContext, ns: st
         st.none()
         | st.booleans()
         | st.integers(min_value=-(2**53), max_value=2**53)
-        | st.text(st.characters(max_codepoint=0xFFFF, exclude_categories=["Cs"]), max_size=20),
+        | st.text(
+            # Storable text: no surrogates, no NUL (SPEC 12, also inside JSON).
+            st.characters(
+                max_codepoint=0xFFFF, exclude_categories=["Cs"], exclude_characters="\x00"
+            ),
+            max_size=20,
+        ),
         lambda inner: (
             st.lists(inner, max_size=3)
             | st.dictionaries(st.text(max_size=5, alphabet="abcxyz"), inner, max_size=3)
@@ -543,3 +549,79 @@ def test_four_byte_names_are_not_found_on_every_backend(
     assert db.metadef_tag_get_all(ctx, ns, filters={"name": emoji}) == []
     assert db.metadef_namespace_get_all(ctx, filters={"visibility": emoji}) == []
     assert db.metadef_namespace_get_all(ctx, filters={"resource_types": emoji}) == []
+
+
+# --- hostile input (SPEC 12): the leaks the fuzz test found ---------------------------
+
+
+@pytest.mark.parametrize("name", ["nul\x00", "lone\ud800", 2**70], ids=["nul", "lone", "int"])
+def test_names_no_row_can_hold_are_not_found(
+    db: Database, ctx: RequestContext, ns: str, kind: str, name: Any
+) -> None:
+    not_found = KINDS[kind][2]
+    api(db, kind, "create")(ctx, ns, values_for(kind, "one"))
+    with pytest.raises(not_found):
+        api(db, kind, "get")(ctx, ns, name)
+    with pytest.raises(not_found):
+        api(db, kind, "delete")(ctx, ns, name)
+    with pytest.raises(exc.MetadefNamespaceNotFound):
+        api(db, kind, "get")(ctx, name, "one")
+    with pytest.raises(exc.MetadefNamespaceNotFound):
+        api(db, kind, "count")(ctx, name)
+    with pytest.raises(exc.Invalid, match="name"):
+        api(db, kind, "get")(ctx, ns, ["one"])
+    with pytest.raises(exc.Invalid, match="id"):
+        api(db, kind, "update")(ctx, ns, {"id": 1}, {"name": "two"})
+    with pytest.raises(not_found):
+        api(db, kind, "update")(ctx, ns, 2**70, {"name": "two"})
+    assert rows(db, KINDS[kind][0]) == 1
+
+
+def test_hostile_definition_values_are_invalid(
+    db: Database, ctx: RequestContext, ns: str, kind: str
+) -> None:
+    table = KINDS[kind][0]
+    for values in (
+        {"name": "nul\x00"},
+        {"name": ["one"]},
+        {"name": "one", ("tuple", "key"): 1, "description": b"bytes"},
+        ["name", "one"],
+    ):
+        if kind != "object" and "description" in values:
+            continue  # only objects have a description: the odd keys alone are ignored
+        with pytest.raises(exc.Invalid):
+            api(db, kind, "create")(ctx, ns, values)
+    assert rows(db, table) == 0
+
+
+def test_hostile_tag_listing_and_bulk_arguments(db: Database, ctx: RequestContext, ns: str) -> None:
+    db.metadef_tag_create(ctx, ns, {"name": "one"})
+    assert db.metadef_tag_get_all(ctx, ns, filters={"name": "\U0001f600"}) == []
+    assert db.metadef_tag_get_all(ctx, ns, filters={"id": 2**40}) == []
+    assert [t["name"] for t in db.metadef_tag_get_all(ctx, ns, filters={"name": "one"})] == ["one"]
+    for filters, error in (
+        ({"name": "nul\x00"}, exc.InvalidParameterValue),
+        ({"name": ["one"]}, exc.Invalid),
+        ({"id": 2**70}, exc.Invalid),
+        ({"created_at": "2024-01-01"}, exc.Invalid),
+        (["name"], exc.Invalid),
+    ):
+        with pytest.raises(error):
+            db.metadef_tag_get_all(ctx, ns, filters=filters)  # type: ignore[arg-type]
+    with pytest.raises(exc.Invalid, match="marker"):
+        db.metadef_tag_get_all(ctx, ns, marker=[1])
+    with pytest.raises(exc.Invalid, match="limit"):
+        db.metadef_tag_get_all(ctx, ns, limit=2**64)
+    with pytest.raises(exc.Invalid, match="tag_list"):
+        db.metadef_tag_create_tags(ctx, ns, 5)  # type: ignore[arg-type]
+    with pytest.raises(exc.Invalid):
+        db.metadef_tag_create_tags(ctx, ns, [{"name": "two"}, ["three"]])  # type: ignore[list-item]
+    assert [t["name"] for t in db.metadef_tag_get_all(ctx, ns)] == ["one"]
+
+
+def test_json_beyond_mysql_text_is_invalid(db: Database, ctx: RequestContext, ns: str) -> None:
+    with pytest.raises(exc.Invalid, match="65535 bytes"):
+        db.metadef_property_create(ctx, ns, {"name": "p", "json_schema": {"d": "x" * 65535}})
+    with pytest.raises(exc.Invalid, match="65535 bytes"):
+        db.metadef_object_create(ctx, ns, {"name": "o", "description": "x" * 65536})
+    assert rows(db, t.metadef_properties) == rows(db, t.metadef_objects) == 0

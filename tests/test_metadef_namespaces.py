@@ -335,7 +335,7 @@ def test_update_by_id(db: Database, ctx: RequestContext) -> None:
     assert updated["display_name"] == "new"
     assert updated["protected"] is True
     assert updated["created_at"] == datetime.datetime(2020, 1, 1)  # ignored on update
-    assert updated["updated_at"] >= ns["updated_at"]
+    assert updated["updated_at"] > ns["updated_at"]
     assert db.metadef_namespace_get(ctx, "N2") == updated
     with pytest.raises(exc.MetadefNamespaceNotFound):
         db.metadef_namespace_get(ctx, "N")
@@ -459,3 +459,42 @@ def test_concurrent_creates_of_one_name_yield_one_namespace(db: Database) -> Non
         thread.join()
     assert sorted(outcomes) == ["created", "duplicate", "duplicate", "duplicate"]
     assert row_count(db, t.metadef_namespaces) == 1
+
+
+# --- hostile input (SPEC 12): the leaks the fuzz test found ---------------------------
+
+
+def test_hostile_namespace_input(db: Database, ctx: RequestContext) -> None:
+    ns = make_ns(db, ctx, "N", visibility="public")
+    for name in ("nul\x00", "lone\ud800", 2**70):
+        with pytest.raises(exc.MetadefNamespaceNotFound):
+            db.metadef_namespace_get(ctx, name)  # type: ignore[arg-type]
+        with pytest.raises(exc.MetadefNamespaceNotFound):
+            db.metadef_namespace_delete(ctx, name)  # type: ignore[arg-type]
+    for values in (
+        {"namespace": "nul\x00"},
+        {"namespace": ["N2"]},
+        {"namespace": "N2", "created_at": "2024-01-01"},
+        {"namespace": "N2", 7: "int key", "owner": {"a": 1}},
+        ["namespace", "N2"],
+    ):
+        with pytest.raises(exc.Invalid):
+            db.metadef_namespace_create(ctx, values)  # type: ignore[arg-type]
+    with pytest.raises(exc.Invalid, match="namespace id"):
+        db.metadef_namespace_update(ctx, [ns["id"]], {"display_name": "x"})
+    with pytest.raises(exc.MetadefNamespaceNotFound):
+        db.metadef_namespace_update(ctx, 2**70, {"display_name": "x"})
+    with pytest.raises(exc.Invalid, match="namespace id"):
+        db.metadef_namespace_get_all(ctx, marker={"id": 1})
+    for filters, error in (
+        ({"visibility": "x\x00"}, exc.InvalidParameterValue),
+        ({"visibility": ["public"]}, exc.Invalid),
+        ({"resource_types": 5}, exc.Invalid),
+        ({"resource_types": [["OS::Glance::Image"]]}, exc.Invalid),
+        ({"resource_types": ["nul\x00"]}, exc.InvalidParameterValue),
+        (["visibility"], exc.Invalid),
+    ):
+        with pytest.raises(error):
+            db.metadef_namespace_get_all(ctx, filters=filters)  # type: ignore[arg-type]
+    assert db.metadef_namespace_get_all(ctx, filters={"resource_types": ["\U0001f600"]}) == []
+    assert names(db.metadef_namespace_get_all(ctx)) == ["N"]

@@ -231,3 +231,37 @@ def test_concurrent_associations_create_one_resource_type(
     assert outcomes == ["ok"] * 4
     assert rows(db, t.metadef_resource_types) == 1
     assert rows(db, t.metadef_namespace_resource_types) == 4
+
+
+# --- hostile input (SPEC 12): the leaks the fuzz test found ---------------------------
+
+
+def test_hostile_resource_type_input(db: Database, ctx: RequestContext, ns: str) -> None:
+    db.metadef_resource_type_association_create(ctx, ns, {"name": "RT"})
+    for name in ("nul\x00", "lone\ud800", 2**70):
+        with pytest.raises(exc.MetadefResourceTypeNotFound):
+            db.metadef_resource_type_get(ctx, name)  # type: ignore[arg-type]
+        with pytest.raises(exc.MetadefResourceTypeNotFound):
+            db.metadef_resource_type_delete(ctx, name)  # type: ignore[arg-type]
+        with pytest.raises(exc.MetadefResourceTypeNotFound):
+            db.metadef_resource_type_association_get(ctx, ns, name)  # type: ignore[arg-type]
+    with pytest.raises(exc.Invalid, match="resource type name"):
+        db.metadef_resource_type_get(ctx, ["RT"])  # type: ignore[arg-type]
+    for values in (
+        {"name": "nul\x00"},
+        {"name": ["RT2"]},
+        {"name": "RT2", "protected": ["yes"]},
+        ["name", "RT2"],
+    ):
+        with pytest.raises(exc.Invalid):
+            db.metadef_resource_type_create(ctx, values)  # type: ignore[arg-type]
+    for values in (
+        {"name": "nul\x00"},
+        {"name": ["RT2"]},
+        {"name": "RT2", "prefix": ["x"]},
+        ["name", "RT2"],
+    ):
+        with pytest.raises(exc.Invalid):
+            db.metadef_resource_type_association_create(ctx, ns, values)  # type: ignore[arg-type]
+    assert rows(db, t.metadef_resource_types) == 1
+    assert rows(db, t.metadef_namespace_resource_types) == 1

@@ -365,3 +365,23 @@ def test_sqlite_batches_fit_a_low_parameter_limit(tmp_path: Any) -> None:
     result = database.purge_deleted_rows(RequestContext(is_admin=True), 1, -1)
     assert result["image_tags"] == 250
     database.dispose()
+
+
+def test_options_of_the_wrong_type_are_invalid(db: Database, admin_ctx: RequestContext) -> None:
+    populate(db)
+    before = surviving(db)
+    for kwargs, match in (
+        ({"progress": "not callable"}, "progress"),
+        ({"batch_size": 2**40}, "batch_size"),
+        ({"batch_size": [5]}, "batch_size"),
+        ({"max_rows": 2**64}, "max_rows"),
+    ):
+        arguments: dict[str, Any] = {"age_in_days": CUTOFF_DAYS, "max_rows": 10, **kwargs}
+        with pytest.raises(exception.Invalid, match=match):
+            db.purge_deleted_rows(admin_ctx, **arguments)
+        with pytest.raises(exception.Invalid, match=match):
+            db.purge_deleted_rows_from_images(admin_ctx, **arguments)
+    for age in (2**64, float("nan"), {"days": 1}):
+        with pytest.raises(exception.Invalid, match="age_in_days"):
+            db.purge_deleted_rows(admin_ctx, age, 10)
+    assert surviving(db) == before

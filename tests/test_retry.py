@@ -12,11 +12,13 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy import exc as sa_exc
 
-from glancedb import Database, exception
+from glancedb import Database, RequestContext, exception
 from glancedb import transactions as core
+
+pytestmark = pytest.mark.topologies
 
 
 class FakePGError(Exception):
@@ -48,6 +50,11 @@ def mysql_lock_wait_timeout() -> sa_exc.DBAPIError:
     return sa_exc.OperationalError("UPDATE images ...", {}, orig)
 
 
+def galera_node_not_ready() -> sa_exc.DBAPIError:
+    orig = Exception(1047, "WSREP has not yet prepared node for application use")
+    return sa_exc.OperationalError("SELECT images ...", {}, orig)
+
+
 def node_urls(db: Database) -> list[str]:
     with db.engine.connect() as conn:
         query = text("SELECT node_reference_url FROM node_reference ORDER BY node_reference_url")
@@ -65,7 +72,13 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     "transient",
-    [pg_serialization_failure, pg_deadlock, mysql_deadlock, mysql_lock_wait_timeout],
+    [
+        pg_serialization_failure,
+        pg_deadlock,
+        mysql_deadlock,
+        mysql_lock_wait_timeout,
+        galera_node_not_ready,
+    ],
 )
 def test_transient_failure_is_retried_and_written_once(db: Database, transient: Any) -> None:
     attempts: list[int] = []
@@ -157,12 +170,18 @@ def test_nested_call_does_not_retry_on_its_own(db: Database) -> None:
 
 
 @pytest.mark.backends("postgresql", "mysql")  # SQLite serialises writers: no deadlock
-def test_real_deadlock_is_retried_once(db: Database, backend: str) -> None:
+def test_real_deadlock_is_retried_once(
+    db: Database, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two transactions lock two rows in opposite orders; the server kills one of them.
 
     The retried call waits first (so PostgreSQL's deadlock check fires in it)
-    and holds fewer locks (so InnoDB picks it as the victim).
+    and holds fewer locks (so InnoDB picks it as the victim).  PostgreSQL
+    detects the deadlock only after ``deadlock_timeout`` (1 s), most of the
+    time budget on a loaded machine: the budget is widened here, as this
+    test is about the retry, not its bound.
     """
+    monkeypatch.setattr(core, "RETRY_BUDGET", 10.0)
     with db.engine.begin() as conn:
         insert_node(conn, "http://node")
         node = conn.execute(text("SELECT node_reference_id FROM node_reference")).scalar_one()
@@ -218,3 +237,96 @@ def test_real_deadlock_is_retried_once(db: Database, backend: str) -> None:
     with db.engine.connect() as conn:
         hits = list(conn.execute(text("SELECT hits FROM cached_images ORDER BY id")).scalars())
     assert hits == [11, 11, 10, 10, 10]
+
+
+# --- the retry budget ---------------------------------------------------------------------
+
+
+def test_retries_stop_when_the_time_budget_is_spent(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(core, "RETRY_FIRST_DELAY", 0.2)
+    monkeypatch.setattr(core, "RETRY_BUDGET", 0.3)
+    attempts: list[int] = []
+
+    @core.retrying
+    def write() -> None:
+        attempts.append(1)
+        with db.transaction() as conn:
+            insert_node(conn, f"http://node-{len(attempts)}")
+            raise pg_deadlock()
+
+    with pytest.raises(exception.DBDeadlock):
+        write()
+    # Back-offs of 0.1-0.3 s, then 0.2-0.6 s: the budget allows two attempts at most.
+    assert 1 <= len(attempts) <= 2 < core.RETRY_ATTEMPTS
+    assert node_urls(db) == []
+
+
+@pytest.mark.backends("sqlite")
+def test_a_writer_behind_a_long_sqlite_lock_gives_up_within_the_budget(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's busy waiting counts against the budget: the writer gives up
+    while the lock is still held (formerly it waited up to 5 x 10 s)."""
+    monkeypatch.setattr(core, "RETRY_BUDGET", 0.5)
+    writer = Database(db.engine.url)  # engines made now get the budget as busy timeout
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold_the_lock() -> None:
+        with db.engine.connect() as conn:
+            conn.execution_options(glancedb_write=True)  # BEGIN IMMEDIATE: the write lock
+            insert_node(conn, "http://holder")
+            holding.set()
+            # Held for 5 s at most: a writer that waited more than the budget
+            # would get through after it, instead of failing while it is held.
+            release.wait(5)
+            holding.clear()
+            conn.rollback()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        with pytest.raises(exception.DBDeadlock, match="locked"):
+            writer.image_create(RequestContext(is_admin=True), {"status": "queued"})
+        assert holding.is_set()  # gave up while the lock was still held
+        with pytest.raises(exception.DBDeadlock, match="locked"), writer.transaction() as conn:
+            insert_node(conn, "http://blocked")
+        assert holding.is_set()
+    finally:
+        release.set()
+        holder.join(30)
+        writer.dispose()
+    assert node_urls(db) == []
+
+
+@pytest.mark.backends("postgresql", "mysql")
+@pytest.mark.parametrize("write", [False, True], ids=["read", "write"])
+def test_a_pooled_connection_the_server_dropped_is_replaced(
+    db: Database, backend: str, write: bool
+) -> None:
+    """No pre-ping round trip on every call: a pooled connection the server has
+    dropped fails on its first statement, before any commit, and the call is
+    retried on a new connection."""
+    db.engine.dispose()
+    with db.engine.connect() as conn:  # the pool's only connection
+        session = conn.exec_driver_sql(
+            "SELECT pg_backend_pid()" if backend == "postgresql" else "SELECT CONNECTION_ID()"
+        ).scalar()
+    killer = create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
+    try:
+        with killer.connect() as conn:
+            if backend == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(str(session))})")
+            else:
+                conn.exec_driver_sql(f"KILL {int(str(session))}")
+    finally:
+        killer.dispose()
+    time.sleep(0.2)
+    if write:
+        db.node_reference_create(None, "http://node-after-drop")
+        assert node_urls(db) == ["http://node-after-drop"]
+    else:
+        assert db.get_cached_nodes(None, "no-such-image") == []

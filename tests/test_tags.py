@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 
 from glancedb import Database, RequestContext, api, exception
 from glancedb.models import tables as t
-from tests.support.backends import clear_tables, count_statements
+from tests.support.backends import (
+    clear_tables,
+    commit_statements,
+    count_statements,
+    peer_databases,
+)
 from tests.support.factories import count_rows, insert, insert_image, table_rows, tag_row
 from tests.support.races import race
 from tests.support.text_strategies import BMP_TEXT, FOUR_BYTE_TEXT
@@ -254,7 +259,7 @@ def test_set_all_costs_a_constant_number_of_statements(db: Database, ctx: Reques
         assert db.image_tag_get_all(ctx, image_id) == new
         return counter.count
 
-    assert statements(1) == statements(20) <= 4
+    assert statements(1) == statements(20) <= 4 + commit_statements(db)
 
 
 # --- facade -------------------------------------------------------------------------------
@@ -288,15 +293,17 @@ def test_unencodable_and_non_string_inputs(db: Database, ctx: RequestContext) ->
 
 
 @pytest.mark.slow
-def test_concurrent_tag_writers_never_duplicate_a_tag(db: Database) -> None:
+@pytest.mark.topologies
+def test_concurrent_tag_writers_never_duplicate_a_tag(backend: str, db: Database) -> None:
     threads = 8
-    contender = Database(db.engine.url, pool_size=threads + 2)
+    contenders = peer_databases(backend, db, 3 if backend == "galera" else 1, pool_size=10)
     ctx = RequestContext(project_id="tenant-a")
     try:
         for _ in range(5):
             image_id = insert_image(db)
 
             def write(n: int, image_id: str = image_id) -> None:
+                contender = contenders[n % len(contenders)]
                 if n % 2:
                     contender.image_tag_create(ctx, image_id, "shared")
                 else:
@@ -306,7 +313,8 @@ def test_concurrent_tag_writers_never_duplicate_a_tag(db: Database) -> None:
             assert outcomes == ["won"] * threads, outcomes
             assert live(db, image_id).count("shared") == 1
     finally:
-        contender.dispose()
+        for contender in contenders:
+            contender.dispose()
 
 
 def test_image_id_may_be_a_uuid_object(db: Database, ctx: RequestContext) -> None:
@@ -316,3 +324,28 @@ def test_image_id_may_be_a_uuid_object(db: Database, ctx: RequestContext) -> Non
     db.image_tag_set_all(ctx, image_id, ["a", "b"])  # type: ignore[arg-type]
     db.image_tag_delete(ctx, image_id, "a")  # type: ignore[arg-type]
     assert db.image_tag_get_all(ctx, image_id) == ["b"]  # type: ignore[arg-type]
+
+
+# --- hostile input (SPEC 12): the leaks the fuzz test found ---------------------------
+
+
+def test_tags_no_row_can_hold_are_invalid_or_not_found(db: Database, ctx: RequestContext) -> None:
+    image_id = insert_image(db, tags=["alpha"])
+    for bad in ("nul\x00", ["alpha"], {"alpha": 1}, b"alpha", 5):
+        with pytest.raises(exception.Invalid):
+            db.image_tag_create(ctx, image_id, bad)  # type: ignore[arg-type]
+        with pytest.raises(exception.Invalid):
+            db.image_tag_set_all(ctx, image_id, ["alpha", bad])  # type: ignore[list-item]
+    with pytest.raises(exception.Invalid, match="tags"):
+        db.image_tag_set_all(ctx, image_id, 5)  # type: ignore[arg-type]
+    for value in ("nul\x00", "\U0001f600", "lone\ud800"):
+        with pytest.raises(exception.NotFound):
+            db.image_tag_delete(ctx, image_id, value)
+    for image in ("nul\x00", "\U0001f600", "lone\ud800", 2**70):
+        assert db.image_tag_get_all(ctx, image) == []  # type: ignore[arg-type]
+        with pytest.raises(exception.ImageNotFound):
+            db.image_tag_create(ctx, image, "beta")  # type: ignore[arg-type]
+    with pytest.raises(exception.Invalid, match="image id"):
+        db.image_tag_get_all(ctx, [image_id])  # type: ignore[arg-type]
+    assert db.image_tag_get_all(ctx, image_id) == ["alpha"]
+    assert count_rows(db, t.image_tags) == 1

@@ -501,3 +501,88 @@ def test_marker_paging_visits_every_task_once_in_order(
             break
         marker = page[-1].id
     assert seen == expected
+
+
+# --- hostile input (SPEC 12): the leaks the fuzz test found ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ({"type": ["import"]}, "type"),
+        ({"status": 5}, "status"),
+        ({"request_id": {"a": 1}}, "request_id"),
+        ({"expires_at": "tomorrow"}, "expires_at"),
+        (
+            {
+                "expires_at": datetime.datetime.max.replace(
+                    tzinfo=datetime.timezone(datetime.timedelta(hours=-1))
+                )
+            },
+            "expires_at",
+        ),
+        ({"deleted": [True]}, "deleted"),
+        ({"input": b"bytes"}, "input"),
+        ({"result": {"a": {1, 2}}}, "result"),
+        ({"message": ["text"]}, "message"),
+        ({"message": "nul\x00"}, "NUL"),
+        ({"input": {"k": "nul\x00"}}, "NUL"),
+    ],
+    ids=repr,
+)
+def test_hostile_task_values_are_invalid_and_write_nothing(
+    db: Database, ctx: RequestContext, values: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(exception.Invalid, match=match):
+        make_task(db, ctx, **values)
+    task = make_task(db, ctx)
+    before = db.task_get(ctx, task["id"])
+    with pytest.raises(exception.Invalid, match=match):
+        db.task_update(ctx, task["id"], values)
+    assert db.task_get(ctx, task["id"]) == before
+    with pytest.raises(exception.Invalid, match="task values"):
+        db.task_create(ctx, ["type", "import"])  # type: ignore[arg-type]
+
+
+def test_none_for_created_at_or_deleted_means_the_default(
+    db: Database, ctx: RequestContext
+) -> None:
+    task = make_task(db, ctx, created_at=None, updated_at=None, deleted=None)
+    assert task["created_at"] is not None and task["deleted"] is False
+    assert db.task_update(ctx, task["id"], {"deleted": None})["deleted"] is False
+
+
+@pytest.mark.parametrize(
+    "task_id", ["nul\x00", "\U0001f600", "lone\ud800", 2**70], ids=["nul", "4-byte", "lone", "int"]
+)
+def test_task_ids_no_row_can_hold_are_not_found(
+    db: Database, ctx: RequestContext, task_id: Any
+) -> None:
+    for call in (
+        lambda: db.task_get(ctx, task_id),
+        lambda: db.task_update(ctx, task_id, {"status": "x"}),
+        lambda: db.task_delete(ctx, task_id),
+        lambda: db.task_get_all(ctx, marker=task_id),
+    ):
+        with pytest.raises(exception.TaskNotFound):
+            call()
+    assert db.tasks_get_by_image(ctx, task_id) == []
+
+
+def test_task_lookups_by_values_no_row_can_hold(db: Database, ctx: RequestContext) -> None:
+    make_task(db, ctx, image_id="i-1")
+    with pytest.raises(exception.Invalid, match="task id"):
+        db.task_get(ctx, ["x"])  # type: ignore[arg-type]
+    # Filters: one value per key; NUL is invalid, a 4-byte character matches nothing.
+    assert db.task_get_all(ctx, filters={"image_id": "\U0001f600"}) == []
+    with pytest.raises(exception.InvalidParameterValue, match="NUL"):
+        db.task_get_all(ctx, filters={"status": "x\x00"})
+    with pytest.raises(exception.Invalid, match="status"):
+        db.task_get_all(ctx, filters={"status": ["pending"]})
+    with pytest.raises(exception.Invalid, match="filters"):
+        db.task_get_all(ctx, filters=["status"])  # type: ignore[arg-type]
+    with pytest.raises(exception.Invalid, match="limit"):
+        db.task_get_all(ctx, limit=2**64)
+    assert [t["image_id"] for t in db.task_get_all(ctx, filters={1: "x", "image_id": "i-1"})] == [
+        "i-1"
+    ]

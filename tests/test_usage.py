@@ -174,3 +174,20 @@ def test_each_usage_call_is_one_statement(db: Database, ctx: RequestContext) -> 
             call()
         selects = [s for s in counter.statements if s.lstrip().upper().startswith("SELECT")]
         assert len(selects) == 1, counter.statements
+
+
+def test_usage_of_values_no_row_can_hold(db: Database, ctx: RequestContext) -> None:
+    """Never sent to the database: the same zero (or error) on every backend."""
+    model = build(db, seed=4, count=20)
+    for owner in ("nul\x00", "\U0001f600", "lone\ud800"):
+        assert db.user_get_storage_usage(ctx, owner) == 0
+        assert db.user_get_staging_usage(ctx, owner) == 0
+        assert db.user_get_image_count(ctx, owner) == 0
+        assert db.user_get_uploading_count(ctx, owner) == 0
+    # Leaving out an image no image can be leaves out nothing.
+    expected = expected_storage(model, "tenant-a")
+    assert db.user_get_storage_usage(ctx, "tenant-a", image_id="nul\x00") == expected
+    with pytest.raises(exception.Invalid, match="owner_id"):
+        db.user_get_image_count(ctx, ["tenant-a"])  # type: ignore[arg-type]
+    with pytest.raises(exception.Invalid, match="image id"):
+        db.user_get_storage_usage(ctx, "tenant-a", image_id={"id": 1})  # type: ignore[arg-type]

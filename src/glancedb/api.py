@@ -1,58 +1,194 @@
 """Glance-compatible module facade: ``glance.db.sqlalchemy.api`` by another import.
 
 Module-level functions with Glance's names delegate to one process-wide
-default :class:`~glancedb.database.Database`, created lazily from
-``GLANCEDB_DATABASE_URL`` (or the embedded ``./glancedb.sqlite``), or
-explicitly with :func:`configure`.
+default :class:`~glancedb.database.Database`.  Glance itself selects this
+module with ``[DEFAULT] data_api = glancedb.api`` and calls :func:`configure`
+with no arguments on every request: the database is then the one named by
+oslo.config's ``[database] connection`` (when oslo.config is loaded), else
+``$GLANCEDB_DATABASE_URL``, else the embedded ``./glancedb.sqlite``; a
+repeated call with the same settings keeps the database and its engine.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import logging
+import sys
 import threading
 from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import URL, Engine
 
 from glancedb.database import Database
-from glancedb.engines import default_url
+from glancedb.engines import DEFAULT_URL_ENV, EMBEDDED_URL, default_url, normalize_url
+from glancedb.exception import DBConfigurationError
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
+LOG = logging.getLogger("glancedb")
+
+#: The image statuses Glance's driver knows (its module's ``STATUSES``).
+STATUSES: tuple[str, ...] = (
+    "active",
+    "saving",
+    "queued",
+    "killed",
+    "pending_delete",
+    "deleted",
+    "deactivated",
+    "importing",
+    "uploading",
+)
+
+
+class _Settings(NamedTuple):
+    """What makes two :func:`configure` calls the same: URLs and engine options."""
+
+    url: str
+    read_url: str | None
+    options: dict[str, Any]
+
+
 _lock = threading.Lock()
-_default: Database | None = None
+# The default database and the settings it was made from, replaced as one
+# reference so that a reader never sees one without the other.
+_current: tuple[_Settings, Database] | None = None
 
 
-def configure(url: str | None = None, **options: Any) -> Database:
-    """Point the facade at ``url`` (default: :func:`default_url`).
+def _oslo_database_urls() -> tuple[str | None, str | None]:
+    """``[database] connection`` and ``slave_connection`` of oslo.config's global
+    ``CONF``, when the program has imported oslo.config (glancedb never does).
 
-    Keyword options go to :class:`Database` (``read_url`` and engine options).
-    A previously configured database is disposed.
+    An unregistered group or option, a value that cannot be read, or an
+    empty one counts as absent.
     """
-    global _default
-    database = Database(url or default_url(), **options)
-    with _lock:
-        previous, _default = _default, database
-    if previous is not None:
-        previous.dispose()
-    return database
+    cfg = sys.modules.get("oslo_config.cfg")
+    if cfg is None:
+        return None, None
+    # oslo.config's own errors (no such group or option, a bad value in a
+    # config file, a bad substitution) derive from cfg.Error; an absent
+    # group or option is also an AttributeError.
+    oslo_error = getattr(cfg, "Error", None)
+    errors: tuple[type[Exception], ...] = (AttributeError,)
+    if isinstance(oslo_error, type) and issubclass(oslo_error, Exception):
+        errors = (oslo_error, AttributeError)
+
+    try:
+        group = cfg.CONF.database
+    except errors:
+        return None, None
+
+    def option(name: str) -> str | None:
+        try:
+            value = getattr(group, name)
+        except errors:
+            return None
+        return value if isinstance(value, str) and value else None
+
+    connection = option("connection")
+    if connection is None:
+        return None, None
+    return connection, option("slave_connection")
+
+
+def _url_key(url: object) -> str:
+    """``url`` normalised as glancedb connects to it."""
+    if not isinstance(url, str | URL):
+        raise DBConfigurationError(f"Invalid database URL {url!r}: not a string")
+    return _normalised(url)
+
+
+@functools.lru_cache(maxsize=64)
+def _normalised(url: str | URL) -> str:
+    # Cached: configure() runs on every request of a Glance server.
+    return normalize_url(url).render_as_string(hide_password=False)
+
+
+def _settings(url: str | URL | None, options: dict[str, Any]) -> tuple[_Settings, str]:
+    """The effective settings of ``configure(url, **options)``, and where the URL came from."""
+    engine_options = dict(options)
+    read_url = engine_options.pop("read_url", None)
+    if url is not None:
+        source = "configure()"
+    else:
+        connection, slave_connection = _oslo_database_urls()
+        if connection is not None:
+            url, source = connection, "oslo.config [database] connection"
+            if read_url is None:
+                read_url = slave_connection
+        else:
+            url = default_url()
+            source = "the embedded default" if url == EMBEDDED_URL else f"${DEFAULT_URL_ENV}"
+    settings = _Settings(
+        url=_url_key(url),
+        read_url=None if read_url is None else _url_key(read_url),
+        options=engine_options,
+    )
+    return settings, source
+
+
+def configure(url: str | URL | None = None, **options: Any) -> Database:
+    """Point the facade at a database and return it.
+
+    Without ``url``: oslo.config's ``[database] connection`` (and
+    ``slave_connection`` as the read URL) when the program has loaded
+    oslo.config and set it, as Glance does; else ``$GLANCEDB_DATABASE_URL``;
+    else the embedded ``./glancedb.sqlite``.  Keyword options go to
+    :class:`Database` (``read_url`` and engine options).
+
+    Glance calls this with no arguments on every request: with the same
+    settings as the current database it returns that database, engine and
+    pool untouched.  Different settings switch to a new database and dispose
+    of the previous one.  Thread-safe.
+    """
+    return _configure(url, options, replace=True)
 
 
 def get_database() -> Database:
-    """The facade's default database, created on first use."""
-    global _default
+    """The facade's default database; the first use configures it as :func:`configure` does."""
+    current = _current
+    if current is not None:
+        return current[1]
+    return _configure(None, {}, replace=False)
+
+
+def _configure(url: str | URL | None, options: dict[str, Any], *, replace: bool) -> Database:
+    """The default database for these settings; ``replace=False`` keeps any current one."""
+    global _current
+    settings, source = _settings(url, options)
+    current = _current
+    if current is not None and (current[0] == settings or not replace):
+        return current[1]
     with _lock:
-        if _default is None:
-            _default = Database(default_url())
-        return _default
+        current = _current
+        if current is not None and (current[0] == settings or not replace):
+            return current[1]
+        database = Database(settings.url, read_url=settings.read_url, **settings.options)
+        _current = (settings, database)
+    LOG.info("glancedb.api uses %r (from %s)", database, source)
+    if current is not None:
+        current[1].dispose()
+    return database
 
 
 def get_engine() -> Engine:
     """The SQLAlchemy engine of the default database."""
     return get_database().engine
+
+
+def clear_db_env() -> None:
+    """Forget the default database (its connections are closed).
+
+    The next call configures it again, as :func:`configure` would.
+    """
+    global _current
+    with _lock:
+        current, _current = _current, None
+    if current is not None:
+        current[1].dispose()
 
 
 def _delegate(method: Callable[Concatenate[Database, P], R]) -> Callable[P, R]:
@@ -137,6 +273,7 @@ purge_deleted_rows_from_images = _delegate(Database.purge_deleted_rows_from_imag
 # --- image cache (issue 5) ------------------------------------------------------
 node_reference_create = _delegate(Database.node_reference_create)
 node_reference_get_by_url = _delegate(Database.node_reference_get_by_url)
+node_reference_get_all = _delegate(Database.node_reference_get_all)
 insert_cache_details = _delegate(Database.insert_cache_details)
 get_hit_count = _delegate(Database.get_hit_count)
 update_hit_count = _delegate(Database.update_hit_count)

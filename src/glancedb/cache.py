@@ -10,16 +10,35 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, exists, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from glancedb.context import ContextLike
 from glancedb.exception import Duplicate, Invalid, NotFound
 from glancedb.models import tables as t
 from glancedb.records import Record
-from glancedb.timeutils import to_naive_utc, to_timestamp, utcnow
+from glancedb.timeutils import from_timestamp, to_timestamp, utcnow
 from glancedb.transactions import DatabaseCore, retrying
-from glancedb.validation import check_lengths, reject_unstorable_text, to_int
+from glancedb.validation import (
+    check_datetime,
+    check_int32,
+    check_lengths,
+    check_text,
+    lookup_key,
+    reject_unstorable_text,
+    to_int,
+)
 
 _nodes = t.node_reference
 _cached = t.cached_images
@@ -34,8 +53,18 @@ def _node_id_of(node_reference_url: str) -> ScalarSelect[Any]:
     )
 
 
-def _on_node(node_reference_url: str) -> ColumnElement[bool]:
-    return _cached.c.node_reference_id == _node_id_of(node_reference_url)
+def _on_node(node_reference_url: Any) -> ColumnElement[bool]:
+    """Entries of the node with that URL (none for a URL no node can have)."""
+    url = lookup_key(node_reference_url, "node_reference_url")
+    if url is None:
+        return false()
+    return _cached.c.node_reference_id == _node_id_of(url)
+
+
+def _of_image(image_id: Any) -> ColumnElement[bool]:
+    """Entries of the image ``image_id`` (none for an id no image can have)."""
+    key = lookup_key(image_id, "image_id")
+    return false() if key is None else _cached.c.image_id == key
 
 
 def _as_time(name: str, value: Any, default: datetime.datetime) -> datetime.datetime:
@@ -43,17 +72,20 @@ def _as_time(name: str, value: Any, default: datetime.datetime) -> datetime.date
     if value is None:
         return default
     if isinstance(value, datetime.datetime):
-        return to_naive_utc(value)
+        return check_datetime(name, value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        moment = datetime.datetime.fromtimestamp(value, datetime.UTC)
-        return moment.replace(tzinfo=None, microsecond=0)
+        try:
+            return from_timestamp(value)
+        except (OverflowError, ValueError, OSError):
+            raise Invalid(f"{name} {value!r} is not a POSIX timestamp in range") from None
     raise Invalid(f"{name} must be a datetime or a POSIX timestamp, got {value!r}")
 
 
-def _node_row(conn: Connection, node_reference_url: str) -> Record:
-    row = conn.execute(
-        select(_nodes).where(_nodes.c.node_reference_url == node_reference_url)
-    ).first()
+def _node_row(conn: Connection, node_reference_url: Any) -> Record:
+    url = lookup_key(node_reference_url, "node_reference_url")
+    row = None
+    if url is not None:
+        row = conn.execute(select(_nodes).where(_nodes.c.node_reference_url == url)).first()
     if row is None:
         raise NotFound(f"No cache node found with URL {node_reference_url!r}")
     return Record(row._mapping)
@@ -69,7 +101,7 @@ class CacheAPI(DatabaseCore):
         Returns ``{node_reference_id, node_reference_url}``; a URL already
         registered → ``Duplicate``.
         """
-        values = {"node_reference_url": node_reference_url}
+        values = {"node_reference_url": check_text("node_reference_url", node_reference_url)}
         reject_unstorable_text(values, "node reference")
         check_lengths(_nodes, values)
         try:
@@ -105,12 +137,12 @@ class CacheAPI(DatabaseCore):
         """
         now = utcnow()
         values: dict[str, Any] = {
-            "image_id": image_id,
+            "image_id": check_text("image_id", image_id),
             "size": to_int("filesize", filesize),
-            "checksum": checksum,
+            "checksum": None if checksum is None else check_text("checksum", checksum),
             "last_accessed": _as_time("last_accessed", last_accessed, now),
             "last_modified": _as_time("last_modified", last_modified, now),
-            "hits": to_int("hits", hits or 0),
+            "hits": check_int32("hits", hits or 0),
         }
         reject_unstorable_text(values, "cache entry")
         check_lengths(_cached, values)
@@ -136,9 +168,7 @@ class CacheAPI(DatabaseCore):
     @retrying
     def get_hit_count(self, context: ContextLike, image_id: str, node_reference_url: str) -> int:
         """Hits of ``image_id`` on the node; 0 when it is not cached there."""
-        query = select(_cached.c.hits).where(
-            _cached.c.image_id == image_id, _on_node(node_reference_url)
-        )
+        query = select(_cached.c.hits).where(_of_image(image_id), _on_node(node_reference_url))
         with self._reading() as conn:
             hits = conn.execute(query).scalar()
         return int(hits or 0)
@@ -148,12 +178,13 @@ class CacheAPI(DatabaseCore):
         self, context: ContextLike, image_id: str, node_reference_url: str
     ) -> None:
         """Add one hit to ``image_id`` on the node and set ``last_accessed`` to now."""
+        statement = (
+            update(_cached)
+            .where(_of_image(image_id), _on_node(node_reference_url))
+            .values(hits=_cached.c.hits + 1, last_accessed=utcnow())
+        )
         with self._writing() as conn:
-            conn.execute(
-                update(_cached)
-                .where(_cached.c.image_id == image_id, _on_node(node_reference_url))
-                .values(hits=_cached.c.hits + 1, last_accessed=utcnow())
-            )
+            conn.execute(statement)
 
     @retrying
     def get_cached_images(self, context: ContextLike, node_reference_url: str) -> list[Record]:
@@ -186,12 +217,47 @@ class CacheAPI(DatabaseCore):
         return records
 
     @retrying
+    def node_reference_get_all(self, context: ContextLike) -> list[Record]:
+        """Every cache node with what is cached on it, by node id (not in Glance).
+
+        Each is ``{node_reference_id, node_reference_url, cached_images,
+        total_size}``: the number of images cached on the node and the sum of
+        their sizes (0 for a node with none).  One aggregate query.
+        """
+        count = func.count(_cached.c.id)
+        total = func.coalesce(func.sum(_cached.c.size), 0)
+        query = (
+            select(
+                _nodes.c.node_reference_id,
+                _nodes.c.node_reference_url,
+                count.label("cached_images"),
+                total.label("total_size"),
+            )
+            .select_from(
+                _nodes.outerjoin(_cached, _cached.c.node_reference_id == _nodes.c.node_reference_id)
+            )
+            .group_by(_nodes.c.node_reference_id, _nodes.c.node_reference_url)
+            .order_by(_nodes.c.node_reference_id)
+        )
+        with self._reading() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Record(
+                node_reference_id=row.node_reference_id,
+                node_reference_url=row.node_reference_url,
+                cached_images=int(row.cached_images),
+                total_size=int(row.total_size),
+            )
+            for row in rows
+        ]
+
+    @retrying
     def get_cached_nodes(self, context: ContextLike, image_id: str) -> list[str]:
         """URLs of the nodes ``image_id`` is cached on."""
         query = (
             select(_nodes.c.node_reference_url)
             .join(_cached, _cached.c.node_reference_id == _nodes.c.node_reference_id)
-            .where(_cached.c.image_id == image_id)
+            .where(_of_image(image_id))
             .order_by(_nodes.c.node_reference_id)
         )
         with self._reading() as conn:
@@ -217,7 +283,8 @@ class CacheAPI(DatabaseCore):
         self, context: ContextLike, node_reference_url: str, image_id: str
     ) -> bool:
         """Whether ``image_id`` is cached on the node."""
-        query = select(exists().where(_cached.c.image_id == image_id, _on_node(node_reference_url)))
+        entry = select(_cached.c.id).where(_of_image(image_id), _on_node(node_reference_url))
+        query = select(exists(entry))
         with self._reading() as conn:
             return bool(conn.execute(query).scalar())
 
@@ -226,13 +293,13 @@ class CacheAPI(DatabaseCore):
         self, context: ContextLike, image_id: str, node_reference_url: str
     ) -> None:
         """Forget that ``image_id`` is cached on the node."""
+        statement = delete(_cached).where(_of_image(image_id), _on_node(node_reference_url))
         with self._writing() as conn:
-            conn.execute(
-                delete(_cached).where(_cached.c.image_id == image_id, _on_node(node_reference_url))
-            )
+            conn.execute(statement)
 
     @retrying
     def delete_all_cached_images(self, context: ContextLike, node_reference_url: str) -> None:
         """Forget every image cached on the node."""
+        statement = delete(_cached).where(_on_node(node_reference_url))
         with self._writing() as conn:
-            conn.execute(delete(_cached).where(_on_node(node_reference_url)))
+            conn.execute(statement)

@@ -31,6 +31,9 @@ _MYSQL_DEADLOCK_CODES = {1205, 1213, 1020}
 _MYSQL_DUPLICATE = 1062
 _MYSQL_FOREIGN_KEY = {1451, 1452}
 _MYSQL_DISCONNECT = {2006, 2013, 2003, 2014, 2045, 2055, 4031}
+# A Galera node that is not (yet) synced with the cluster refuses statements
+# ("WSREP has not yet prepared node for application use") while it joins.
+_GALERA_NOT_READY = 1047
 
 
 class TransientError(DBError):
@@ -74,6 +77,8 @@ def translate_error(error: sa_exc.SQLAlchemyError) -> GlanceDBError:
         return Invalid(f"Invalid value for the database: {text}")
     if code in _MYSQL_DISCONNECT or isinstance(error, sa_exc.InterfaceError):
         return TransientError(DBConnectionError(f"Database connection failed: {text}"))
+    if code == _GALERA_NOT_READY:
+        return TransientError(DBConnectionError(f"Database node not ready: {text}"))
     if isinstance(error, sa_exc.OperationalError):
         if any(marker in lowered for marker in _PERMANENT_CONNECTION_FAILURES):
             return DBConnectionError(f"Cannot use the database: {text}")

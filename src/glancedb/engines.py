@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import os
+import urllib.parse
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event, make_url
@@ -10,6 +14,8 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
 from glancedb.exception import DBConfigurationError
+
+LOG = logging.getLogger("glancedb")
 
 #: The environment variable naming the database when no URL is given.
 DEFAULT_URL_ENV = "GLANCEDB_DATABASE_URL"
@@ -30,14 +36,41 @@ _DEFAULT_DRIVERS = {
     "mariadb": "mariadb+pymysql",
 }
 _EXTRAS = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
+_SUPPORTED_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
+
+# Drivers named in Glance operators' URLs (oslo.db's documentation and
+# defaults), with the module each needs and the driver glancedb installs for
+# the same database, used when the named one is absent.
+_SUBSTITUTES: dict[str, tuple[str, str]] = {
+    "psycopg2": ("psycopg2", "psycopg"),
+    "mysqldb": ("MySQLdb", "pymysql"),
+    "mysqlconnector": ("mysql.connector", "pymysql"),
+}
+
+
+def _module_available(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _shown(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
 
 
 def normalize_url(url: str | URL) -> URL:
-    """Parse ``url`` and pick glancedb's driver when none is named.
+    """Parse ``url`` and pick the driver glancedb runs it on.
 
     ``postgresql://`` becomes ``postgresql+psycopg://`` and ``mysql://``
-    becomes ``mysql+pymysql://``; MySQL URLs get ``charset=utf8mb4`` unless
-    they name a charset.
+    becomes ``mysql+pymysql://``.  Drivers Glance deployments name
+    (``postgresql+psycopg2``, ``mysql+mysqldb``, ``mysql+mysqlconnector``)
+    are kept when installed, else replaced by psycopg 3 or PyMySQL (logged
+    at debug level).  MySQL URLs get ``charset=utf8mb4`` unless they name a
+    charset.
+
+    :raises DBConfigurationError: the URL does not parse, or names a
+        database other than SQLite, PostgreSQL and MySQL/MariaDB.
     """
     try:
         parsed = make_url(url)
@@ -46,23 +79,117 @@ def normalize_url(url: str | URL) -> URL:
     driver = _DEFAULT_DRIVERS.get(parsed.drivername)
     if driver is not None:
         parsed = parsed.set(drivername=driver)
-    if parsed.get_backend_name() in ("mysql", "mariadb") and "charset" not in parsed.query:
+    backend = parsed.get_backend_name()
+    if backend not in _SUPPORTED_BACKENDS:
+        raise DBConfigurationError(
+            f"Unsupported database {backend!r} in URL {_shown(parsed)!r}: glancedb runs on"
+            " SQLite (sqlite://), PostgreSQL (postgresql://) and MySQL/MariaDB (mysql://)"
+        )
+    substitute = _SUBSTITUTES.get(parsed.get_driver_name())
+    if substitute is not None and not _module_available(substitute[0]):
+        replacement = parsed.set(drivername=f"{backend}+{substitute[1]}")
+        LOG.debug(
+            "%s is not installed: using %s for %s",
+            parsed.drivername,
+            replacement.drivername,
+            _shown(replacement),
+        )
+        parsed = replacement
+    if backend in ("mysql", "mariadb") and "charset" not in parsed.query:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
     return parsed
 
 
 def is_memory_sqlite(url: URL) -> bool:
     """Whether ``url`` is an in-memory SQLite database."""
-    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+    if url.get_backend_name() != "sqlite":
+        return False
+    database = url.database or ""
+    return database in ("", ":memory:") or (
+        _is_uri(url) and (database.startswith("file::memory:") or url.query.get("mode") == "memory")
+    )
 
 
-def create_glancedb_engine(url: str | URL, **engine_options: Any) -> Engine:
+def _is_uri(url: URL) -> bool:
+    return str(url.query.get("uri", "")).lower() in ("true", "1") and (
+        url.database or ""
+    ).startswith("file:")
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file a SQLite URL names (a ``file:`` URI's path too); None otherwise."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() != "sqlite" or is_memory_sqlite(parsed):
+        return None
+    database = parsed.database or ""
+    if _is_uri(parsed):
+        database = urllib.parse.unquote(database[len("file:") :].partition("?")[0])
+        if database.startswith("//"):  # file://host/path: only local files
+            database = "/" + database[2:].partition("/")[2]
+    return Path(database)
+
+
+def read_only_url(url: str | URL) -> URL:
+    """``url`` opened read-only: a SQLite file becomes a ``mode=ro`` URI.
+
+    Such a connection never creates the file nor writes to it (not even to
+    change its journal mode).  A read-only WAL database whose ``-wal`` file
+    is absent is opened ``immutable`` when it cannot be opened otherwise
+    (the user may not create the ``-shm`` file next to it): see
+    :func:`create_glancedb_engine`.  Other URLs are returned normalised.
+    """
+    parsed = normalize_url(url)
+    path = sqlite_file(parsed)
+    if path is None:
+        return parsed
+    query = {k: v for k, v in parsed.query.items() if k not in ("uri", "mode")}
+    return parsed.set(
+        database="file:" + urllib.parse.quote(str(path.absolute()), safe="/"),
+        query={**query, "mode": "ro", "uri": "true"},
+    )
+
+
+def enable_wal(engine: Engine) -> None:
+    """Switch a SQLite file to the WAL journal (readers then never block the writer).
+
+    Persistent, so done once, by ``db sync`` when it creates the schema: a
+    file Glance made keeps the journal mode it has.  Does nothing on other
+    databases and on in-memory SQLite.
+    """
+    if engine.dialect.name != "sqlite" or is_memory_sqlite(engine.url):
+        return
+    with engine.connect() as connection:
+        # Outside a transaction: SQLite refuses the change inside one.
+        connection.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+            "PRAGMA journal_mode=WAL"
+        )
+
+
+#: Keys of a pooled connection's ``info``: its SQLite busy timeout in
+#: milliseconds, and whether its (MariaDB Galera) reads are causal.
+BUSY_TIMEOUT_INFO = "glancedb_busy_timeout_ms"
+CAUSAL_INFO = "glancedb_causal_reads"
+
+
+def create_glancedb_engine(
+    url: str | URL,
+    *,
+    causal_reads: bool = True,
+    busy_timeout: float = 1.5,
+    **engine_options: Any,
+) -> Engine:
     """Create an engine configured the way glancedb needs it.
 
-    SQLite: foreign keys on, WAL journal for files, ``BEGIN IMMEDIATE`` for
-    writes (so that compare-and-swap updates serialise instead of failing),
-    one shared connection for ``sqlite://``.  PostgreSQL and MySQL: pre-ping
-    to survive dropped connections; MySQL in strict ``TRADITIONAL`` mode.
+    SQLite: foreign keys on, ``BEGIN IMMEDIATE`` for writes (so that
+    compare-and-swap updates serialise instead of failing), a busy timeout of
+    ``busy_timeout`` seconds, one shared connection for ``sqlite://``; the
+    journal mode is left as the file has it (see :func:`enable_wal`).
+    MySQL in strict ``TRADITIONAL`` mode.  Dropped pooled connections are
+    survived by retrying the call, not by pinging before every call.  On a
+    MariaDB Galera node (``wsrep_on``, asked once per connection) every
+    connection reads causally (``wsrep_sync_wait=1``) unless ``causal_reads``
+    is False.  Connection options the driver rejects (``?charset=bogus``)
+    raise :class:`~glancedb.exception.DBConfigurationError` on connect.
     """
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
@@ -71,43 +198,89 @@ def create_glancedb_engine(url: str | URL, **engine_options: Any) -> Engine:
         if is_memory_sqlite(parsed):
             options["poolclass"] = StaticPool
         options["connect_args"] = {"check_same_thread": False}
-    else:
-        options["pool_pre_ping"] = True
+    # No pool pre-ping on PostgreSQL and MySQL: it costs a round trip on every
+    # call, and a pooled connection the server has dropped already fails on
+    # its first statement, before any commit - a transient failure after which
+    # the call is retried on a new connection (glancedb.transactions).
     options.update(engine_options)
+    _check_query_options(parsed)
     try:
         engine = create_engine(parsed, **options)
-    except NoSuchModuleError:
-        raise DBConfigurationError(
-            f"Unknown database dialect in URL {parsed.render_as_string(hide_password=True)!r}"
-        ) from None
+    except NoSuchModuleError as exc:
+        raise DBConfigurationError(f"Cannot use the URL {_shown(parsed)!r}: {exc}") from None
     except ModuleNotFoundError as exc:
         extra = _EXTRAS.get(backend, backend)
         raise DBConfigurationError(
-            f"The database driver for {backend!r} is not installed ({exc.name}); "
-            f"install it with: pip install 'glancedb[{extra}]'"
+            f"The database driver {parsed.get_driver_name()!r} is not installed"
+            f" ({exc.name}): install glancedb's with pip install 'glancedb[{extra}]'"
+            f" and use {backend}:// URLs"
         ) from None
     except (ArgumentError, TypeError, ValueError) as exc:
         raise DBConfigurationError(f"Invalid database options: {exc}") from None
+    read_only = backend == "sqlite" and parsed.query.get("mode") == "ro"
+    _guard_connect(engine, read_only_sqlite=read_only)
     if backend == "sqlite":
-        _setup_sqlite(engine, file_backed=not is_memory_sqlite(parsed))
+        _setup_sqlite(engine, read_only=read_only, busy_ms=int(busy_timeout * 1000))
     elif backend in ("mysql", "mariadb"):
-        _setup_mysql(engine)
+        _setup_mysql(engine, causal_reads=causal_reads)
     return engine
 
 
-def _setup_sqlite(engine: Engine, *, file_backed: bool) -> None:
+def _check_query_options(url: URL) -> None:
+    """Reject option values the driver would only trip over on connect."""
+    charset = url.query.get("charset")
+    if url.get_driver_name() == "pymysql" and isinstance(charset, str):
+        try:
+            from pymysql.charset import charset_by_name
+        except ImportError:  # reported as a missing driver by create_engine
+            return
+        if charset_by_name(charset) is None:
+            raise DBConfigurationError(
+                f"Unknown MySQL charset {charset!r} in the URL {_shown(url)!r}"
+                " (glancedb uses utf8mb4 when none is given)"
+            )
+
+
+def _guard_connect(engine: Engine, *, read_only_sqlite: bool) -> None:
+    """Open connections, reporting a driver's refusal of the URL's options as one error.
+
+    Drivers check their keyword arguments only when connecting, and raise
+    plain Python errors (``TypeError``: an unknown option) that SQLAlchemy
+    passes through untranslated.  Read-only SQLite files are opened by
+    :func:`_connect_read_only`.
+    """
+    dbapi_error: Any = engine.dialect.loaded_dbapi.Error
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            if read_only_sqlite:
+                return _connect_read_only(dialect, list(cargs), dict(cparams))
+            return dialect.connect(*cargs, **cparams)
+        except dbapi_error:
+            raise
+        except (TypeError, ValueError, AttributeError, LookupError) as exc:
+            raise DBConfigurationError(
+                f"The database driver rejected the options of {_shown(engine.url)!r}: {exc}"
+            ) from None
+
+
+def _setup_sqlite(engine: Engine, *, read_only: bool, busy_ms: int) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         # Let SQLAlchemy (below) decide when transactions begin: pysqlite's own
         # implicit BEGIN comes too late for SELECT-then-UPDATE sequences.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        if file_backed:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        if not read_only:
+            (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() == "wal":
+                # Durable at each checkpoint, not each commit: WAL's usual trade.
+                cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        record.info[BUSY_TIMEOUT_INFO] = busy_ms
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -117,10 +290,50 @@ def _setup_sqlite(engine: Engine, *, file_backed: bool) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
-def _setup_mysql(engine: Engine) -> None:
+def _connect_read_only(dialect: Any, cargs: list[Any], cparams: dict[str, Any]) -> Any:
+    """Open a ``mode=ro`` SQLite URI, ``immutable`` when that is the only way in.
+
+    A WAL database needs its ``-shm`` file: a user who may not create it next
+    to the database (no write access to the directory) cannot read the file
+    at all, unless SQLite is told the file cannot change (``immutable=1``).
+    That is only true when no ``-wal`` file holds commits not yet written back
+    to the database, so it is the fallback when there is none.
+    """
+    connection = dialect.connect(*cargs, **cparams)
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        return connection
+    except dialect.loaded_dbapi.OperationalError as exc:
+        connection.close()
+        uri = str(cargs[0]) if cargs else str(cparams.get("database", ""))
+        path = urllib.parse.unquote(uri[len("file:") :].partition("?")[0])
+        if "readonly" not in str(exc) or os.path.exists(path + "-wal"):
+            raise
+        LOG.debug("%s: WAL database read-only without its -shm file: opened immutable", path)
+        immutable = uri + ("&" if "?" in uri else "?") + "immutable=1"
+        if cargs:
+            cargs[0] = immutable
+        else:
+            cparams["database"] = immutable
+        return dialect.connect(*cargs, **cparams)
+
+
+def _setup_mysql(engine: Engine, *, causal_reads: bool) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("SET SESSION sql_mode = 'TRADITIONAL'")
-        cursor.execute("SET SESSION time_zone = '+00:00'")
+        settings = "sql_mode = 'TRADITIONAL', time_zone = '+00:00'"
+        causal = False
+        if causal_reads:
+            # Absent on servers built without wsrep (MySQL): no row.
+            cursor.execute("SHOW VARIABLES LIKE 'wsrep_on'")
+            row = cursor.fetchone()
+            causal = row is not None and str(row[1]).upper() == "ON"
+            if causal:
+                # Each read first waits until this node has applied every
+                # write the cluster committed before it: read-your-writes
+                # across nodes.
+                settings += ", wsrep_sync_wait = 1"
+        cursor.execute(f"SET SESSION {settings}")
         cursor.close()
+        record.info[CAUSAL_INFO] = causal

@@ -121,6 +121,17 @@ class DBConnectionError(DBError):
     default_message = "Could not connect to the database"
 
 
+class DBCommitUnknown(DBConnectionError):
+    """The connection was lost during a write's COMMIT: the write **may have committed**.
+
+    Raised on MySQL/MariaDB and SQLite, and on PostgreSQL when the
+    transaction's status cannot be learnt; never retried (another attempt
+    could write twice).  Check the database before writing again.
+    """
+
+    default_message = "The connection was lost during COMMIT; the write may have committed"
+
+
 class DBDeadlock(DBError):
     """A deadlock or serialization failure survived every retry."""
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import (
+    BindParameter,
     Boolean,
     Column,
     ColumnElement,
@@ -26,12 +27,17 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     cast,
     false,
     func,
     literal,
+    literal_column,
     or_,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import Cast
 
 from glancedb.exception import Invalid, InvalidSortDir
 
@@ -42,6 +48,9 @@ DIRECTIONS: tuple[Direction, ...] = ("asc", "desc")
 EMPTY_STRING = ""
 EMPTY_NUMBER = 0
 EMPTY_TIME = datetime.datetime(1900, 1, 1)
+
+#: The largest page size every backend's ``LIMIT`` takes (a signed 64-bit integer).
+MAX_LIMIT = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,31 @@ def empty_value(column: Column[Any]) -> Any:
     return EMPTY_STRING
 
 
+class _TimeLiteral(Cast[Any]):
+    """A timestamp value in a ``COALESCE``, cast to its type on MySQL only.
+
+    MySQL and MariaDB take a bound datetime for a string (the driver quotes
+    it), and ``COALESCE(timestamp, string)`` is a string; compared as text,
+    ``2030-01-01 00:00:00.000000`` (a DATETIME(6) column) is not
+    ``2030-01-01 00:00:00`` (a marker value, which the driver writes without
+    its zero fraction).  The cast keeps the comparison temporal.  SQLite
+    stores times as text, where a cast would make them numbers, and
+    PostgreSQL binds typed values: there the value stays as it is.
+    """
+
+    inherit_cache = True
+
+
+@compiles(_TimeLiteral)
+def _time_literal(element: _TimeLiteral, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clause, **kw)
+
+
+@compiles(_TimeLiteral, "mysql", "mariadb")
+def _time_literal_cast(element: _TimeLiteral, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(cast(element.clause, element.type), **kw)
+
+
 def sort_expression(column: Column[Any]) -> ColumnElement[Any]:
     """The SQL expression ``column`` sorts by.
 
@@ -71,6 +105,11 @@ def sort_expression(column: Column[Any]) -> ColumnElement[Any]:
     the order); nullable ones are ``COALESCE``d to their empty value; enums
     are compared as text, so that every backend orders them alphabetically
     (PostgreSQL's native enums order by declaration).
+
+    The empty value is written into the SQL text, not bound: an index on the
+    expression (``COALESCE(name, '')``) serves the order only when the query
+    spells the same expression, and a bound parameter is not the same
+    expression to SQLite's planner.
     """
     if isinstance(column.type, Enum):
         return cast(column, String(column.type.length))
@@ -78,11 +117,18 @@ def sort_expression(column: Column[Any]) -> ColumnElement[Any]:
         return column
     if isinstance(column.type, Boolean):
         return func.coalesce(column, false())
-    return func.coalesce(column, literal(empty_value(column), column.type))
+    empty = empty_value(column)
+    if isinstance(empty, str):
+        return func.coalesce(column, literal_column("''", column.type))
+    if isinstance(empty, int):
+        return func.coalesce(column, literal_column(str(empty), column.type))
+    return func.coalesce(column, _TimeLiteral(literal(empty, column.type), column.type))
 
 
 def sort_value(column: Column[Any], value: Any) -> Any:
     """A marker's ``column`` value as :func:`sort_expression` sees it."""
+    if isinstance(value, BindParameter):
+        return value
     if value is None:
         return empty_value(column)
     if isinstance(column.type, Enum):
@@ -101,6 +147,9 @@ def order_terms(keys: Sequence[OrderKey]) -> list[ColumnElement[Any]]:
 
 def after_marker(keys: Sequence[OrderKey], marker: Mapping[Any, Any]) -> ColumnElement[bool]:
     """Rows strictly after ``marker`` (a row's values by column name) in ``keys``' order.
+
+    The values may be bound parameters (see :func:`marker_parameters`), so
+    that one statement serves every marker.
 
     The lexicographic comparison is nested from the last key out:
     ``k1 > m1 OR (k1 = m1 AND (k2 > m2 OR ...))``.  A redundant bound
@@ -131,6 +180,34 @@ def after_marker(keys: Sequence[OrderKey], marker: Mapping[Any, Any]) -> ColumnE
         else first_expression >= first_value
     )
     return and_(bound, condition)
+
+
+def marker_parameters(keys: Sequence[OrderKey], prefix: str = "marker_") -> dict[str, Any]:
+    """Bound parameters standing for a marker's values, by column name.
+
+    Passed to :func:`after_marker` they make a statement that fits every
+    marker; :func:`marker_values` gives the values to bind.
+    """
+    return {
+        key.column.name: bindparam(f"{prefix}{key.column.name}", type_=_bound_type(key.column))
+        for key in keys
+    }
+
+
+def marker_values(
+    keys: Sequence[OrderKey], marker: Mapping[Any, Any], prefix: str = "marker_"
+) -> dict[str, Any]:
+    """The values of :func:`marker_parameters` for ``marker`` (a row by column name)."""
+    return {
+        f"{prefix}{key.column.name}": sort_value(key.column, marker[key.column.name])
+        for key in keys
+    }
+
+
+def _bound_type(column: Column[Any]) -> Any:
+    if isinstance(column.type, Enum):
+        return String(column.type.length)
+    return column.type
 
 
 def paginate(
@@ -179,4 +256,6 @@ def check_limit(limit: Any) -> int | None:
         raise Invalid(f"limit must be an integer, got {limit!r}") from None
     if number < 0:
         raise Invalid(f"limit must not be negative, got {number}")
+    if number > MAX_LIMIT:
+        raise Invalid(f"limit {number} does not fit a 64-bit integer")
     return number

@@ -11,9 +11,11 @@ failures are raised as :mod:`glancedb.exception` errors (never printed).
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -23,14 +25,16 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import URL, Connection, Engine, inspect, text
 from sqlalchemy import exc as sa_exc
 
 from glancedb.driver_errors import TransientError, translate_error
+from glancedb.engines import enable_wal
 from glancedb.exception import DBConnectionError, GlanceDBError, SchemaError
 from glancedb.migrations import VERSION_TABLE
+from glancedb.migrations.online import Progress
 from glancedb.models import metadata
-from glancedb.schema_diff import compare_connection, is_missing
+from glancedb.schema_diff import IGNORED_TABLES, compare_connection, is_pending
 
 LOG = logging.getLogger("glancedb")
 
@@ -54,15 +58,28 @@ _IMAGE_TABLES = ("images", "image_properties", "image_tags", "image_members", "i
 # --- plumbing ----------------------------------------------------------------
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(
+    connection: Connection | None = None, progress: Progress | None = None
+) -> Config:
     """An Alembic :class:`~alembic.config.Config` for glancedb's migrations.
 
     No ``alembic.ini`` is involved.  When ``connection`` is given, the
-    migration environment runs on it (its transaction is the caller's).
+    migration environment runs on it, one transaction per revision.
+    ``progress`` receives what long steps (index builds) report.
     """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
+    config.attributes["progress"] = progress
+    return config
+
+
+def _offline_config(url: URL, buffer: io.StringIO) -> Config:
+    """A configuration for Alembic's offline mode: SQL for ``url``'s dialect into ``buffer``."""
+    config = Config(output_buffer=buffer)
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = None
+    config.attributes["url"] = url
     return config
 
 
@@ -90,12 +107,27 @@ def _translated_errors(engine: Engine) -> Iterator[None]:
 
 
 @contextmanager
-def _transaction(engine: Engine) -> Iterator[Connection]:
-    """One write transaction (``BEGIN IMMEDIATE`` on SQLite), errors translated."""
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection for schema changes, errors translated.
+
+    Alembic opens one transaction per revision on it (``BEGIN IMMEDIATE``
+    on SQLite), so that a revision may build its indexes outside any
+    transaction (PostgreSQL's concurrent builds).  What the caller reads
+    before handing it to Alembic is committed first (:func:`_settled`).
+    """
     with _translated_errors(engine), engine.connect() as connection:
         connection.execution_options(glancedb_write=True)
-        with connection.begin():
-            yield connection
+        yield connection
+        if connection.in_transaction():
+            connection.commit()
+
+
+def _settled(connection: Connection) -> Connection:
+    """``connection`` with the transaction its reads opened committed: Alembic
+    then runs each revision in a transaction of its own."""
+    if connection.in_transaction():
+        connection.commit()
+    return connection
 
 
 def _glance_revisions(connection: Connection, tables: set[str]) -> list[str]:
@@ -157,35 +189,169 @@ def compare_schema(engine: Engine) -> list[str]:
 def check(engine: Engine) -> list[str]:
     """What keeps the database from being current: empty means at head, no drift.
 
-    Lists a missing or outdated glancedb revision first, then every
-    difference found by :func:`compare_schema`.
+    The first line says where the database stands and what would bring it to
+    head (``glancedb db sync``, or for a Glance database at another revision,
+    ``glance-manage db sync`` first); then every difference found by
+    :func:`compare_schema`.
     """
     problems: list[str] = []
-    current = current_revision(engine)
+    with _translated_errors(engine), engine.connect() as connection:
+        current = _current(connection)
+        tables = _table_names(connection)
+        glance = _glance_revisions(connection, tables)
     head = head_revision()
     if current is None:
-        problems.append(
-            f"database is not managed by glancedb (no revision in {VERSION_TABLE});"
-            " run 'glancedb db sync'"
-        )
+        problems.append(_unmanaged_advice(tables, glance))
     elif current != head:
         problems.append(f"database is at revision {current}, head is {head}")
     problems.extend(compare_schema(engine))
     return problems
 
 
+def _unmanaged_advice(tables: set[str], glance: list[str]) -> str:
+    """Why a database without a glancedb revision is not usable, and what to run."""
+    ours = tables & set(metadata.tables)
+    if glance and glance != [GLANCE_REVISION]:
+        return (
+            f"Glance database at revision {', '.join(glance)}: glancedb adopts only Glance's"
+            f" {GLANCE_REVISION}; upgrade it with 'glance-manage db sync' first"
+        )
+    if glance:
+        return (
+            f"Glance database ({GLANCE_REVISION}) not managed by glancedb yet: 'glancedb db"
+            " sync' adopts it when its schema matches (differences below)"
+        )
+    if ours:
+        return (
+            "database is not managed by glancedb: it has some of glancedb's tables but"
+            f" neither {VERSION_TABLE} nor Glance's {GLANCE_VERSION_TABLE}; glancedb will"
+            " not adopt it"
+        )
+    if tables - IGNORED_TABLES:
+        return (
+            "database is not managed by glancedb: it holds other tables"
+            f" ({', '.join(sorted(tables)[:5])}{', ...' if len(tables) > 5 else ''});"
+            " 'glancedb db sync' would add glancedb's tables beside them"
+        )
+    return (
+        f"database is not managed by glancedb (no revision in {VERSION_TABLE});"
+        " run 'glancedb db sync'"
+    )
+
+
+def require_usable(engine: Engine) -> str | None:
+    """Check that glancedb's API can run on the database, cheaply (two or three queries).
+
+    Returns None when the database is at the head revision, or a warning
+    when it is at an older glancedb revision (the API still works: later
+    revisions only add).
+
+    :raises SchemaError: an empty database, one Glance made that glancedb has
+        not adopted, a foreign one, or a revision this glancedb does not know
+        -- each message saying what to run (``glancedb db sync`` /
+        ``glancedb db check``).
+    """
+    with _translated_errors(engine), engine.connect() as connection:
+        current = _current(connection)
+        if current is None:
+            tables = _table_names(connection)
+            glance = _glance_revisions(connection, tables)
+    head = head_revision()
+    if current is None:
+        if glance:
+            raise SchemaError(
+                f"This is a Glance database (revision {', '.join(glance)}) that glancedb has"
+                " not adopted: run 'glancedb db check', then 'glancedb db sync'"
+            )
+        if tables - IGNORED_TABLES:
+            raise SchemaError(
+                "The database has no glancedb schema (it holds other tables):"
+                " run 'glancedb db check' to see what is there"
+            )
+        raise SchemaError("The database is empty: run 'glancedb db sync' to create the schema")
+    if current == head:
+        return None
+    if not _script().revision_map.get_revisions(current):
+        raise SchemaError(
+            f"The database is at revision {current}, unknown to this glancedb (head {head}):"
+            " it was upgraded by a newer glancedb"
+        )
+    return f"database at revision {current}, head is {head}: run 'glancedb db sync'"
+
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    """One revision of glancedb's migrations, as ``glancedb db history`` lists it."""
+
+    revision: str
+    #: The first line of the revision's docstring.
+    description: str
+    is_head: bool
+    #: Whether the database is at this revision.
+    is_current: bool
+
+
+def history(engine: Engine | None = None) -> list[RevisionInfo]:
+    """glancedb's revisions, oldest first, the database's current one marked.
+
+    :param engine: the database whose revision is marked; None marks none.
+    """
+    current = current_revision(engine) if engine is not None else None
+    script = _script()
+    revisions = list(script.walk_revisions())
+    revisions.reverse()
+    return [
+        RevisionInfo(
+            revision=rev.revision,
+            description=_first_line(rev.doc),
+            is_head=rev.is_head,
+            is_current=rev.revision == current,
+        )
+        for rev in revisions
+    ]
+
+
+def _first_line(doc: str | None) -> str:
+    """A docstring's first line as plain text (no reStructuredText literals)."""
+    lines = (doc or "").strip().splitlines()
+    return lines[0].replace("``", "") if lines else ""
+
+
+def upgrade_sql(engine: Engine, rev: str = "head") -> str:
+    """The SQL that upgrading the database to ``rev`` would run (Alembic's offline mode).
+
+    For a DBA to review or run by hand, in the database's own dialect, from
+    its current revision (from nothing when it is empty).  A database Glance
+    made is adopted only by ``glancedb db sync``, which checks its schema
+    first; it is refused here.
+    """
+    with _translated_errors(engine), engine.connect() as connection:
+        current = _current(connection)
+        tables = _table_names(connection)
+    if current is None and tables & set(metadata.tables):
+        raise SchemaError(
+            "The database has glancedb's tables but no glancedb revision (a database Glance"
+            " made?): 'glancedb db sync' adopts it after checking its schema; no SQL to show"
+        )
+    buffer = io.StringIO()
+    with _translated_errors(engine):
+        command.upgrade(_offline_config(engine.url, buffer), f"{current or 'base'}:{rev}", sql=True)
+    return buffer.getvalue()
+
+
 # --- changes -----------------------------------------------------------------
 
 
-def upgrade(engine: Engine, rev: str = "head") -> None:
+def upgrade(engine: Engine, rev: str = "head", *, progress: Progress | None = None) -> None:
     """Upgrade the database to glancedb revision ``rev`` (default: the head).
 
     A database that has glancedb's tables but no glancedb revision (one
     created by Glance, for instance) is refused: :func:`sync` adopts those.
+    ``progress`` receives a line of text per step of a long index build.
     """
-    with _transaction(engine) as connection:
+    with _migrating(engine) as connection:
         _refuse_unmanaged(connection)
-        command.upgrade(alembic_config(connection), rev)
+        command.upgrade(alembic_config(_settled(connection), progress), rev)
 
 
 def downgrade(engine: Engine, rev: str) -> None:
@@ -195,12 +361,14 @@ def downgrade(engine: Engine, rev: str) -> None:
     the first revision only removes glancedb's stamp: the tables belong to
     Glance and are kept.
     """
-    with _transaction(engine) as connection:
-        config = alembic_config(connection)
+    with _migrating(engine) as connection:
         if rev == "base" and _current(connection) is None:
             return  # nothing of glancedb's to remove
-        if GLANCE_VERSION_TABLE in _table_names(connection) and _reaches_base(rev):
+        shared = GLANCE_VERSION_TABLE in _table_names(connection)
+        config = alembic_config(_settled(connection))
+        if shared and _reaches_base(rev):
             command.downgrade(config, FIRST_REVISION)
+            _settled(connection)
             command.stamp(config, "base")
             return
         command.downgrade(config, rev)
@@ -229,7 +397,7 @@ def _refuse_unmanaged(connection: Connection) -> None:
         )
 
 
-def sync(engine: Engine) -> SyncAction:
+def sync(engine: Engine, *, progress: Progress | None = None) -> SyncAction:
     """Bring the database to glancedb's head revision, adopting Glance's.
 
     Returns what was done: ``"created"`` (the database was empty),
@@ -240,28 +408,48 @@ def sync(engine: Engine) -> SyncAction:
       ``alembic_version``) is stamped with glancedb's first revision without
       touching any row, upgraded to the head (later revisions only add), and
       must then match the models exactly;
-    - a database already managed by glancedb is upgraded.
+    - a database already managed by glancedb is upgraded, and must then
+      match the models too (a drifted schema is never "current").
 
     Raises :class:`~glancedb.exception.SchemaError` for a Glance database at
-    another revision (naming it), for a schema that drifted (naming every
-    difference; the database is left as it was) and for tables managed by
-    neither.  Table statistics are refreshed afterwards, since the listing
-    queries' plans depend on them.
+    another revision (naming it), for a Glance schema that drifted (naming
+    every difference; the database is left as it was), for tables managed by
+    neither, and for a glancedb database that drifted (after applying any
+    pending revision, naming every difference).  A SQLite file whose schema
+    this creates is switched to the WAL journal once; a file Glance made
+    keeps its journal mode.  Table statistics are refreshed afterwards, since
+    the listing queries' plans depend on them.
+
+    Each revision runs in its own transaction, and glancedb's indexes are
+    built without blocking writes (:mod:`glancedb.migrations.online`), so a
+    Glance server using the database keeps working during the sync;
+    ``progress`` receives a line of text per step of a long index build.
     """
-    with _transaction(engine) as connection:
-        config = alembic_config(connection)
+    with _migrating(engine) as connection:
         tables = _table_names(connection)
         current = _current(connection)
+        config = alembic_config(connection, progress)
         if current is None and tables & set(metadata.tables):
             _adopt(connection, config, tables)
             action: SyncAction = "adopted"
         else:
+            _settled(connection)
             command.upgrade(config, "head")
             if current is None:
                 action = "created"
             else:
                 action = "current" if current == head_revision() else "upgraded"
+    if action == "created" and not tables:
+        enable_wal(engine)
     analyze(engine)
+    if action in ("current", "upgraded"):
+        differences = compare_schema(engine)
+        if differences:
+            state = "already at" if action == "current" else "upgraded to"
+            raise SchemaError(
+                f"The schema is {state} revision {head_revision()} but differs from"
+                " glancedb's: " + "; ".join(differences) + " ('glancedb db check' lists them)"
+            )
     return action
 
 
@@ -280,21 +468,28 @@ def _adopt(connection: Connection, config: Config, tables: set[str]) -> None:
             f"The Glance database is at revision {', '.join(revisions)}; glancedb adopts only"
             f" Glance's {GLANCE_REVISION} (upgrade it with 'glance-manage db sync' first)"
         )
-    # The models are the head's schema: objects that glancedb's later
-    # revisions add are legitimately missing, anything else is drift (and
-    # then every difference is named, missing objects included).
+    # The models are the head's schema: what glancedb's later revisions
+    # bring (indexes, MySQL's microsecond columns) is legitimately pending,
+    # anything else is drift (and then every difference is named, pending
+    # ones included).
     differences = compare_connection(connection, metadata)
-    if not all(is_missing(d) for d in differences):
+    if not all(is_pending(d) for d in differences):
         _refuse_drift(differences)
+    _settled(connection)
     command.stamp(config, FIRST_REVISION)
+    _settled(connection)
     command.upgrade(config, "head")
-    remaining = compare_connection(connection, metadata)
+    remaining = compare_connection(_settled(connection), metadata)
     if remaining:
-        # Undone explicitly, since MySQL commits DDL as it goes.
+        # Undone explicitly: each revision committed on its own (and MySQL
+        # commits DDL as it goes).
+        _settled(connection)
         command.downgrade(config, FIRST_REVISION)
+        _settled(connection)
         command.stamp(config, "base")
         if VERSION_TABLE not in tables:
             connection.execute(text(f"DROP TABLE {VERSION_TABLE}"))
+        _settled(connection)
         _refuse_drift(remaining)
 
 
@@ -314,10 +509,13 @@ def analyze(engine: Engine) -> None:
         if not present:
             return
         if backend == "sqlite":
-            # Bounded sampling: ANALYZE stays quick on very large files.
-            connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+            # In full (no ``analysis_limit``): sampled statistics describe the
+            # one-valued ``deleted`` indexes as selective, and every query not
+            # shaped against them - Glance's own on a shared file, an
+            # operator's - then walks ix_images_deleted and sorts the table
+            # (SPEC 3.4).  Full statistics cost one pass over each index.
+            connection.exec_driver_sql("PRAGMA analysis_limit=0")
             connection.exec_driver_sql("ANALYZE")
-            connection.exec_driver_sql("PRAGMA optimize")
         elif backend == "postgresql":
             connection.exec_driver_sql("ANALYZE " + ", ".join(present))
         elif backend in ("mysql", "mariadb"):

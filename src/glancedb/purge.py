@@ -36,7 +36,7 @@ from glancedb.exception import Invalid
 from glancedb.models import tables as t
 from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
-from glancedb.validation import check_max_rows, to_int
+from glancedb.validation import check_int32, check_max_rows, to_int
 
 LOG = logging.getLogger("glancedb.purge")
 
@@ -134,6 +134,7 @@ class PurgeAPI(DatabaseCore):
         cutoff = cutoff_for(age_in_days)
         limit = check_max_rows(max_rows)
         size = _batch_size(batch_size)
+        _check_progress(progress)
         result: dict[str, int] = {}
         if dry_run:
             result.update(self._count_tasks(cutoff, limit))
@@ -176,6 +177,7 @@ class PurgeAPI(DatabaseCore):
         cutoff = cutoff_for(age_in_days)
         limit = check_max_rows(max_rows)
         size = _batch_size(batch_size)
+        _check_progress(progress)
         plan = _Plan(t.images, [*_purgeable(t.images, cutoff), *_unreferenced_image()])
         if dry_run:
             deleted = self._count(plan, limit)
@@ -296,10 +298,15 @@ class PurgeAPI(DatabaseCore):
 
 
 def _batch_size(value: Any) -> int:
-    size = to_int("batch_size", value)
+    size = check_int32("batch_size", value)
     if size < 1:
         raise Invalid(f"batch_size must be positive, got {size}")
     return size
+
+
+def _check_progress(progress: Any) -> None:
+    if progress is not None and not callable(progress):
+        raise Invalid(f"progress must be a callable or None, got {progress!r}")
 
 
 __all__ = [

@@ -51,6 +51,8 @@ def load_json(text: str | None) -> Any:
     """
     if text is None:
         return None
+    if text == "{}":  # most locations' metadata: skip the decoder
+        return {}
     try:
         return json.loads(text)
     except (TypeError, ValueError):

@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import CursorResult
 
-from glancedb.exception import DBError, Invalid
-from glancedb.timeutils import to_naive_utc
+from glancedb.exception import DBError
+from glancedb.validation import check_datetime, check_scalar, is_int32
 
 T = TypeVar("T")
 
@@ -18,31 +18,24 @@ T = TypeVar("T")
 #: proportional to the number of pages, not rows.
 ID_CHUNK = 1000
 
-_MIN_INT32, _MAX_INT32 = -(2**31), 2**31 - 1
 
-
-def as_key(value: Any) -> str:
-    """An id, name or tag used only to look rows up, as a string.
-
-    Bound as the string column's type, so that a caller passing an int
-    finds nothing instead of making PostgreSQL reject the comparison.
-    """
-    return value if isinstance(value, str) else str(value)
-
-
-def row_id(value: Any) -> int | None:
+def row_id(value: Any, what: str = "id") -> int | None:
     """``value`` as an integer primary key, or None when no row can have it.
 
     Booleans, non-numbers and numbers outside the 32-bit ``INTEGER`` columns
-    are never ids; callers turn None into their own ``NotFound``.
+    (beyond 64 bits included) are never ids; callers turn None into their
+    own ``NotFound``.  A list, dict or other non-scalar is :class:`Invalid`
+    naming ``what``.
     """
-    if isinstance(value, bool):
+    if value is None or isinstance(value, bool):
         return None
+    if not isinstance(value, int):
+        check_scalar(what, value)
     try:
         number = int(value)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, ArithmeticError):
         return None
-    return number if _MIN_INT32 <= number <= _MAX_INT32 else None
+    return number if is_int32(number) else None
 
 
 def inserted_id(result: CursorResult[Any]) -> int:
@@ -58,9 +51,7 @@ def given_time(values: Mapping[str, Any], key: str) -> datetime.datetime | None:
     value = values.get(key)
     if value is None:
         return None
-    if not isinstance(value, datetime.datetime):
-        raise Invalid(f"{key} must be a datetime, got {value!r}")
-    return to_naive_utc(value)
+    return check_datetime(key, value)
 
 
 def creation_times(values: Mapping[str, Any], now: datetime.datetime) -> dict[str, Any]:

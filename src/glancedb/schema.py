@@ -6,6 +6,7 @@ only prints what they return.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from glancedb import migration
@@ -28,18 +29,23 @@ class Revisions:
 class SchemaAPI(DatabaseCore):
     """Schema management on a Database: sync, version, check, upgrade, downgrade."""
 
-    def db_sync(self) -> SyncAction:
+    def db_sync(self, progress: Callable[[str], None] | None = None) -> SyncAction:
         """Bring the schema to the head revision (as ``glancedb db sync``).
 
         An empty database gets the whole schema; a database created by Glance
         (revision ``2024_1_contract01``) is checked and adopted without
-        changing its rows; a glancedb database is upgraded.  Returns what was
-        done: ``created``, ``adopted``, ``upgraded`` or ``current``.
+        changing its rows; a glancedb database is upgraded.  glancedb's
+        indexes are built without blocking writes (PostgreSQL, MySQL), so a
+        Glance server can keep using the database meanwhile.  Returns what
+        was done: ``created``, ``adopted``, ``upgraded`` or ``current``.
 
+        :param progress: called with a line of text for each step of a long
+            index build (what is built, and how far it is where the database
+            reports it).
         :raises SchemaError: the database cannot be adopted (another Glance
             revision, or a schema that drifted).
         """
-        return migration.sync(self.engine)
+        return migration.sync(self.engine, progress=progress)
 
     def db_version(self) -> str | None:
         """The glancedb revision of the database, None when glancedb does not manage it."""
@@ -62,9 +68,14 @@ class SchemaAPI(DatabaseCore):
         """
         return migration.check(self.engine)
 
-    def db_upgrade(self, revision: str = "head") -> str | None:
-        """Upgrade the schema to ``revision`` (default: head); return the new revision."""
-        migration.upgrade(self.engine, revision)
+    def db_upgrade(
+        self, revision: str = "head", progress: Callable[[str], None] | None = None
+    ) -> str | None:
+        """Upgrade the schema to ``revision`` (default: head); return the new revision.
+
+        :param progress: as for :meth:`db_sync`.
+        """
+        migration.upgrade(self.engine, revision, progress=progress)
         return migration.current_revision(self.engine)
 
     def db_downgrade(self, revision: str) -> str | None:

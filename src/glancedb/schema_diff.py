@@ -6,17 +6,22 @@ here instead — primary keys, indexes, unique constraints and foreign keys —
 by name and columns, with each backend's spellings folded together: a unique
 constraint and a unique index of the same name are the same thing, MySQL's
 implicit foreign-key indexes and generated constraint names are ignored.
+Alembic takes a ``DATETIME`` for a ``DATETIME(6)``, so the fractional-second
+precision of MySQL's timestamp columns is compared here too.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Connection, Index, MetaData, Table, UniqueConstraint, inspect
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine.reflection import Inspector
 
 from glancedb.migrations import VERSION_TABLE
@@ -31,8 +36,22 @@ _KEY_DIFFS = frozenset(
 )
 
 
+@contextmanager
+def expression_indexes_understood() -> Iterator[None]:
+    """Silence the warnings about indexes on expressions, which this module compares itself."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*expression-based index.*")
+        warnings.filterwarnings("ignore", message=".*functional index.*")
+        yield
+
+
 def compare_connection(connection: Connection, metadata: MetaData) -> list[str]:
     """Every difference between ``metadata`` and the database, one line each."""
+    with expression_indexes_understood():
+        return _compare_connection(connection, metadata)
+
+
+def _compare_connection(connection: Connection, metadata: MetaData) -> list[str]:
     context = MigrationContext.configure(
         connection,
         opts={
@@ -43,13 +62,15 @@ def compare_connection(connection: Connection, metadata: MetaData) -> list[str]:
         },
     )
     messages: list[str] = []
+    dialect = connection.dialect
     for diff in _flatten(compare_metadata(context, metadata)):
-        if diff[0] not in _KEY_DIFFS:
+        if diff[0] not in _KEY_DIFFS and not _is_precision_diff(diff, dialect):
             messages.append(_describe(diff))
     inspector = inspect(connection)
     existing = set(inspector.get_table_names())
     for table in metadata.sorted_tables:
         if table.name in existing:
+            messages.extend(_compare_precision(inspector, table))
             messages.extend(_compare_keys(inspector, table))
     return messages
 
@@ -57,6 +78,18 @@ def compare_connection(connection: Connection, metadata: MetaData) -> list[str]:
 def is_missing(difference: str) -> bool:
     """Whether a line of :func:`compare_connection` reports an absent object."""
     return difference.endswith(" missing") or " missing on " in difference
+
+
+def is_pending(difference: str) -> bool:
+    """Whether a line of :func:`compare_connection` is something glancedb's own
+    revisions after the first one bring: an absent object (an index), or a
+    MySQL timestamp column still without microseconds (``DATETIME``, which
+    revision ``0005_mysql_microseconds`` widens to ``DATETIME(6)``).
+
+    A database Glance created differs from the head's models by exactly such
+    lines; any other line is drift.
+    """
+    return is_missing(difference) or difference.endswith(_NARROW_TIMESTAMP)
 
 
 def include_object(
@@ -141,6 +174,48 @@ def _same_server_default_hook(
     return _normal_default(inspected_default) != _normal_default(rendered_metadata_default)
 
 
+# --- fractional seconds (MySQL) ------------------------------------------------
+
+_NARROW_TIMESTAMP = " has type DATETIME, expected DATETIME(6)"
+
+
+def _fsp(sql_type: Any) -> int:
+    return int(getattr(sql_type, "fsp", None) or 0)
+
+
+def _compare_precision(inspector: Inspector, table: Table) -> list[str]:
+    """The timestamp columns whose fractional-second precision differs (MySQL only)."""
+    dialect = inspector.bind.dialect
+    if dialect.name not in ("mysql", "mariadb"):
+        return []
+    reflected = {c["name"]: c["type"] for c in inspector.get_columns(table.name)}
+    messages = []
+    for column in table.columns:
+        expected = column.type.dialect_impl(dialect)
+        actual = reflected.get(column.name)
+        if not isinstance(expected, mysql.DATETIME) or not isinstance(actual, mysql.DATETIME):
+            continue
+        if _fsp(actual) != _fsp(expected):
+            messages.append(
+                f"column {table.name}.{column.name} has type {_datetime_text(actual)},"
+                f" expected {_datetime_text(expected)}"
+            )
+    return messages
+
+
+def _is_precision_diff(diff: tuple[Any, ...], dialect: Any) -> bool:
+    """An Alembic type difference between two DATETIMEs: :func:`_compare_precision`'s."""
+    if diff[0] != "modify_type":
+        return False
+    old, new = diff[5], diff[6]
+    return isinstance(old, mysql.DATETIME) and isinstance(new.dialect_impl(dialect), mysql.DATETIME)
+
+
+def _datetime_text(sql_type: Any) -> str:
+    fsp = _fsp(sql_type)
+    return f"DATETIME({fsp})" if fsp else "DATETIME"
+
+
 # --- keys ------------------------------------------------------------------------
 
 
@@ -185,8 +260,8 @@ Key = tuple[tuple[str, ...], bool]
 
 #: How an index stores its entries beyond its columns: MySQL prefix lengths
 #: (``value(255)``) and PostgreSQL's access method (``hash``).
-Form = tuple[tuple[tuple[str, int], ...], str]
-_PLAIN: Form = ((), "btree")
+Form = tuple[tuple[tuple[str, int], ...], str, str]
+_PLAIN: Form = ((), "btree", "")
 
 
 def index_applies(index: Index, dialect: str) -> bool:
@@ -207,10 +282,16 @@ def _expected_form(index: Index, dialect: str) -> Form:
     if dialect in ("mysql", "mariadb"):
         lengths = index.dialect_options["mysql"]["length"] or {}
         if isinstance(lengths, dict):
-            return (tuple(sorted((str(k), int(v)) for k, v in lengths.items())), "btree")
-        return (tuple((c.name, int(lengths)) for c in index.columns), "btree")
+            return (tuple(sorted((str(k), int(v)) for k, v in lengths.items())), "btree", "")
+        return (tuple((c.name, int(lengths)) for c in index.columns), "btree", "")
     if dialect == "postgresql":
-        return ((), str(index.dialect_options["postgresql"]["using"] or "btree").lower())
+        options = index.dialect_options["postgresql"]
+        where = options["where"]
+        return (
+            (),
+            str(options["using"] or "btree").lower(),
+            _predicate_text(None if where is None else str(where)),
+        )
     return _PLAIN
 
 
@@ -220,13 +301,110 @@ def _actual_form(index_info: Any) -> Form:
     if not isinstance(lengths, dict):
         lengths = {c: lengths for c in index_info["column_names"]}
     using = str(options.get("postgresql_using") or "btree").lower()
-    return (tuple(sorted((str(k), int(v)) for k, v in lengths.items())), using)
+    where = options.get("postgresql_where")
+    return (
+        tuple(sorted((str(k), int(v)) for k, v in lengths.items())),
+        using,
+        _predicate_text(None if where is None else str(where)),
+    )
+
+
+def _predicate_text(predicate: str | None) -> str:
+    """A partial index's predicate, PostgreSQL's spelling folded (casts, parentheses, case)."""
+    if not predicate:
+        return ""
+    text = " ".join(re.sub(r"::[a-z_]+( [a-z_]+)*", "", predicate.lower()).split())
+    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        text = text[1:-1].strip()
+    return text
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def _form_text(form: Form) -> str:
-    lengths, using = form
+    lengths, using, where = form
     parts = [f"{column}({length})" for column, length in lengths]
-    return f"using {using}" + (f", prefixes {', '.join(parts)}" if parts else "")
+    return (
+        f"using {using}"
+        + (f", prefixes {', '.join(parts)}" if parts else "")
+        + (f", where {where}" if where else "")
+    )
+
+
+def expression_text(expression: str) -> str:
+    """An index expression in a form that compares across backends' spellings.
+
+    ``COALESCE(name, ''::character varying)`` (PostgreSQL), ``(coalesce(name,
+    ''))`` (SQLite's DDL) and ``coalesce(name, '')`` (the models) are the same.
+    """
+    text = re.sub(r"::[a-z_]+( [a-z_]+)*", "", expression.lower())  # PostgreSQL casts
+    return "expr:" + re.sub(r"[\s()]", "", text)
+
+
+def _model_elements(index: Index) -> tuple[str, ...]:
+    return tuple(
+        element.name if isinstance(element, Column) else expression_text(str(element))
+        for element in index.expressions
+    )
+
+
+def reflected_elements(index_info: Any) -> tuple[str, ...]:
+    """A reflected index's columns, an expression as :func:`expression_text` spells it."""
+    expressions = index_info.get("expressions")
+    if not expressions:
+        return tuple(str(c) for c in index_info["column_names"])
+    return tuple(
+        str(column) if column is not None else expression_text(str(expression))
+        for column, expression in zip(index_info["column_names"], expressions, strict=True)
+    )
+
+
+def sqlite_expression_indexes(connection: Any, table: str) -> list[tuple[str, tuple[str, ...]]]:
+    """SQLite's indexes of ``table`` that have an expression, with their elements."""
+    found = []
+    rows = connection.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+        " AND sql IS NOT NULL",
+        (table,),
+    ).all()
+    for index_name, sql in rows:
+        columns = connection.exec_driver_sql(f'PRAGMA index_info("{index_name}")').all()
+        if all(column[2] is not None for column in columns):
+            continue
+        body = sql[sql.index("(", sql.upper().index(" ON ")) + 1 : sql.rindex(")")]
+        found.append((str(index_name), tuple(_sqlite_element(e) for e in _split_top(body))))
+    return found
+
+
+def _split_top(body: str) -> list[str]:
+    """``body`` split at the commas outside parentheses and quotes."""
+    parts, depth, quoted, start = [], 0, False, 0
+    for i, char in enumerate(body):
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and char == ",":
+            parts.append(body[start:i])
+            start = i + 1
+    parts.append(body[start:])
+    return [part.strip() for part in parts]
+
+
+def _sqlite_element(element: str) -> str:
+    name = element.strip('"`[] ')
+    if re.fullmatch(r"\w+", name):
+        return name
+    return expression_text(element)
 
 
 def _compare_indexes(inspector: Inspector, table: Table, foreign_keys: list[Any]) -> list[str]:
@@ -241,16 +419,22 @@ def _compare_indexes(inspector: Inspector, table: Table, foreign_keys: list[Any]
             kinds[str(constraint.name)] = "unique constraint"
     for index in table.indexes:
         if isinstance(index, Index) and index.name and index_applies(index, dialect):
-            expected[str(index.name)] = (tuple(c.name for c in index.columns), bool(index.unique))
+            expected[str(index.name)] = (_model_elements(index), bool(index.unique))
             kinds[str(index.name)] = "unique index" if index.unique else "index"
             forms[str(index.name)] = _expected_form(index, dialect)
 
     actual: dict[str, Key] = {}
     actual_forms: dict[str, Form] = {}
     for index_info in inspector.get_indexes(name):
-        columns = tuple(str(c) for c in index_info["column_names"])
-        actual[str(index_info["name"])] = (columns, bool(index_info["unique"]))
+        actual[str(index_info["name"])] = (
+            reflected_elements(index_info),
+            bool(index_info["unique"]),
+        )
         actual_forms[str(index_info["name"])] = _actual_form(index_info)
+    if dialect == "sqlite":
+        # SQLAlchemy does not reflect SQLite's indexes on expressions.
+        for index_name, elements in sqlite_expression_indexes(inspector.bind, name):
+            actual[index_name] = (elements, False)
     for unique in inspector.get_unique_constraints(name):
         if unique.get("name"):
             actual[str(unique["name"])] = (tuple(unique["column_names"]), True)

@@ -9,12 +9,15 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    DateTime,
     Row,
+    String,
     false,
     insert,
     or_,
@@ -29,18 +32,24 @@ from glancedb.exception import Forbidden, Invalid, InvalidSortKey, TaskNotFound
 from glancedb.keyset import OrderKey, check_direction, check_limit, paginate, with_tie_breakers
 from glancedb.models import tables as t
 from glancedb.records import Record, dump_json, load_json
-from glancedb.timeutils import to_naive_utc, utcnow
+from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
-from glancedb.validation import check_lengths, reject_unstorable_text
+from glancedb.validation import (
+    check_datetime,
+    check_lengths,
+    check_mapping,
+    check_scalar,
+    check_text,
+    filter_text,
+    lookup_key,
+    reject_unstorable_text,
+)
 
 TASK_COLUMNS: tuple[str, ...] = tuple(c.name for c in t.tasks.columns)
 TASK_INFO_KEYS: tuple[str, ...] = ("input", "result", "message")
 _REQUIRED_ON_CREATE = ("type", "status", "owner")
 # Keys callers may pass but that task_update never writes as given.
 _PROTECTED_ON_UPDATE = frozenset({"id", "created_at", "updated_at", "deleted_at"})
-# task_info columns are TEXT, which MySQL limits to 65535 bytes; checked on
-# every backend so that all three accept the same tasks.
-TEXT_MAX_BYTES = 65535
 
 
 def _visible_clause(context: ContextLike) -> ColumnElement[bool] | None:
@@ -80,17 +89,19 @@ def _select_tasks(with_info: bool) -> Select[Any]:
     ).select_from(t.tasks.outerjoin(t.task_info, t.task_info.c.task_id == t.tasks.c.id))
 
 
-def _normalise_times(values: dict[str, Any]) -> None:
-    for key in ("expires_at", "created_at", "updated_at", "deleted_at"):
-        value = values.get(key)
-        if isinstance(value, datetime.datetime):
-            values[key] = to_naive_utc(value)
+_TIME_COLUMNS = frozenset(
+    name for name, column in t.tasks.c.items() if isinstance(column.type, DateTime)
+)
 
 
 def _encode_info(key: str, value: Any) -> str | None:
     if key == "message":
+        check_scalar("Task message", value)
         return None if value is None else str(value)
-    return dump_json(value)
+    try:
+        return dump_json(value)
+    except (TypeError, ValueError) as exc:
+        raise Invalid(f"Task {key} cannot be encoded as JSON: {exc}") from None
 
 
 def _info_values(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -99,29 +110,34 @@ def _info_values(values: Mapping[str, Any]) -> dict[str, Any]:
     for key in TASK_INFO_KEYS:
         if key not in values:
             continue
-        value = values[key]
-        stored = _encode_info(key, value)
-        if stored is not None and len(stored.encode("utf-8")) > TEXT_MAX_BYTES:
-            raise Invalid(
-                f"task_info.{key} is limited to {TEXT_MAX_BYTES} bytes, "
-                f"got {len(stored.encode('utf-8'))}"
-            )
-        info[key] = stored
+        info[key] = _encode_info(key, values[key])
+    check_lengths(t.task_info, info)
     return info
 
 
 def _task_values(values: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
-    """The ``tasks`` columns of ``values`` (unknown keys ignored), checked."""
-    columns = {k: v for k, v in values.items() if k in t.tasks.c}
+    """The ``tasks`` columns of ``values`` (unknown keys ignored), checked.
+
+    Text columns take strings, time columns datetimes, ``deleted`` any
+    single value (as a bool).
+    """
+    columns = {k: v for k, v in values.items() if isinstance(k, str) and k in t.tasks.c}
     if not creating:
         columns = {k: v for k, v in columns.items() if k not in _PROTECTED_ON_UPDATE}
     for key in _REQUIRED_ON_CREATE:
         if (creating or key in columns) and columns.get(key) is None:
             raise Invalid(f"Task {key} is required, got {columns.get(key)!r}")
+    for key, value in columns.items():
+        if value is None:
+            continue
+        if key in _TIME_COLUMNS:
+            columns[key] = check_datetime(f"Task {key}", value)
+        elif key == "deleted":
+            check_scalar("Task deleted", value)
+            columns[key] = bool(value)
+        else:
+            check_text(f"Task {key}", value)
     check_lengths(t.tasks, columns)
-    _normalise_times(columns)
-    if "deleted" in columns:
-        columns["deleted"] = bool(columns["deleted"])
     return columns
 
 
@@ -134,7 +150,10 @@ def _task_row(
     with_info: bool = True,
 ) -> Row[Any]:
     """The task row, checked for existence and visibility."""
-    query = _select_tasks(with_info).where(t.tasks.c.id == task_id)
+    key = lookup_key(task_id, "task id")
+    if key is None:
+        raise TaskNotFound(f"No task found with ID {task_id!r}")
+    query = _select_tasks(with_info).where(t.tasks.c.id == key)
     if not force_show_deleted and not context_can_see_deleted(context):
         query = query.where(t.tasks.c.deleted == false())
     row = conn.execute(query).first()
@@ -145,12 +164,11 @@ def _task_row(
     return row
 
 
-def _soft_delete_expired(conn: Connection, context: ContextLike) -> None:
-    """Soft-delete the context owner's expired tasks (as Glance does)."""
+def _soft_delete_expired(conn: Connection, context: ContextLike, now: datetime.datetime) -> None:
+    """Soft-delete the context owner's tasks expired at ``now`` (``expires_at <= now``)."""
     owner = context_owner(context)
     if owner is None:
         return
-    now = utcnow()
     conn.execute(
         update(t.tasks)
         .where(
@@ -160,6 +178,34 @@ def _soft_delete_expired(conn: Connection, context: ContextLike) -> None:
         )
         .values(deleted=True, deleted_at=now)
     )
+
+
+def _filter_conditions(filters: Any) -> list[ColumnElement[bool]] | None:
+    """``task_get_all``'s filters as conditions; None when no task can match.
+
+    ``deleted`` compares as a flag, time columns take datetimes, text columns
+    compare as text; None values and keys that are not task columns are
+    ignored (Glance).
+    """
+    if filters is None:
+        return []
+    check_mapping("filters", filters)
+    conditions: list[ColumnElement[bool]] = []
+    for key, value in filters.items():
+        if value is None or not isinstance(key, str) or key not in t.tasks.c:
+            continue
+        check_scalar(f"Filter {key!r}", value)
+        column = t.tasks.c[key]
+        if key == "deleted":
+            conditions.append(column == (true() if value else false()))
+        elif isinstance(column.type, DateTime):
+            conditions.append(column == check_datetime(f"Filter {key!r}", value))
+        elif isinstance(column.type, String):
+            text = filter_text(key, value if isinstance(value, str) else str(value))
+            if text is None:
+                return None
+            conditions.append(column == text)
+    return conditions
 
 
 def _fetch_task(conn: Connection, task_id: str) -> Record:
@@ -185,15 +231,16 @@ class TasksAPI(DatabaseCore):
         ``created_at``, ``updated_at``, ``deleted`` and ``deleted_at`` are
         stored as given.
         """
+        check_mapping("task values", values)
         reject_unstorable_text(dict(values), "task")
         columns = _task_values(values, creating=True)
         info = _info_values(values)
         now = utcnow()
         if columns.get("id") is None:
             columns["id"] = str(uuid.uuid4())
-        columns.setdefault("created_at", now)
-        columns.setdefault("updated_at", now)
-        columns.setdefault("deleted", False)
+        for key, default in (("created_at", now), ("updated_at", now), ("deleted", False)):
+            if columns.get(key) is None:
+                columns[key] = default
         with self._writing() as conn:
             conn.execute(insert(t.tasks).values(**columns))
             conn.execute(insert(t.task_info).values(task_id=columns["id"], **info))
@@ -207,16 +254,17 @@ class TasksAPI(DatabaseCore):
         ``updated_at`` is set to now; ``deleted`` becomes False unless
         ``values`` gives it; ``id`` and the other timestamps are ignored.
         """
+        check_mapping("task values", values)
         reject_unstorable_text(dict(values), "task")
         columns = _task_values(values, creating=False)
         info = _info_values(values)
         now = utcnow()
         columns["updated_at"] = now
-        columns.setdefault("deleted", False)
+        columns["deleted"] = bool(columns.get("deleted"))
         if columns["deleted"]:
             columns["deleted_at"] = now
         with self._writing() as conn:
-            _task_row(conn, context, task_id, with_info=False)
+            task_id = _task_row(conn, context, task_id, with_info=False).id
             conn.execute(update(t.tasks).where(t.tasks.c.id == task_id).values(**columns))
             if info:
                 result = conn.execute(
@@ -245,13 +293,23 @@ class TasksAPI(DatabaseCore):
         """Soft-delete the task ``task_id`` and return its task dict."""
         now = utcnow()
         with self._writing() as conn:
-            _task_row(conn, context, task_id, with_info=False)
+            task_id = _task_row(conn, context, task_id, with_info=False).id
             conn.execute(
                 update(t.tasks)
                 .where(t.tasks.c.id == task_id)
                 .values(deleted=True, deleted_at=now, updated_at=now)
             )
             return _fetch_task(conn, task_id)
+
+    def _expiring(self, context: ContextLike) -> AbstractContextManager[Connection]:
+        """A write transaction when the caller has expired tasks to soft-delete.
+
+        A context without an owner (an admin's) expires nothing, so its
+        listing is a plain read (it works on a read-only database too).
+        """
+        if context_owner(context) is None:
+            return self._reading()
+        return self._writing()
 
     @retrying
     def task_get_all(
@@ -280,21 +338,16 @@ class TasksAPI(DatabaseCore):
         tasks = t.tasks.c
         columns = with_tie_breakers([tasks[sort_key]], [tasks.created_at, tasks.id])
         keys = [OrderKey(column, direction) for column in columns]
-        filters = dict(filters or {})
-        with self._writing() as conn:
-            _soft_delete_expired(conn, context)
-            query = select(t.tasks)
+        conditions = _filter_conditions(filters)
+        showing_deleted = bool(filters.get("deleted")) if filters else False
+        with self._expiring(context) as conn:
+            _soft_delete_expired(conn, context, utcnow())
+            if conditions is None:
+                return []
+            query = select(t.tasks).where(*conditions)
             owner = context_owner(context)
             if (not context_is_admin(context) or admin_as_user) and owner is not None:
                 query = query.where(t.tasks.c.owner == owner)
-            showing_deleted = bool(filters.get("deleted"))
-            for key, value in filters.items():
-                if value is None or key not in t.tasks.c:
-                    continue
-                if key == "deleted":
-                    query = query.where(t.tasks.c.deleted == (true() if value else false()))
-                else:
-                    query = query.where(t.tasks.c[key] == value)
             marker_row = (
                 None
                 if marker is None
@@ -310,13 +363,20 @@ class TasksAPI(DatabaseCore):
         """The non-expired task dicts of ``image_id`` visible to ``context``.
 
         Deleted tasks are included only for contexts that can see deleted
-        records.  The caller's expired tasks are soft-deleted first.
+        records.  The caller's expired tasks are soft-deleted first.  Both
+        use one "now": a task whose ``expires_at`` is at or before it is
+        expired (and soft-deleted when it is the caller's), any other is
+        returned.
         """
-        with self._writing() as conn:
-            _soft_delete_expired(conn, context)
+        key = lookup_key(image_id, "image id")
+        now = utcnow()
+        with self._expiring(context) as conn:
+            _soft_delete_expired(conn, context, now)
+            if key is None:
+                return []
             query = _select_tasks(True).where(
-                t.tasks.c.image_id == image_id,
-                or_(t.tasks.c.expires_at.is_(None), t.tasks.c.expires_at >= utcnow()),
+                t.tasks.c.image_id == key,
+                or_(t.tasks.c.expires_at.is_(None), t.tasks.c.expires_at > now),
             )
             if not context_can_see_deleted(context):
                 query = query.where(t.tasks.c.deleted == false())

@@ -6,12 +6,19 @@ import datetime
 
 
 def utcnow() -> datetime.datetime:
-    """The current time as a naive UTC datetime without microseconds.
+    """The current time as a naive UTC datetime, microseconds included (SPEC 1.4).
 
-    Microseconds are dropped because MySQL's DATETIME (as Glance creates it)
-    has none; values then compare equally on every backend.
+    Microseconds are kept on every backend (MySQL/MariaDB once revision
+    ``0005_mysql_microseconds`` has widened the columns), so an update made in
+    the same second as a create still moves ``updated_at`` forward and an
+    expiry of "now" is in the past a moment later.
+
+    It is the system clock as Python reads it, nothing more: two calls within
+    one tick of that clock would get the same time, and a clock set back
+    gives earlier times.  glancedb never makes up a later time to force an
+    order (``updated_at`` is "now", as in Glance).
     """
-    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None, microsecond=0)
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 def to_naive_utc(value: datetime.datetime) -> datetime.datetime:
@@ -19,6 +26,11 @@ def to_naive_utc(value: datetime.datetime) -> datetime.datetime:
     if value.tzinfo is not None:
         value = value.astimezone(datetime.UTC).replace(tzinfo=None)
     return value
+
+
+def from_timestamp(value: float) -> datetime.datetime:
+    """The naive UTC datetime of a POSIX timestamp, microseconds included."""
+    return datetime.datetime.fromtimestamp(value, datetime.UTC).replace(tzinfo=None)
 
 
 def to_timestamp(value: datetime.datetime | None) -> float:

@@ -4,10 +4,20 @@
 transaction opened by :meth:`DatabaseCore._writing` or
 :meth:`DatabaseCore._reading` and is wrapped in :func:`retrying`, which re-runs
 the whole call when the database reports a transient failure (deadlock,
-serialization failure, dropped connection) before the commit.  Calls made
-while a transaction of the same database is open join it, and only the
-outermost call retries, so work spanning several calls
-(:meth:`DatabaseCore.transaction`) is retried as a whole.
+serialization failure, Galera certification failure, dropped connection),
+within one budget of attempts and time.  Calls made while a transaction of the
+same database is open join it, and only the outermost call retries, so work
+spanning several calls (:meth:`DatabaseCore.transaction`) is retried as a
+whole.
+
+Consistency (SPEC 13): a read transaction sees one snapshot (PostgreSQL:
+REPEATABLE READ, READ ONLY; InnoDB's REPEATABLE READ and SQLite's
+transactions give it as they are).  With a read replica, a read first waits,
+bounded, for the replica to apply this database's own last write
+(:mod:`glancedb.commits`), else reads from the primary.  A COMMIT whose
+connection is lost is retried for a read, resolved on PostgreSQL for a write
+(by its transaction id), and reported as
+:class:`~glancedb.exception.DBCommitUnknown` elsewhere.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ import contextvars
 import functools
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -23,28 +34,54 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import URL, Connection, Engine
+from sqlalchemy import URL, Connection, Engine, RootTransaction
 from sqlalchemy import exc as sa_exc
 
+from glancedb import commits
 from glancedb.driver_errors import TransientError, translate_error, translated_errors
-from glancedb.engines import create_glancedb_engine
-from glancedb.exception import DBConnectionError, DBError, GlanceDBError
+from glancedb.engines import BUSY_TIMEOUT_INFO, CAUSAL_INFO, create_glancedb_engine
+from glancedb.exception import (
+    DBCommitUnknown,
+    DBConnectionError,
+    DBDeadlock,
+    DBError,
+    GlanceDBError,
+)
 
 LOG = logging.getLogger("glancedb")
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-#: Attempts of one call on transient errors, and the first back-off in seconds
-#: (doubled each time, with jitter): about one second in all, at most.
+#: Attempts of one call on transient failures, and the first back-off in
+#: seconds (doubled each time, with jitter).
 RETRY_ATTEMPTS = 5
 RETRY_FIRST_DELAY = 0.05
+#: Seconds one outermost call may spend in all, retries, back-offs and
+#: SQLite's busy waiting included, before its transient failure is final.
+RETRY_BUDGET = 1.5
+#: Default seconds a read waits for the replica to apply this database's last
+#: write before it reads from the primary instead.
+REPLICA_WAIT = 0.5
+
+# A SQLite busy timeout within this many milliseconds of the one wanted is
+# left as it is (so that an attempt with the whole budget costs no PRAGMA).
+_BUSY_SLACK_MS = 100
 
 
-@dataclass(frozen=True)
+@dataclass
 class _OpenTransaction:
     connection: Connection
     write: bool
+    # A transient failure raised inside: the transaction never commits.
+    failure: TransientError | None = None
+
+
+@dataclass
+class _Attempt:
+    deadline: float
+    # A transient failure of a call made inside this attempt.
+    failure: TransientError | None = None
 
 
 # The transactions open in this thread or task, by the id of the database
@@ -53,51 +90,73 @@ class _OpenTransaction:
 _open_transactions: contextvars.ContextVar[dict[int, _OpenTransaction] | None] = (
     contextvars.ContextVar("glancedb_open_transactions", default=None)
 )
-# Set while a retrying call runs: a transient failure then travels up to it
-# as the internal marker; without one it leaves as its final error.
-_retrier_active: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "glancedb_retrier_active", default=False
+# The attempt of the retrying call running in this thread or task.
+_attempt: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar(
+    "glancedb_attempt", default=None
 )
 
 
 def retrying(function: Callable[P, R]) -> Callable[P, R]:
     """Re-run ``function`` on transient database failures.
 
-    Only the outermost call retries (a call made inside an open transaction
-    is part of the work being retried); the retries are bounded
-    (:data:`RETRY_ATTEMPTS`, jittered exponential back-off) and logged.  A
-    failure that is still transient after the last attempt is raised as its
-    final class (:class:`~glancedb.exception.DBDeadlock` or
-    :class:`~glancedb.exception.DBConnectionError`); the internal marker
-    never leaves this wrapper.
+    Only the outermost call retries: a call made inside an open transaction
+    or inside another retrying call is part of the work being retried, and
+    its own caller gets the failure as its final class
+    (:class:`~glancedb.exception.DBDeadlock`,
+    :class:`~glancedb.exception.DBConnectionError`) while the work around it
+    is marked for another attempt.  The retries are bounded by
+    :data:`RETRY_ATTEMPTS` and by :data:`RETRY_BUDGET` seconds (jittered
+    exponential back-off) and logged.  A failure still transient at the end
+    is raised as its final class; the internal marker never leaves.
     """
 
     @functools.wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        if _open_transactions.get() or _retrier_active.get():
-            return function(*args, **kwargs)
-        token = _retrier_active.set(True)
-        try:
-            delay = RETRY_FIRST_DELAY
-            for attempt in range(1, RETRY_ATTEMPTS + 1):
-                try:
-                    return function(*args, **kwargs)
-                except TransientError as exc:
-                    if attempt == RETRY_ATTEMPTS:
-                        raise exc.final from exc.__cause__
-                    LOG.warning(
-                        "transient database error (attempt %d of %d), retrying: %s",
-                        attempt,
-                        RETRY_ATTEMPTS,
-                        exc.msg,
-                    )
-                    time.sleep(delay * (0.5 + random.random()))
-                    delay *= 2
-            raise AssertionError("unreachable")  # pragma: no cover
-        finally:
-            _retrier_active.reset(token)
+        outer = _attempt.get()
+        if outer is not None or _open_transactions.get():
+            try:
+                return function(*args, **kwargs)
+            except TransientError as exc:
+                if outer is not None and outer.failure is None:
+                    outer.failure = exc
+                raise exc.final from exc.__cause__
+        deadline = time.monotonic() + RETRY_BUDGET
+        delay = RETRY_FIRST_DELAY
+        for number in range(1, RETRY_ATTEMPTS + 1):
+            attempt = _Attempt(deadline)
+            token = _attempt.set(attempt)
+            try:
+                return function(*args, **kwargs)
+            except TransientError as exc:
+                failure = exc
+            except Exception:
+                if attempt.failure is None:
+                    raise
+                # A call inside failed transiently and the work around it
+                # stopped: the attempt as a whole is worth another go.
+                failure = attempt.failure
+            finally:
+                _attempt.reset(token)
+            pause = delay * (0.5 + random.random())
+            if number == RETRY_ATTEMPTS or time.monotonic() + pause >= deadline:
+                raise failure.final from failure.__cause__
+            LOG.warning(
+                "transient database error (attempt %d of %d), retrying: %s",
+                number,
+                RETRY_ATTEMPTS,
+                failure.msg,
+            )
+            time.sleep(pause)
+            delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
 
     return wrapper
+
+
+def _deadline() -> float:
+    """When the running call's retry budget ends."""
+    attempt = _attempt.get()
+    return attempt.deadline if attempt is not None else time.monotonic() + RETRY_BUDGET
 
 
 class Transaction:
@@ -150,14 +209,27 @@ class DatabaseCore:
         url: str | URL,
         *,
         read_url: str | URL | None = None,
+        causal_reads: bool = True,
+        replica_wait: float = REPLICA_WAIT,
         **engine_options: Any,
     ) -> None:
-        self.engine: Engine = create_glancedb_engine(url, **engine_options)
+        options = {"causal_reads": causal_reads, "busy_timeout": RETRY_BUDGET, **engine_options}
+        self.engine: Engine = create_glancedb_engine(url, **options)
         self.read_engine: Engine = (
-            create_glancedb_engine(read_url, **engine_options)
-            if read_url is not None
-            else self.engine
+            create_glancedb_engine(read_url, **options) if read_url is not None else self.engine
         )
+        #: Seconds a read waits for the replica to apply this database's last write.
+        self.replica_wait = replica_wait
+        # Where this database's own last write committed (with a replica only).
+        self._written = commits.WritePosition()
+        # True once a replica connection showed that reads there are causal
+        # (Galera): no positions to track then.
+        self._replica_causal = False
+        # True after the replica missed a wait: the next reads look once and
+        # go to the primary at once if it is still behind.
+        self._replica_lagging = False
+        # SQLite writers of this database queue here (see _write_turn).
+        self._sqlite_writers = threading.Lock()
 
     @property
     def backend(self) -> str:
@@ -195,10 +267,13 @@ class DatabaseCore:
         the commit).  ``with db.transaction():`` works too, but a block cannot
         be re-run: a transient failure there is raised as
         :class:`~glancedb.exception.DBDeadlock` or
-        :class:`~glancedb.exception.DBConnectionError`.
+        :class:`~glancedb.exception.DBConnectionError`.  A call inside that
+        fails transiently raises that final error to the code around it, and
+        the transaction then never commits.
 
-        :param write: False for read-only work, which runs on the read
-            replica when there is one; a write call inside it is an error.
+        :param write: False for read-only work, which sees one snapshot and
+            runs on the read replica when there is one; a write call inside
+            it is an error.
         """
         return Transaction(self, write=write)
 
@@ -210,7 +285,7 @@ class DatabaseCore:
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
-        """A read-only transaction, on the read replica when one is set."""
+        """A read-only transaction on one snapshot, on the read replica when one is set."""
         with self._transaction(write=False) as conn:
             yield conn
 
@@ -224,48 +299,268 @@ class DatabaseCore:
                     "A write cannot run inside a read-only transaction "
                     "(open it with transaction(write=True))"
                 )
-            # A nested call joins the caller's transaction.
-            yield outer.connection
-            return
-        engine = self.engine if write else self.read_engine
-        try:
-            connection = engine.connect()
-        except sa_exc.SQLAlchemyError as exc:
-            raise _leaving(translate_error(exc)) from exc
-        token = _open_transactions.set(
-            {**open_transactions, id(self): _OpenTransaction(connection, write)}
-        )
-        try:
+            # A nested call joins the caller's transaction; a transient
+            # failure in it dooms that transaction.
             try:
-                if write:
-                    connection = connection.execution_options(glancedb_write=True)
                 with translated_errors():
-                    transaction = connection.begin()
+                    yield outer.connection
+            except TransientError as exc:
+                if outer.failure is None:
+                    outer.failure = exc
+                raise
+            return
+        deadline = _deadline()
+        try:
+            with self._write_turn(write, deadline), self._connected(write, deadline) as connection:
+                state = _OpenTransaction(connection, write)
+                token = _open_transactions.set({**open_transactions, id(self): state})
                 try:
-                    with translated_errors():
-                        yield connection
-                except BaseException:
-                    if transaction.is_active:
-                        try:
-                            transaction.rollback()
-                        except sa_exc.SQLAlchemyError:
-                            LOG.debug("rollback failed", exc_info=True)
-                    raise
-                try:
-                    transaction.commit()
-                except sa_exc.SQLAlchemyError as exc:
-                    error = translate_error(exc)
-                    if isinstance(error, TransientError) and isinstance(
-                        error.final, DBConnectionError
-                    ):
-                        # The commit may or may not have happened: never retry it.
-                        raise error.final from exc
-                    raise error from exc
-            finally:
-                _open_transactions.reset(token)
-                connection.close()
+                    yield from self._run(state, deadline)
+                finally:
+                    _open_transactions.reset(token)
         except TransientError as exc:
             raise _leaving(exc) from exc.__cause__
+
+    def _run(self, state: _OpenTransaction, deadline: float) -> Iterator[Connection]:
+        """BEGIN, the caller's block, COMMIT (or ROLLBACK on any error)."""
+        connection = state.connection
+        with translated_errors():
+            transaction = connection.begin()
+        xid: str | None = None
+        try:
+            with translated_errors():
+                yield connection
+                if state.failure is not None:
+                    raise state.failure
+                if state.write and connection.dialect.name == "postgresql":
+                    xid = commits.transaction_id(connection)
+        except Exception as exc:
+            _rollback(transaction)
+            if state.failure is not None and exc is not state.failure:
+                # The code around a failed call went on: the whole
+                # transaction failed with it.
+                raise state.failure from exc
+            raise
+        except BaseException:
+            _rollback(transaction)
+            raise
+        self._commit(connection, transaction, write=state.write, xid=xid, deadline=deadline)
+
+    # --- connections ------------------------------------------------------------------
+
+    @contextmanager
+    def _write_turn(self, write: bool, deadline: float) -> Iterator[None]:
+        """On SQLite, this database's writers take turns (within the budget).
+
+        SQLite admits one writer at a time and its busy handler only polls,
+        ever more slowly, so a writer can starve behind a busy neighbour;
+        queueing on a lock hands the turn over on release instead.
+        """
+        if not write or self.engine.dialect.name != "sqlite":
+            yield
+            return
+        if not self._sqlite_writers.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
+            raise TransientError(
+                DBDeadlock("Timed out waiting for this database's other SQLite writers")
+            )
+        try:
+            yield
+        finally:
+            self._sqlite_writers.release()
+
+    @contextmanager
+    def _connected(self, write: bool, deadline: float) -> Iterator[Connection]:
+        """A connection for one transaction (see :meth:`_connect`), closed after it."""
+        connection = self._connect(write=write, deadline=deadline)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def _connect(self, *, write: bool, deadline: float) -> Connection:
+        """A connection for one transaction, set up for it.
+
+        Writes go to the primary.  Reads go to the replica when there is one
+        and it has applied this database's last write (waiting for it up to
+        :attr:`replica_wait`), else to the primary; on PostgreSQL they run at
+        REPEATABLE READ, READ ONLY.
+        """
+        if write or self.read_engine is self.engine:
+            connection = _connect(self.engine)
+        else:
+            connection = self._replica_connection()
+        backend = connection.dialect.name
+        if write:
+            connection.execution_options(glancedb_write=True)
+        elif backend == "postgresql":
+            # One snapshot for every statement of the call; psycopg sends the
+            # mode with its BEGIN, so it costs no round trip.
+            connection.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        if backend == "sqlite":
+            _budget_busy_timeout(connection, deadline)
+        return connection
+
+    def _replica_connection(self) -> Connection:
+        """A replica connection that has this database's last write, else a primary one."""
+        try:
+            connection = _connect(self.read_engine)
+        except TransientError as exc:
+            LOG.warning("read replica unreachable, reading from the primary: %s", exc.msg)
+            return _connect(self.engine)
+        if connection.connection.info.get(CAUSAL_INFO):
+            self._replica_causal = True
+            return connection
+        target = self._written.position
+        if target is None:
+            return connection
+        if target is commits.UNKNOWN:
+            connection.close()
+            return _connect(self.engine)
+        wait = 0.0 if self._replica_lagging else self.replica_wait
+        try:
+            reached = commits.replica_reached(connection, target, wait)
+        except sa_exc.SQLAlchemyError as exc:
+            connection.close()
+            error = translate_error(exc)
+            if isinstance(error, TransientError):
+                raise error from exc
+            # A server that cannot tell its position: read where the write is.
+            LOG.warning(
+                "cannot tell the read replica's position, reading from the primary: %s", error.msg
+            )
+            return _connect(self.engine)
+        except BaseException:
+            connection.close()
+            raise
+        if reached:
+            self._replica_lagging = False
+            return connection
+        if not self._replica_lagging:
+            LOG.info(
+                "read replica has not applied %s after %.2f s: reading from the primary",
+                target,
+                wait,
+            )
+        self._replica_lagging = True
+        connection.close()
+        return _connect(self.engine)
+
+    # --- commit -----------------------------------------------------------------------
+
+    def _commit(
+        self,
+        connection: Connection,
+        transaction: RootTransaction,
+        *,
+        write: bool,
+        xid: str | None,
+        deadline: float,
+    ) -> None:
+        """COMMIT, resolving a lost connection; then note a write's position."""
+        try:
+            transaction.commit()
+        except sa_exc.SQLAlchemyError as exc:
+            error = translate_error(exc)
+            lost = isinstance(error, TransientError) and isinstance(error.final, DBConnectionError)
+            if not lost or not write:
+                # A failure that rolled back (deadlock, certification
+                # failure), or a read: another attempt is safe.
+                raise error from exc
+            outcome = self._commit_outcome(connection, xid, deadline)
+            if outcome == "aborted":
+                LOG.info("connection lost during COMMIT, which had not committed: %s", error.msg)
+                raise error from exc
+            if outcome != "committed":
+                raise DBCommitUnknown(
+                    f"The connection was lost during COMMIT; the write may have committed: "
+                    f"{error.msg}"
+                ) from exc
+            LOG.warning("connection lost during COMMIT, which had committed: %s", error.msg)
+            self._note_write(None)
+            return
+        if write:
+            self._note_write(connection)
+
+    def _commit_outcome(self, connection: Connection, xid: str | None, deadline: float) -> str:
+        """``committed``, ``aborted`` or ``unknown``: what became of a lost COMMIT.
+
+        Only PostgreSQL can tell, by the transaction id taken before COMMIT
+        (none: the transaction wrote nothing, as good as aborted), asked on a
+        new connection until the budget ends.
+        """
+        if connection.dialect.name != "postgresql":
+            return "unknown"
+        if xid is None:
+            return "aborted"
+        pause = 0.01
+        while True:
+            status: str | None = "unreachable"
+            try:
+                with self.engine.connect() as probe:
+                    status = commits.transaction_status(probe, xid)
+                    probe.commit()
+            except sa_exc.SQLAlchemyError:
+                LOG.debug("asking the status of transaction %s failed", xid, exc_info=True)
+            if status in ("committed", "aborted"):
+                return status
+            if status is None or time.monotonic() + pause >= deadline:
+                # Too old to tell, or still in progress / unreachable at the end.
+                return "unknown"
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
+
+    def _note_write(self, connection: Connection | None) -> None:
+        """Remember where a write committed, when a replica needs to know.
+
+        ``connection`` is the one that committed (None: another one is asked).
+        """
+        if (
+            self.read_engine is self.engine
+            or self._replica_causal
+            or self.engine.dialect.name == "sqlite"  # no replication: nothing to wait for
+        ):
+            return
+        try:
+            if connection is not None:
+                position = commits.position_after_commit(connection)
+            else:
+                with self.engine.connect() as other:
+                    position = commits.position_after_commit(other, same_session=False)
+        except (sa_exc.SQLAlchemyError, ValueError):
+            LOG.debug("reading the commit position failed", exc_info=True)
+            position = commits.UNKNOWN
+        self._written.advance(position)
+
+
+def _connect(engine: Engine) -> Connection:
+    """``engine.connect()``, a failure translated."""
+    try:
+        return engine.connect()
+    except sa_exc.SQLAlchemyError as exc:
+        raise translate_error(exc) from exc
+
+
+def _rollback(transaction: RootTransaction) -> None:
+    if transaction.is_active:
+        try:
+            transaction.rollback()
+        except sa_exc.SQLAlchemyError:
+            LOG.debug("rollback failed", exc_info=True)
+
+
+def _budget_busy_timeout(connection: Connection, deadline: float) -> None:
+    """Let SQLite wait for a lock no longer than the call's remaining budget."""
+    info = connection.connection.info
+    wanted = max(int((deadline - time.monotonic()) * 1000), 1)
+    current = info.get(BUSY_TIMEOUT_INFO)
+    if current is None or abs(current - wanted) > _BUSY_SLACK_MS:
+        # On the driver connection: a statement through SQLAlchemy would
+        # begin the transaction before its BEGIN (IMMEDIATE).
+        driver_connection: Any = connection.connection.driver_connection
+        driver_connection.execute(f"PRAGMA busy_timeout={wanted}")
+        info[BUSY_TIMEOUT_INFO] = wanted
 
 
 def _leaving(error: GlanceDBError) -> GlanceDBError:
@@ -274,6 +569,6 @@ def _leaving(error: GlanceDBError) -> GlanceDBError:
     A transient failure stays the internal marker only when a retrying call
     above will consume it; otherwise the caller gets its final error.
     """
-    if isinstance(error, TransientError) and not _retrier_active.get():
+    if isinstance(error, TransientError) and _attempt.get() is None:
         return error.final
     return error

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
 from glancedb.context import ContextLike
 from glancedb.models import tables as t
 from glancedb.transactions import DatabaseCore, retrying
-from glancedb.validation import check_image_id_length
+from glancedb.validation import image_key, lookup_key
 
 #: The property Glance sets on an image while it is being copied to stores.
 IMPORTING_PROPERTY = "os_glance_importing_to_stores"
@@ -21,9 +21,13 @@ _images = t.images
 _props = t.image_properties
 
 
-def _owned(owner_id: str | None) -> list[ColumnElement[bool]]:
+def _owned(owner_id: Any) -> list[ColumnElement[bool]]:
+    """The live images of ``owner_id`` (None: the images without an owner)."""
+    owner = lookup_key(owner_id, "owner_id")
+    if owner_id is not None and owner is None:
+        return [false()]  # an owner no image can have
     # Soft-deleted images never count, whatever status they were left in.
-    return [_images.c.owner == owner_id, _images.c.deleted == false()]
+    return [_images.c.owner == owner, _images.c.deleted == false()]
 
 
 def _importing_to_stores() -> ColumnElement[bool]:
@@ -55,7 +59,7 @@ class UsageAPI(DatabaseCore):
         pending_delete, each once per location whose status is not
         ``deleted``; ``image_id`` (if given) is left out.
         """
-        check_image_id_length(image_id)
+        excluded = image_key(image_id)
         locations = t.image_locations
         query = (
             select(func.coalesce(func.sum(_images.c.size), 0))
@@ -67,8 +71,8 @@ class UsageAPI(DatabaseCore):
                 locations.c.status != "deleted",
             )
         )
-        if image_id is not None:
-            query = query.where(_images.c.id != image_id)
+        if excluded is not None:
+            query = query.where(_images.c.id != excluded)
         with self._reading() as conn:
             return _as_int(conn.execute(query).scalar())
 

@@ -4,11 +4,20 @@ The server URLs come from ``GLANCEDB_TEST_POSTGRESQL_URL`` and
 ``GLANCEDB_TEST_MYSQL_URL`` (defaults: the local servers, database
 ``glancedb_test``).  A backend whose server cannot be reached is skipped
 locally; with ``CI=true`` that is a failure instead.
+
+Two more "backends" are topologies (started by ``scripts/topology/*.sh``),
+for the tests marked ``topologies`` only: ``galera`` (a 3-node MariaDB
+Galera cluster, ``GLANCEDB_TEST_GALERA_URLS``: the database under test
+writes through node 1 and reads through node 2) and ``pg-standby`` (a
+PostgreSQL primary and its streaming hot standby,
+``GLANCEDB_TEST_PG_PRIMARY_URL`` / ``GLANCEDB_TEST_PG_STANDBY_URL``: reads
+go to the standby).  The defaults are the scripts' ports.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +30,18 @@ from glancedb.engines import normalize_url
 from glancedb.models.tables import DELETE_ORDER
 
 BACKENDS = ("sqlite", "postgresql", "mysql")
+TOPOLOGIES = ("galera", "pg-standby")
+#: The server kind behind each topology (for the ``backends`` marker).
+TOPOLOGY_BACKEND = {"galera": "mysql", "pg-standby": "postgresql"}
+
+TOPOLOGY_DEFAULTS = {
+    "GLANCEDB_TEST_GALERA_URLS": ",".join(
+        f"mysql+pymysql://root@127.0.0.1:{port}/glancedb_test" for port in (13306, 13307, 13308)
+    ),
+    "GLANCEDB_TEST_PG_PRIMARY_URL": "postgresql+psycopg://postgres@127.0.0.1:15432/glancedb_test",
+    "GLANCEDB_TEST_PG_STANDBY_URL": "postgresql+psycopg://postgres@127.0.0.1:15433/glancedb_test",
+}
+_TOPOLOGY_SCRIPTS = {"galera": "galera.sh", "pg-standby": "pg-standby.sh"}
 
 DEFAULT_URLS = {
     "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/glancedb_test",
@@ -66,9 +87,43 @@ def recreate_database(url: URL) -> None:
         engine.dispose()
 
 
+def _env(name: str) -> str:
+    return os.environ.get(name) or TOPOLOGY_DEFAULTS[name]
+
+
+def topology_urls(topology: str) -> list[URL]:
+    """The servers of ``topology``: Galera's nodes, or PostgreSQL's primary and standby."""
+    if topology == "galera":
+        names = _env("GLANCEDB_TEST_GALERA_URLS").split(",")
+    else:
+        names = [_env("GLANCEDB_TEST_PG_PRIMARY_URL"), _env("GLANCEDB_TEST_PG_STANDBY_URL")]
+    return [normalize_url(name.strip()) for name in names]
+
+
+def base_backend(backend: str) -> str:
+    """``backend``, or the server kind behind a topology."""
+    return TOPOLOGY_BACKEND.get(backend, backend)
+
+
 def check_reachable(backend: str) -> str | None:
-    """None if ``backend``'s server answers, else the reason it does not."""
+    """None if ``backend``'s server (every server of a topology) answers, else why not."""
     if backend == "sqlite":
+        return None
+    if backend in TOPOLOGIES:
+        for url in topology_urls(backend):
+            engine = create_engine(url)
+            try:
+                with engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+            except Exception as exc:
+                first = str(exc).splitlines()[0]
+                script = f"scripts/topology/{_TOPOLOGY_SCRIPTS[backend]} start"
+                return (
+                    f"topology {backend} not running ({script} starts it): "
+                    f"{url.render_as_string(hide_password=True)} unreachable: {first}"
+                )
+            finally:
+                engine.dispose()
         return None
     engine = _admin_engine(server_url(backend))
     try:
@@ -82,7 +137,17 @@ def check_reachable(backend: str) -> str | None:
 
 
 def make_database(backend: str, tmp_dir: str, name: str = "glancedb_test") -> Database:
-    """A :class:`Database` on a fresh, empty database of ``backend`` (schema not synced)."""
+    """A :class:`Database` on a fresh, empty database of ``backend`` (schema not synced).
+
+    Topologies: Galera writes through node 1 and reads through node 2;
+    pg-standby writes to the primary and reads from the standby.
+    """
+    if backend in TOPOLOGIES:
+        urls = topology_urls(backend)
+        recreate_database(urls[0])
+        if backend == "pg-standby":
+            wait_for_standby(urls[0], urls[1])
+        return Database(urls[0], read_url=urls[1])
     if backend == "sqlite":
         path = os.path.join(tmp_dir, f"{name}.sqlite")
         for suffix in ("", "-wal", "-shm"):
@@ -96,11 +161,49 @@ def make_database(backend: str, tmp_dir: str, name: str = "glancedb_test") -> Da
     return Database(url)
 
 
+def wait_for_standby(primary: URL, standby: URL, timeout: float = 30.0) -> None:
+    """Return once ``standby`` has replayed everything ``primary`` wrote so far."""
+    engine = create_engine(primary, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        lsn = conn.execute(text("SELECT pg_current_wal_insert_lsn()")).scalar()
+    engine.dispose()
+    replica = create_engine(standby.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    deadline = time.monotonic() + timeout
+    try:
+        with replica.connect() as conn:
+            query = text("SELECT pg_last_wal_replay_lsn() >= CAST(:lsn AS pg_lsn)")
+            while not conn.execute(query, {"lsn": lsn}).scalar():
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"standby {standby} did not replay {lsn}")
+                time.sleep(0.01)
+    finally:
+        replica.dispose()
+
+
+def peer_databases(backend: str, db: Database, count: int, **options: Any) -> list[Database]:
+    """``count`` more databases on ``db``'s data, as separate processes would open them.
+
+    On Galera they are spread over the nodes, one node each in turn (as
+    behind a load balancer); on pg-standby they read from the standby.
+    """
+    if backend == "galera":
+        urls = topology_urls("galera")
+        return [Database(urls[n % len(urls)], **options) for n in range(count)]
+    read_url = db.read_engine.url if db.read_engine is not db.engine else None
+    return [Database(db.engine.url, read_url=read_url, **options) for _ in range(count)]
+
+
 def clear_tables(db: Database) -> None:
     """Delete every row of every glancedb table (children first)."""
     with db.engine.begin() as conn:
         for table in DELETE_ORDER:
             conn.execute(table.delete())
+
+
+def commit_statements(db: Database) -> int:
+    """Statements a write call adds for its COMMIT: PostgreSQL takes the
+    transaction id first (to resolve a COMMIT whose connection is lost)."""
+    return 1 if db.backend == "postgresql" else 0
 
 
 class StatementCounter:

@@ -45,7 +45,7 @@ def next_time() -> datetime.datetime:
 
 
 def days_ago(days: float) -> datetime.datetime:
-    """Naive UTC, no microseconds, ``days`` before now."""
+    """Naive UTC (microseconds included, as glancedb stores them), ``days`` before now."""
     return utcnow() - datetime.timedelta(days=days)
 
 

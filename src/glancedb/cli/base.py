@@ -1,114 +1,283 @@
-"""The ``glancedb`` command, database-URL resolution and the error edge.
+"""The ``glancedb`` command: global options, opening the database, the error edge.
 
-Commands are thin: each resolves the database once and calls one library
-method.  Every glancedb error is turned into one ``Error: ...`` line on
-stderr and a non-zero exit status; no traceback reaches the user.
+Commands are thin: each opens the database once (:meth:`CLIState.open`,
+read-only unless it writes) and calls one library function or
+:class:`~glancedb.Database` method.  Every failure reaches the user as one
+``Error: ...`` line on stderr (``--debug`` adds the traceback): exit status
+1 for errors, 2 for usage errors (click's), 130 after Ctrl-C, and 0 when the
+reader of the output went away (``glancedb image list | head``).
 """
 
 from __future__ import annotations
 
-import configparser
-import functools
+import errno
+import logging
 import os
-from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+import sys
+import traceback
+from typing import Any
 
 import click
 
+from glancedb import config, migration
+from glancedb.config import DatabaseSettings, resolve_database_settings
 from glancedb.database import Database
-from glancedb.engines import DEFAULT_URL_ENV, EMBEDDED_URL
+from glancedb.engines import DEFAULT_URL_ENV, EMBEDDED_URL, read_only_url, sqlite_file
 from glancedb.exception import DBConfigurationError, GlanceDBError
 
-P = ParamSpec("P")
-R = TypeVar("R")
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
+#: Settings every command inherits: ``-h``, defaults shown in help, width.
+CONTEXT_SETTINGS: dict[str, Any] = {
+    "help_option_names": ["-h", "--help"],
+    "show_default": True,
+    "max_content_width": 100,
+}
+
+LOG = logging.getLogger("glancedb")
 
 
-def url_from_config_file(path: str) -> str:
-    """The ``[database] connection`` URL of a glance-api.conf style file."""
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle)
-    except OSError as exc:
-        raise DBConfigurationError(f"Cannot read config file {path!r}: {exc.strerror}") from None
-    except configparser.Error as exc:
-        raise DBConfigurationError(f"Cannot parse config file {path!r}: {exc}") from None
-    url = parser.get("database", "connection", fallback=None)
-    if not url:
-        raise DBConfigurationError(f"Config file {path!r} has no [database] connection")
-    return url
+class Interrupted(Exception):
+    """Ctrl-C during a command that already did part of its work.
+
+    Raised by a command after it printed what it had done; the error edge
+    then exits with :data:`EXIT_INTERRUPTED` without another message.
+    """
 
 
-def resolve_url(db_url: str | None, config_file: str | None) -> str:
-    """``--db-url``, else ``GLANCEDB_DATABASE_URL``, else ``--config-file``, else embedded."""
-    if db_url:
-        return db_url
-    env = os.environ.get(DEFAULT_URL_ENV)
-    if env:
-        return env
-    if config_file:
-        return url_from_config_file(config_file)
-    return EMBEDDED_URL
+def one_line(text: str) -> str:
+    """``text`` with every run of whitespace (newlines included) as one space."""
+    return " ".join(str(text).split())
+
+
+class _ClickEcho(logging.Handler):
+    """Log records as lines on stderr, through click (so tests capture them)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(self.format(record), err=True)
+        except Exception:  # pragma: no cover - logging must never raise
+            self.handleError(record)
+
+
+def configure_logging(verbose: int, debug: bool) -> None:
+    """Show glancedb's log on stderr: errors only by default.
+
+    ``-v`` adds warnings and progress notes (retries of transient database
+    errors among them), ``-vv`` and ``--debug`` everything.
+    """
+    level = logging.ERROR
+    if verbose == 1:
+        level = logging.INFO
+    elif verbose >= 2 or debug:
+        level = logging.DEBUG
+    for handler in list(LOG.handlers):
+        if isinstance(handler, _ClickEcho):
+            LOG.removeHandler(handler)
+    handler = _ClickEcho()
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    LOG.addHandler(handler)
+    LOG.setLevel(level)
+    LOG.propagate = False
 
 
 class CLIState:
-    """What the top-level options resolved to; the Database is opened lazily."""
+    """What the global options resolved to; databases are opened on demand."""
 
-    def __init__(self, db_url: str | None, config_file: str | None) -> None:
+    def __init__(
+        self,
+        db_url: str | None,
+        config_files: tuple[str, ...] = (),
+        config_dir: str | None = None,
+        *,
+        debug: bool = False,
+    ) -> None:
         self.db_url = db_url
-        self.config_file = config_file
-        self._database: Database | None = None
+        self.config_files = config_files
+        self.config_dir = config_dir
+        self.debug = debug
+        self._settings: DatabaseSettings | None = None
+        self._databases: list[Database] = []
 
     @property
-    def url(self) -> str:
-        return resolve_url(self.db_url, self.config_file)
+    def settings(self) -> DatabaseSettings:
+        """The database settings, resolved once (SPEC 14 precedence)."""
+        if self._settings is None:
+            self._settings = resolve_database_settings(
+                db_url=self.db_url,
+                config_files=self.config_files,
+                config_dir=self.config_dir,
+                glance_conf=config.GLANCE_API_CONF,
+            )
+        return self._settings
 
-    @property
-    def database(self) -> Database:
-        if self._database is None:
-            self._database = Database(self.url)
-        return self._database
+    def open(
+        self,
+        *,
+        write: bool,
+        create: bool = False,
+        check_schema: bool = True,
+        url: str | None = None,
+    ) -> Database:
+        """Open the database for one command.
+
+        :param write: whether the command writes; a read-only command opens
+            a SQLite file read-only (it never creates nor changes it).
+        :param create: whether the command may create a missing SQLite file
+            (``db sync``); otherwise a missing file is an error saying so.
+        :param check_schema: whether to refuse, with advice, a database that
+            is empty, foreign or not adopted (every command but ``db ...``).
+        :param url: another URL than the configured one (``db copy``).
+        """
+        if url is None:
+            settings = self.settings
+        else:
+            settings = DatabaseSettings(url=url, read_url=None, source="the command line")
+        path = sqlite_file(settings.url)
+        if path is not None and not path.exists():
+            if not create:
+                raise DBConfigurationError(
+                    f"The SQLite database {str(path)!r} (from {settings.source}) does not exist:"
+                    " run 'glancedb db sync' to create it"
+                )
+            if not path.absolute().parent.is_dir():
+                raise DBConfigurationError(
+                    f"Cannot create the SQLite database {str(path)!r} (from {settings.source}):"
+                    f" the directory {str(path.absolute().parent)!r} does not exist"
+                )
+        target: Any = settings.url
+        if not write:
+            target = read_only_url(settings.url)
+        database = Database(target, read_url=settings.read_url)
+        self._databases.append(database)
+        if check_schema:
+            warning = migration.require_usable(database.engine)
+            if warning is not None:
+                click.echo(f"Warning: {warning}", err=True)
+        return database
 
     def close(self) -> None:
-        if self._database is not None:
-            self._database.dispose()
-
-
-def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn glancedb errors raised by ``command`` into one line and exit 1."""
-
-    @functools.wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except GlanceDBError as exc:
-            # One line, whatever the driver's message spans.
-            message = " ".join(f"{type(exc).__name__}: {exc.msg}".split())
-            raise click.ClickException(message) from None
-
-    return wrapper
+        for database in self._databases:
+            database.dispose()
+        self._databases.clear()
 
 
 pass_state = click.make_pass_decorator(CLIState)
 
 
-@click.group()
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: the reader is gone, and the final flush must not fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (tests)
+        pass
+
+
+class GlanceDBGroup(click.Group):
+    """The top-level group: the one place errors become a line and an exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debug = bool(ctx.params.get("debug"))
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException):
+            raise
+        except click.Abort:
+            raise
+        except Interrupted:
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except KeyboardInterrupt:
+            click.echo("\nInterrupted.", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            _quiet_stdout()
+            raise click.exceptions.Exit(0) from None
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                _quiet_stdout()
+                raise click.exceptions.Exit(0) from None
+            if debug:
+                traceback.print_exc()
+            raise click.ClickException(one_line(f"{exc}")) from None
+        except GlanceDBError as exc:
+            if debug:
+                traceback.print_exc()
+            raise click.ClickException(one_line(f"{type(exc).__name__}: {exc.msg}")) from None
+        except Exception as exc:
+            if debug:
+                traceback.print_exc()
+                hint = ""
+            else:
+                hint = " (unexpected: run with --debug for the traceback)"
+            raise click.ClickException(one_line(f"{type(exc).__name__}: {exc}") + hint) from None
+
+
+def _nonempty_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter("the URL is empty")
+    return value
+
+
+@click.group(
+    cls=GlanceDBGroup,
+    context_settings=CONTEXT_SETTINGS,
+    short_help="Manage a Glance image-metadata database.",
+)
 @click.option(
     "--db-url",
     metavar="URL",
-    help=f"Database URL (default: ${DEFAULT_URL_ENV}, --config-file, or {EMBEDDED_URL}).",
+    callback=_nonempty_url,
+    help=(
+        "Database URL, e.g. postgresql://glance:PASS@db/glance. Overrides --config-file,"
+        f" ${DEFAULT_URL_ENV}, /etc/glance/glance-api.conf and the default {EMBEDDED_URL}."
+    ),
 )
 @click.option(
     "--config-file",
+    "config_files",
     metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="A glance-api.conf whose [database] connection names the database.",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=str),
+    help=(
+        "A glance-api.conf: [database] connection is the URL, slave_connection the read"
+        " replica. Repeatable: later files override earlier ones key by key."
+    ),
 )
-@click.version_option(package_name="glancedb")
+@click.option(
+    "--config-dir",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=str),
+    help="Read the *.conf files of DIR too, in sorted order, after every --config-file.",
+)
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    show_default=False,
+    help="Show warnings and progress notes (retries, skipped files); twice for debug output.",
+)
+@click.option("--debug", is_flag=True, help="Show debug output, and a traceback on errors.")
+@click.version_option(package_name="glancedb", message="%(prog)s %(version)s")
 @click.pass_context
-def main(ctx: click.Context, db_url: str | None, config_file: str | None) -> None:
-    """glancedb: the Glance image-metadata database."""
-    state = CLIState(db_url, config_file)
+def main(
+    ctx: click.Context,
+    db_url: str | None,
+    config_files: tuple[str, ...],
+    config_dir: str | None,
+    verbose: int,
+    debug: bool,
+) -> None:
+    """Manage an OpenStack Glance image-metadata database.
+
+    The database is the first found of: --db-url; --config-file/--config-dir
+    ([database] connection); $GLANCEDB_DATABASE_URL;
+    /etc/glance/glance-api.conf; ./glancedb.sqlite.
+    """
+    configure_logging(verbose, debug)
+    state = CLIState(db_url, config_files, config_dir, debug=debug)
     ctx.obj = state
     ctx.call_on_close(state.close)
 

@@ -1,9 +1,9 @@
 """glancedb purge commands: ``db purge`` and ``db purge-images-table``.
 
 Each shows its progress on stderr (a bar on a terminal, one line per batch
-otherwise) and ends with a summary table on stdout.  Bad arguments and
-database errors exit non-zero with one ``Error:`` line; rows of batches
-already committed stay purged.
+otherwise) and ends with a summary table on stdout.  Every batch commits on
+its own, so an interrupted purge (Ctrl-C) keeps what it deleted: the summary
+then says so, and the command exits 130.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any, Protocol
 
 import click
 
-from glancedb.cli.base import CLIState, echo_table, handle_errors, pass_state
+from glancedb.cli.base import CLIState, Interrupted, echo_table, pass_state
 from glancedb.context import get_admin_context
-from glancedb.purge import IMAGES_SKIPPED, ProgressCallback
+from glancedb.purge import IMAGES_SKIPPED, PURGE_BATCH_SIZE, ProgressCallback
 
 
 class _PurgeCall(Protocol):
@@ -29,6 +29,7 @@ class _PurgeCall(Protocol):
         *,
         dry_run: bool = ...,
         progress: ProgressCallback | None = ...,
+        batch_size: int = ...,
     ) -> dict[str, int]: ...
 
 
@@ -39,34 +40,38 @@ def _purge_options(command: Callable[..., Any]) -> Callable[..., Any]:
         help="Count the rows that would be purged; delete nothing.",
     )(command)
     command = click.option(
+        "--batch-size",
+        type=click.IntRange(min=1),
+        default=PURGE_BATCH_SIZE,
+        help="Rows deleted per transaction (each batch commits on its own).",
+    )(command)
+    command = click.option(
         "--max-rows",
         type=int,
         default=100,
-        show_default=True,
         help="Most rows to purge per table; -1 for no limit.",
     )(command)
     command = click.option(
         "--age-in-days",
         type=int,
         default=30,
-        show_default=True,
         help="Purge rows soft-deleted more than this many days ago.",
     )(command)
     return command
 
 
 @contextmanager
-def _progress_display(total: int) -> Iterator[ProgressCallback]:
-    """A progress callback: a bar on a terminal, else a line per batch."""
+def _progress_display(total: int, done: dict[str, int]) -> Iterator[ProgressCallback]:
+    """A progress callback counting into ``done``: a bar on a terminal, else a line per batch."""
     if sys.stderr.isatty():
         with click.progressbar(length=total, label="Purging", file=sys.stderr) as bar:
 
-            def advance(_table: str, rows: int) -> None:
+            def advance(table: str, rows: int) -> None:
+                done[table] = done.get(table, 0) + rows
                 bar.update(rows)
 
             yield advance
         return
-    done: dict[str, int] = {}
 
     def report(table: str, rows: int) -> None:
         done[table] = done.get(table, 0) + rows
@@ -75,16 +80,29 @@ def _progress_display(total: int) -> Iterator[ProgressCallback]:
     yield report
 
 
-def _run(purge: _PurgeCall, age_in_days: int, max_rows: int, dry_run: bool) -> dict[str, int]:
+def _run(
+    purge: _PurgeCall, age_in_days: int, max_rows: int, batch_size: int, dry_run: bool
+) -> dict[str, int]:
     context = get_admin_context()
     if dry_run:
-        return purge(context, age_in_days, max_rows, dry_run=True)
+        return purge(context, age_in_days, max_rows, dry_run=True, batch_size=batch_size)
     # The dry run's counts size the progress bar; they also validate the
     # arguments before anything is deleted.
-    planned = purge(context, age_in_days, max_rows, dry_run=True)
+    planned = purge(context, age_in_days, max_rows, dry_run=True, batch_size=batch_size)
     total = sum(v for k, v in planned.items() if k != IMAGES_SKIPPED)
-    with _progress_display(total) as progress:
-        return purge(context, age_in_days, max_rows, progress=progress)
+    done: dict[str, int] = {}
+    try:
+        with _progress_display(total, done) as progress:
+            return purge(context, age_in_days, max_rows, progress=progress, batch_size=batch_size)
+    except KeyboardInterrupt:
+        click.echo("", err=True)
+        echo_table(["Table", "Rows deleted"], [[table, n] for table, n in done.items()])
+        click.echo(
+            f"Interrupted: {sum(done.values())} row(s) already purged stay purged"
+            " (each batch commits); run the command again to continue.",
+            err=True,
+        )
+        raise Interrupted from None
 
 
 def _summarise(result: dict[str, int], dry_run: bool) -> None:
@@ -104,29 +122,35 @@ def _summarise(result: dict[str, int], dry_run: bool) -> None:
         )
 
 
-@click.command("purge")
+@click.command("purge", short_help="Purge old soft-deleted rows (all but images).")
 @_purge_options
 @pass_state
-@handle_errors
-def purge_command(state: CLIState, age_in_days: int, max_rows: int, dry_run: bool) -> None:
-    """Purge rows soft-deleted more than AGE-IN-DAYS days ago (all but images).
+def purge_command(
+    state: CLIState, age_in_days: int, max_rows: int, batch_size: int, dry_run: bool
+) -> None:
+    """Purge rows soft-deleted more than AGE-IN-DAYS days ago, except images.
 
     Tasks with their info, image properties, locations, members and tags;
-    oldest first, at most MAX-ROWS per table, in short batches.
+    oldest first, at most MAX-ROWS per table, in batches that each commit.
     """
-    result = _run(state.database.purge_deleted_rows, age_in_days, max_rows, dry_run)
+    database = state.open(write=not dry_run)
+    result = _run(database.purge_deleted_rows, age_in_days, max_rows, batch_size, dry_run)
     _summarise(result, dry_run)
 
 
-@click.command("purge-images-table")
+@click.command("purge-images-table", short_help="Purge old soft-deleted images.")
 @_purge_options
 @pass_state
-@handle_errors
-def purge_images_command(state: CLIState, age_in_days: int, max_rows: int, dry_run: bool) -> None:
+def purge_images_command(
+    state: CLIState, age_in_days: int, max_rows: int, batch_size: int, dry_run: bool
+) -> None:
     """Purge images soft-deleted more than AGE-IN-DAYS days ago.
 
     Run 'glancedb db purge' first: images other rows still refer to are
     skipped and counted.
     """
-    result = _run(state.database.purge_deleted_rows_from_images, age_in_days, max_rows, dry_run)
+    database = state.open(write=not dry_run)
+    result = _run(
+        database.purge_deleted_rows_from_images, age_in_days, max_rows, batch_size, dry_run
+    )
     _summarise(result, dry_run)

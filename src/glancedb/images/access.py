@@ -8,14 +8,17 @@ live in one place.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Row, false, select
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, exists, false, select
 
 from glancedb.context import ContextLike, context_can_see_deleted, context_is_admin, context_owner
 from glancedb.exception import Forbidden, ForbiddenPublicImage, ImageNotFound
+from glancedb.images.records import image_record
 from glancedb.models import tables as t
+from glancedb.records import Record
 
 
 def image_field(image: Any, name: str) -> Any:
@@ -90,24 +93,68 @@ def check_mutable(context: ContextLike, image: Any) -> None:
     raise ForbiddenPublicImage(message)
 
 
+@functools.cache
+def image_row_statement(*, live_only: bool, membership: bool) -> Select[Any]:
+    """The image row by ``:image_id``, and with ``membership`` whether ``:member`` is a member.
+
+    The membership (live, any status) is read in the same statement as an
+    extra last column, so that deciding visibility never needs a second
+    round trip.  Built once per shape; the values are bound.
+    """
+    images = t.images
+    columns: list[Any] = [images]
+    if membership:
+        member = t.image_members.c
+        is_member: ColumnElement[bool] = exists().where(
+            member.image_id == images.c.id,
+            member.member == bindparam("member"),
+            member.deleted == false(),
+        )
+        columns.append(is_member.label("glancedb_is_member"))
+    stmt = select(*columns).where(images.c.id == bindparam("image_id"))
+    if live_only:
+        stmt = stmt.where(images.c.deleted == false())
+    return stmt
+
+
+def image_with_membership(
+    conn: Connection, context: ContextLike, image_id: str, *, live_only: bool
+) -> tuple[Record, bool] | None:
+    """The image (a dict without children) and whether ``context``'s project is a
+    live member of it; None when there is no such image (or it is deleted and
+    ``live_only``).  One statement."""
+    owner = context_owner(context)
+    membership = owner is not None and not context_is_admin(context)
+    stmt = image_row_statement(live_only=live_only, membership=membership)
+    params = {"image_id": image_id, "member": owner} if membership else {"image_id": image_id}
+    row = conn.execute(stmt, params).first()
+    if row is None:
+        return None
+    if membership:
+        return image_record(row[:-1]), bool(row[-1])
+    return image_record(row), False
+
+
 def visible_image_row(
     conn: Connection,
     context: ContextLike,
     image_id: str,
     force_show_deleted: bool,
-) -> Row[Any]:
-    """The image's row, applying the deleted and visibility rules of ``image_get``."""
-    images = t.images
-    stmt = select(images).where(images.c.id == image_id)
-    if not force_show_deleted and not context_can_see_deleted(context):
-        stmt = stmt.where(images.c.deleted == false())
-    row = conn.execute(stmt).first()
-    if row is None:
+) -> Record:
+    """The image (a dict without children), applying the deleted and visibility
+    rules of ``image_get``: one statement."""
+    found = image_with_membership(
+        conn,
+        context,
+        image_id,
+        live_only=not force_show_deleted and not context_can_see_deleted(context),
+    )
+    if found is None:
         raise ImageNotFound(f"No image found with ID {image_id}")
-    image = row._mapping
+    image, is_member = found
     verdict = visibility_without_membership(context, image)
     if verdict is None:
-        verdict = has_membership(conn, image_id, context_owner(context), None)
+        verdict = is_member
     if not verdict:
         raise Forbidden(f"Forbidden to access image {image_id}")
-    return row
+    return image

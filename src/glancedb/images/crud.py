@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Row, Update, bindparam, select, update
 
 from glancedb.context import ContextLike, context_is_admin, context_owner
 from glancedb.driver_errors import duplicate_as
 from glancedb.exception import (
     Conflict,
     Duplicate,
+    Invalid,
 )
 from glancedb.images.access import (
     check_mutable,
@@ -21,33 +23,67 @@ from glancedb.images.access import (
     visibility_without_membership,
     visible_image_row,
 )
-from glancedb.images.records import image_dicts
+from glancedb.images.records import image_dicts, image_record, with_children
 from glancedb.images.values import prepare_create, prepare_update
 from glancedb.images.writes import (
     insert_locations,
+    insert_new_properties,
     replace_locations,
+    returns_inserted_rows,
     set_properties,
     soft_delete_children,
 )
 from glancedb.models import tables as t
 from glancedb.records import Record
-from glancedb.rows import as_key
 from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
-from glancedb.validation import check_image_id_length
+from glancedb.validation import check_text, lookup_key, require_image_key
+
+_INSERT_IMAGE = t.images.insert()
+_INSERT_IMAGE_RETURNING = t.images.insert().returning(*t.images.c)
 
 
 def _image_dict(
-    conn: Connection, context: ContextLike, image_id: str, *, v1_mode: bool = False
+    conn: Connection,
+    context: ContextLike,
+    image_id: str,
+    *,
+    v1_mode: bool = False,
+    row: Row[Any] | None = None,
 ) -> Record:
-    """Re-read a just-written image as a dict (locations as ``image_get`` shows them)."""
-    row = conn.execute(select(t.images).where(t.images.c.id == image_id)).one()
+    """Re-read a just-written image as a dict (locations as ``image_get`` shows them).
+
+    ``row``: the image's row when the write returned it (then only its
+    children are read).
+    """
+    if row is None:
+        row = conn.execute(_IMAGE_BY_ID, {"image_id": image_id}).one()
     return image_dicts(
         conn,
         [row],
         hide_deactivated_locations=not context_is_admin(context),
         v1_mode=v1_mode,
     )[0]
+
+
+_IMAGE_BY_ID = select(t.images).where(t.images.c.id == bindparam("image_id"))
+
+
+@functools.cache
+def _update_statement(from_state: bool, returning: bool) -> Update:
+    """``UPDATE images`` of the columns given as parameters, for ``:glancedb_image_id``.
+
+    ``from_state``: only while the status is ``:glancedb_from_state``
+    (compare-and-swap).  ``returning``: the updated row comes back (SQLite,
+    PostgreSQL), so it is not read again.
+    """
+    images = t.images
+    stmt = images.update().where(images.c.id == bindparam("glancedb_image_id"))
+    if from_state:
+        stmt = stmt.where(images.c.status == bindparam("glancedb_from_state"))
+    if returning:
+        stmt = stmt.returning(*images.c)
+    return stmt
 
 
 class ImageCrudAPI(DatabaseCore):
@@ -74,13 +110,12 @@ class ImageCrudAPI(DatabaseCore):
         :raises ImageNotFound: unknown, or deleted and not shown.
         :raises Forbidden: the image is not visible to ``context``.
         """
-        check_image_id_length(image_id)
-        image_id = as_key(image_id)
+        image_id = require_image_key(image_id)
         with self._reading() as conn:
-            row = visible_image_row(conn, context, image_id, force_show_deleted)
-            return image_dicts(
+            image = visible_image_row(conn, context, image_id, force_show_deleted)
+            return with_children(
                 conn,
-                [row],
+                [image],
                 show_deleted_locations=force_show_deleted,
                 hide_deactivated_locations=not context_is_admin(context),
                 v1_mode=v1_mode,
@@ -97,9 +132,16 @@ class ImageCrudAPI(DatabaseCore):
         verdict = visibility_without_membership(context, image)
         if verdict is not None:
             return verdict
+        image_id = lookup_key(image_field(image, "id"), "image['id']")
+        member = lookup_key(context_owner(context), "context owner")
+        if status is not None:
+            status = lookup_key(status, "status")
+            if status is None:
+                return False
+        if image_id is None or member is None:
+            return False
         with self._reading() as conn:
-            image_id = as_key(image_field(image, "id"))
-            return has_membership(conn, image_id, context_owner(context), status)
+            return has_membership(conn, image_id, member, status)
 
     def is_image_mutable(self, context: ContextLike, image: Any) -> bool:
         """Whether ``context`` may change ``image`` (SPEC 1.2): admin, or same owner."""
@@ -130,12 +172,28 @@ class ImageCrudAPI(DatabaseCore):
                 columns[name] = now
         image_id: str = columns["id"]
         with self._writing() as conn:
+            if not returns_inserted_rows(conn):
+                with duplicate_as(Duplicate, f"Image ID {image_id} already exists"):
+                    conn.execute(_INSERT_IMAGE, columns)
+                set_properties(conn, image_id, prepared.properties or {}, now=now, new_image=True)
+                insert_locations(conn, image_id, prepared.locations, now=now)
+                return _image_dict(conn, context, image_id, v1_mode=v1_mode)
+            # The INSERTs return what they stored (types, truncations and all),
+            # so the new image is not read back: three statements in all.
             with duplicate_as(Duplicate, f"Image ID {image_id} already exists"):
-                conn.execute(t.images.insert().values(**columns))
-            if prepared.properties:
-                set_properties(conn, image_id, prepared.properties, now=now, new_image=True)
-            insert_locations(conn, image_id, prepared.locations, now=now)
-            return _image_dict(conn, context, image_id, v1_mode=v1_mode)
+                row = conn.execute(_INSERT_IMAGE_RETURNING, columns).one()
+            image = image_record(row)
+            image["properties"] = insert_new_properties(
+                conn, image_id, prepared.properties or {}, now=now
+            )
+            locations = insert_locations(
+                conn, image_id, prepared.locations, now=now, returning=True
+            )
+            hidden = image["status"] == "deactivated" and not context_is_admin(context)
+            image["locations"] = [] if hidden else locations
+            if v1_mode:
+                image["is_public"] = image.pop("visibility") == "public"
+            return image
 
     @retrying
     def image_update(
@@ -168,19 +226,30 @@ class ImageCrudAPI(DatabaseCore):
         :raises Conflict: the status is not ``from_state``.
         :raises Invalid: bad values.
         """
-        check_image_id_length(image_id)
-        image_id = as_key(image_id)
+        image_id = require_image_key(image_id)
         prepared = prepare_update(values)
+        atomic = _atomic_names(atomic_props)
+        # A from_state no image can be in makes the update a conflict below.
+        wanted_state = lookup_key(from_state, "from_state") if from_state else None
         now = utcnow()
         with self._writing() as conn:
-            row = visible_image_row(conn, context, image_id, False)
-            check_mutable(context, row._mapping)
+            image = visible_image_row(conn, context, image_id, False)
+            check_mutable(context, image)
             images = t.images
-            stmt = update(images).where(images.c.id == image_id)
-            if from_state:
-                stmt = stmt.where(images.c.status == from_state)
-            result = conn.execute(stmt.values(**prepared.columns, updated_at=now))
-            if result.rowcount == 0:
+            returning = bool(conn.dialect.update_returning)
+            row = None
+            updated = False
+            if not from_state or wanted_state is not None:
+                params = {
+                    **prepared.columns,
+                    "updated_at": now,
+                    "glancedb_image_id": image_id,
+                    "glancedb_from_state": wanted_state,
+                }
+                result = conn.execute(_update_statement(bool(from_state), returning), params)
+                row = result.first() if returning else None
+                updated = row is not None if returning else result.rowcount > 0
+            if not updated:
                 # Read the status that won, with a locking read so that
                 # MySQL's snapshot does not show the stale one.
                 current = conn.execute(
@@ -198,11 +267,11 @@ class ImageCrudAPI(DatabaseCore):
                     prepared.properties or {},
                     now=now,
                     purge=purge_props,
-                    atomic=atomic_props or (),
+                    atomic=atomic,
                 )
             if prepared.locations:
                 replace_locations(conn, image_id, prepared.locations, now=now)
-            return _image_dict(conn, context, image_id, v1_mode=v1_mode)
+            return _image_dict(conn, context, image_id, v1_mode=v1_mode, row=row)
 
     @retrying
     def image_destroy(self, context: ContextLike, image_id: str) -> Record:
@@ -215,11 +284,10 @@ class ImageCrudAPI(DatabaseCore):
         :raises ImageNotFound: unknown or already deleted.
         :raises Forbidden: as for :meth:`image_update`.
         """
-        check_image_id_length(image_id)
-        image_id = as_key(image_id)
+        image_id = require_image_key(image_id)
         with self._writing() as conn:
-            row = visible_image_row(conn, context, image_id, False)
-            check_mutable(context, row._mapping)
+            image = visible_image_row(conn, context, image_id, False)
+            check_mutable(context, image)
             now = utcnow()
             conn.execute(
                 update(t.images)
@@ -239,13 +307,12 @@ class ImageCrudAPI(DatabaseCore):
         :raises Forbidden: not visible to ``context``.
         :raises Conflict: the image is not in status ``pending_delete``.
         """
-        check_image_id_length(image_id)
-        image_id = as_key(image_id)
+        image_id = require_image_key(image_id)
         with self._writing() as conn:
-            row = visible_image_row(conn, context, image_id, False)
+            image = visible_image_row(conn, context, image_id, False)
             images = t.images
             result = None
-            if row.status == "pending_delete":
+            if image["status"] == "pending_delete":
                 result = conn.execute(
                     update(images)
                     .where(images.c.id == image_id, images.c.status == "pending_delete")
@@ -253,8 +320,17 @@ class ImageCrudAPI(DatabaseCore):
                 )
             if result is None or result.rowcount == 0:
                 raise Conflict(
-                    f"Cannot restore image {image_id} from {row.status} to active "
+                    f"Cannot restore image {image_id} from {image['status']} to active "
                     "(wanted from_state=pending_delete)"
                 )
 
-    # --- helpers ----------------------------------------------------------------------
+
+def _atomic_names(atomic_props: Any) -> list[str]:
+    """``image_update``'s ``atomic_props``: property names (strings) never touched."""
+    if atomic_props is None:
+        return []
+    if isinstance(atomic_props, str | bytes) or not isinstance(
+        atomic_props, list | tuple | set | frozenset
+    ):
+        raise Invalid(f"atomic_props must be a list of property names, got {atomic_props!r}")
+    return [check_text("atomic_props item", name) for name in atomic_props]

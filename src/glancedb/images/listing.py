@@ -13,18 +13,23 @@ query per child table.
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Row,
+    Integer,
     Select,
+    String,
     and_,
+    bindparam,
     exists,
     false,
+    literal_column,
     or_,
     select,
     true,
@@ -37,9 +42,8 @@ from glancedb.context import (
     context_owner,
 )
 from glancedb.exception import Forbidden, ImageNotFound, Invalid
-from glancedb.images.access import visibility_without_membership
+from glancedb.images.access import image_with_membership, visibility_without_membership
 from glancedb.images.listing_filters import (
-    ColumnCondition,
     ImageQuery,
     SortKey,
     parse_query,
@@ -49,59 +53,204 @@ from glancedb.images.listing_properties import (
     PropertyShape,
     choose_property_shapes,
     property_condition,
+    property_parameters,
+    value_is_indexed,
 )
 from glancedb.images.plans import flag_text, not_deleted, uses_opaque_flags
 from glancedb.images.records import image_dicts
-from glancedb.keyset import OrderKey, after_marker, check_limit, order_terms
+from glancedb.keyset import (
+    OrderKey,
+    after_marker,
+    check_limit,
+    marker_parameters,
+    marker_values,
+    order_terms,
+)
 from glancedb.models import tables as t
 from glancedb.records import Record
 from glancedb.transactions import DatabaseCore, retrying
-from glancedb.validation import MAX_ID_LENGTH, MEMBER_STATUSES
+from glancedb.validation import MEMBER_STATUSES, image_key
 
 _MEMBER_STATUS_CHOICES = MEMBER_STATUSES | {"all"}
 
 #: Sort columns whose order an index serves (NOT NULL, so :func:`glancedb.keyset.sort_expression`
-#: leaves them bare): ``created_at_image_idx`` and the primary key.  A page
-#: sorted first on another column has to read every match before it can stop.
+#: leaves them bare): ``created_at_image_idx`` and the primary key.
 INDEX_ORDER_COLUMNS = frozenset({"created_at", "id"})
+#: Sort columns whose order glancedb's order indexes serve (revision
+#: ``0006_images_sort_order``), on the backends that have them, when the
+#: whole order is ``[column, created_at, id]`` in one direction.  A page
+#: sorted first on any other column has to read every match before it can stop.
+ORDER_INDEX_COLUMNS = frozenset({"name", "size"})
+ORDER_INDEX_DIALECTS = frozenset({"sqlite", "postgresql"})
+
+
+def index_serves_order(dialect: str, sort: Sequence[SortKey]) -> bool:
+    """Whether a page in ``sort``'s order can walk an index and stop after ``limit`` rows."""
+    first = sort[0]
+    if first.column in INDEX_ORDER_COLUMNS:
+        return True
+    return (
+        dialect in ORDER_INDEX_DIALECTS
+        and first.column in ORDER_INDEX_COLUMNS
+        and [key.column for key in sort] == [first.column, "created_at", "id"]
+        and all(key.direction == first.direction for key in sort)
+    )
+
+
+#: How many differently shaped page statements are kept built (see
+#: :func:`shaped_page_statement`); real callers use a handful.
+STATEMENT_CACHE_SIZE = 512
+
+
+# --- the shape of a page statement ----------------------------------------------
+#
+# A page statement is built once per *shape* - everything that decides its SQL
+# text: the visibility case, which filters with which operators, the property
+# shapes, the order, whether there is a marker - and reused with the values
+# bound (owner, filter values, marker values, limit).  Building a statement
+# costs more than running a page on SQLite; a reused one is also a hit in
+# SQLAlchemy's compiled cache (its cache key is memoised on the object) and,
+# on PostgreSQL, one prepared statement per shape.  Constants that shape the
+# plan (visibility names, booleans) are written into the SQL text, so the
+# planner sees them; user data is always bound.
+
+
+@dataclass(frozen=True)
+class PageShape:
+    """What decides a page statement's SQL text (see :func:`page_shape`)."""
+
+    dialect: str
+    regular: bool
+    has_owner: bool
+    visibility: str | None
+    any_member_status: bool
+    #: Whether a membership can make an image visible: the context has an
+    #: owner and ``member_status`` is not None (as in Glance, a None status
+    #: matches no membership row).
+    members_match: bool
+    is_public: bool | None
+    #: (column, operator, literal boolean or None when the value is bound)
+    conditions: tuple[tuple[str, str, bool | None], ...]
+    #: (shape, whether the value is None, whether the value is one
+    #: PostgreSQL's partial (name, value) index holds)
+    properties: tuple[tuple[PropertyShape, bool, bool], ...]
+    tags: int
+    sort: tuple[SortKey, ...]
+    marker: bool
+    limited: bool
+
+
+def page_shape(
+    context: ContextLike,
+    query: ImageQuery,
+    *,
+    marker: bool,
+    limit: int | None,
+    member_status: str | None,
+    admin_as_user: bool,
+    dialect: str,
+    property_shapes: Sequence[PropertyShape] | None = None,
+) -> PageShape:
+    """The shape of the page statement for these options."""
+    if property_shapes is None:
+        shape: PropertyShape = "correlated" if dialect in PROBED_DIALECTS else "exists"
+        property_shapes = [shape] * len(query.properties)
+    return PageShape(
+        dialect=dialect,
+        regular=admin_as_user or not context_is_admin(context),
+        has_owner=context_owner(context) is not None,
+        visibility=query.visibility,
+        any_member_status=member_status == "all",
+        members_match=context_owner(context) is not None and member_status is not None,
+        is_public=query.is_public,
+        conditions=tuple(
+            (c.column, c.op, c.value if isinstance(c.value, bool) else None)
+            for c in query.conditions
+        ),
+        properties=tuple(
+            (shape, p.value is None, dialect == "postgresql" and value_is_indexed(p.value))
+            for p, shape in zip(query.properties, property_shapes, strict=True)
+        ),
+        tags=len(query.tags),
+        sort=query.sort,
+        marker=marker,
+        limited=limit is not None,
+    )
+
+
+def page_parameters(
+    context: ContextLike,
+    query: ImageQuery,
+    *,
+    marker: Mapping[str, Any] | None,
+    limit: int | None,
+    member_status: str | None,
+) -> dict[str, Any]:
+    """The values bound into the page statement (names as :func:`shaped_page_statement` uses)."""
+    params: dict[str, Any] = {"owner": context_owner(context), "member_status": member_status}
+    for i, condition in enumerate(query.conditions):
+        if condition.op == "in":
+            params[f"filter_{i}"] = list(condition.value)
+        elif condition.op != "is_null" and not isinstance(condition.value, bool):
+            params[f"filter_{i}"] = condition.value
+    params.update(property_parameters(query.properties))
+    for i, tag in enumerate(query.tags):
+        params[f"tag_{i}"] = tag
+    if marker is not None:
+        params.update(marker_values(order_keys(query.sort), marker))
+    if limit is not None:
+        params["page_limit"] = limit
+    return params
 
 
 # --- visibility (SPEC 3.1) ----------------------------------------------------
 
 
-def _member_exists(owner: str, member_status: str, *, opaque: bool = True) -> ColumnElement[bool]:
+def _text(value: str) -> ColumnElement[Any]:
+    """A visibility name written into the SQL text (a plan-shaping constant, never user data)."""
+    if not value.isalpha():
+        raise ValueError(f"not a visibility name: {value!r}")  # pragma: no cover
+    return literal_column(f"'{value}'", String)
+
+
+def _member_exists(any_status: bool, *, opaque: bool = True) -> ColumnElement[bool]:
     member = t.image_members
     # Opaque for the reason of :func:`column_condition`: MariaDB would
     # intersect ``ix_image_members_deleted`` (every live membership) with the
     # (member, deleted) index on every tenant page; without it, it reads the
     # project's own memberships only.
     live = not_deleted(member.c.deleted, opaque=opaque)
-    conditions = [member.c.image_id == t.images.c.id, member.c.member == owner, live]
-    if member_status != "all":
-        conditions.append(member.c.status == member_status)
-    return exists().where(*conditions)
+    conditions = [
+        member.c.image_id == t.images.c.id,
+        member.c.member == bindparam("owner"),
+        live,
+    ]
+    if not any_status:
+        conditions.append(member.c.status == bindparam("member_status"))
+    # A scalar subquery with LIMIT 1, never an EXISTS: an EXISTS inside the OR
+    # is run once per page over all the project's memberships - MariaDB
+    # rewrites it into IN and materialises it, PostgreSQL hashes it ("hashed
+    # SubPlan") - and those grow with the catalogue (thousands at a million
+    # images), read before the first row.  A LIMIT 1 subquery can only be
+    # probed per walked image, on the (image_id, member) index, and only for
+    # shared images the project does not own: the page stays O(limit).
+    return select(literal_column("1")).where(*conditions).limit(1).scalar_subquery().is_not(None)
 
 
-def visibility_condition(
-    context: ContextLike,
-    visibility: str | None,
-    member_status: str,
-    admin_as_user: bool,
-    *,
-    opaque: bool = True,
-) -> ColumnElement[bool] | None:
+def visibility_condition(shape: PageShape) -> ColumnElement[bool] | None:
     """Which images the context sees, with the ``visibility`` filter folded in.
 
     Regular contexts see public and community images, their own, and shared
-    images they are a member of (with ``member_status``); then a visibility
+    images they are a member of (with ``:member_status``); then a visibility
     filter restricts that set, and without one community images show only
     to their owner.  Each case is written as the smallest condition so that
-    the planner has a simple ``OR`` to work with.
+    the planner has a simple ``OR`` to work with.  The project is bound as
+    ``:owner``.
     """
     img = t.images.c
-    owner = context_owner(context)
-    regular = admin_as_user or not context_is_admin(context)
-    owned: ColumnElement[bool] = img.owner == owner if owner is not None else false()
+    opaque = uses_opaque_flags(shape.dialect)
+    visibility = shape.visibility
+    owned: ColumnElement[bool] = img.owner == bindparam("owner") if shape.has_owner else false()
     # The visibility column is compared as text on purpose (``opaque``): its
     # index selects a large share of the table (and, in the ORs, SQLite and
     # MySQL would combine indexes - MULTI-INDEX OR, index merge), so the
@@ -113,44 +262,31 @@ def visibility_condition(
     # itself; an opaque expression would only spoil its row estimates.
     vis_text = flag_text(img.visibility, opaque=opaque)
     member: ColumnElement[bool] = (
-        and_(vis_text == "shared", _member_exists(owner, member_status, opaque=opaque))
-        if owner is not None
+        and_(vis_text == _text("shared"), _member_exists(shape.any_member_status, opaque=opaque))
+        if shape.members_match
         else false()
     )
-    if not regular:
+    if not shape.regular:
         if visibility is None:
-            return or_(img.visibility != "community", owned)
+            return or_(img.visibility != _text("community"), owned)
         if visibility == "all":
             return None
-        return vis_text == visibility
+        return vis_text == _text(visibility)
     if visibility is None:
-        return or_(vis_text == "public", owned, member)
+        return or_(vis_text == _text("public"), owned, member)
     if visibility == "all":
-        return or_(vis_text.in_(("public", "community")), owned, member)
+        return or_(vis_text.in_((_text("public"), _text("community"))), owned, member)
     if visibility in ("public", "community"):
-        return vis_text == visibility
+        return vis_text == _text(visibility)
     if visibility == "private":
-        return and_(vis_text == "private", owned)
-    return and_(
-        vis_text == "shared", or_(owned, _member_exists_or_false(owner, member_status, opaque))
+        return and_(vis_text == _text("private"), owned)
+    shared_member: ColumnElement[bool] = (
+        _member_exists(shape.any_member_status, opaque=opaque) if shape.members_match else false()
     )
-
-
-def _member_exists_or_false(
-    owner: str | None, member_status: str, opaque: bool
-) -> ColumnElement[bool]:
-    return false() if owner is None else _member_exists(owner, member_status, opaque=opaque)
+    return and_(vis_text == _text("shared"), or_(owned, shared_member))
 
 
 # --- filters (SPEC 3.2) -------------------------------------------------------
-
-
-def _literal_for(value: Any) -> Any:
-    if value is True:
-        return true()
-    if value is False:
-        return false()
-    return value
 
 
 _COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
@@ -163,11 +299,15 @@ _COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-def column_condition(condition: ColumnCondition, *, opaque: bool = True) -> ColumnElement[bool]:
-    """SQL for one :class:`ColumnCondition` on ``images``."""
-    col = t.images.c[condition.column]
-    op, value = condition.op, _literal_for(condition.value)
-    if opaque and condition.column == "deleted" and op == "eq" and condition.value is False:
+def column_condition(
+    index: int, column: str, op: str, literal: bool | None, *, opaque: bool = True
+) -> ColumnElement[bool]:
+    """SQL for one column condition on ``images``; its value bound as ``:filter_<index>``.
+
+    ``literal``: a boolean value written into the SQL instead of bound.
+    """
+    col = t.images.c[column]
+    if opaque and column == "deleted" and op == "eq" and literal is False:
         # Nearly every image is live, so the index on ``deleted`` never helps
         # here; but SQLite and MySQL pick it (an equality on an index) and
         # then sort the whole table.  Wrapping the NOT NULL column keeps the
@@ -176,42 +316,49 @@ def column_condition(condition: ColumnCondition, *, opaque: bool = True) -> Colu
     if op == "is_null":
         return col.is_(None)
     if op == "in":
-        return col.in_(list(condition.value))
+        return col.in_(bindparam(f"filter_{index}", expanding=True))
     comparison = _COMPARISONS.get(op)
-    if comparison is not None:
-        result: ColumnElement[bool] = comparison(col, value)
-        return result
-    raise Invalid(f"Unknown filter operator {op!r}")  # pragma: no cover - parser guards it
+    if comparison is None:
+        raise Invalid(f"Unknown filter operator {op!r}")  # pragma: no cover - parser guards it
+    value: Any = bindparam(f"filter_{index}")
+    if literal is not None:
+        value = true() if literal else false()
+    result: ColumnElement[bool] = comparison(col, value)
+    return result
 
 
-def tag_condition(tag: str) -> ColumnElement[bool]:
-    """The image carries the live tag ``tag`` (EXISTS)."""
+def tag_condition(index: int) -> ColumnElement[bool]:
+    """The image carries the live tag ``:tag_<index>`` (EXISTS)."""
     tags = t.image_tags.c
     return exists().where(
-        tags.image_id == t.images.c.id, tags.value == tag, tags.deleted == false()
+        tags.image_id == t.images.c.id,
+        tags.value == bindparam(f"tag_{index}"),
+        tags.deleted == false(),
     )
 
 
-def column_filters(query: ImageQuery, *, opaque: bool = True) -> list[ColumnElement[bool]]:
-    """The filters of ``query`` on ``images``' own columns."""
+def column_filters(shape: PageShape) -> list[ColumnElement[bool]]:
+    """The filters of ``shape`` on ``images``' own columns."""
+    opaque = uses_opaque_flags(shape.dialect)
     conditions: list[ColumnElement[bool]] = []
-    if query.is_public is not None:
+    if shape.is_public is not None:
         vis = flag_text(t.images.c.visibility, opaque=opaque)
-        conditions.append(vis == "public" if query.is_public else vis != "public")
-    conditions.extend(column_condition(c, opaque=opaque) for c in query.conditions)
+        public = _text("public")
+        conditions.append(vis == public if shape.is_public else vis != public)
+    conditions.extend(
+        column_condition(i, column, op, literal, opaque=opaque)
+        for i, (column, op, literal) in enumerate(shape.conditions)
+    )
     return conditions
 
 
-def child_filters(
-    query: ImageQuery, property_shapes: Sequence[PropertyShape] | None = None
-) -> list[ColumnElement[bool]]:
-    """The property and tag filters of ``query`` (subqueries)."""
-    default: list[PropertyShape] = ["exists"] * len(query.properties)
-    shapes = default if property_shapes is None else property_shapes
+def child_filters(shape: PageShape) -> list[ColumnElement[bool]]:
+    """The property and tag filters of ``shape`` (subqueries)."""
     conditions = [
-        property_condition(p, shape) for p, shape in zip(query.properties, shapes, strict=True)
+        property_condition(i, property_shape, value_is_null=is_null, indexed=indexed)
+        for i, (property_shape, is_null, indexed) in enumerate(shape.properties)
     ]
-    conditions.extend(tag_condition(tag) for tag in query.tags)
+    conditions.extend(tag_condition(i) for i in range(shape.tags))
     return conditions
 
 
@@ -223,45 +370,63 @@ def order_keys(sort: Sequence[SortKey]) -> list[OrderKey]:
     return [OrderKey(t.images.c[key.column], key.direction) for key in sort]
 
 
+@functools.lru_cache(maxsize=STATEMENT_CACHE_SIZE)
+def shaped_page_statement(shape: PageShape) -> Select[Any]:
+    """The one SELECT of ``images`` rows for a page of ``shape``, values bound by name.
+
+    Built once per shape (see :class:`PageShape`); :func:`page_parameters`
+    gives the values.
+    """
+    conditions = column_filters(shape)
+    visible = visibility_condition(shape)
+    if visible is not None:
+        conditions.append(visible)
+    keys = order_keys(shape.sort)
+    if shape.marker:
+        conditions.append(after_marker(keys, marker_parameters(keys)))
+    # Subqueries last: SQLite and MariaDB test the conditions in the order
+    # written, so while walking the order index the cheap column tests
+    # (owner, visibility) reject most images before a subquery runs (the
+    # benchmark's property pages: benchmarks/RESULTS.md).
+    conditions.extend(child_filters(shape))
+    stmt = select(t.images).where(*conditions).order_by(*order_terms(keys))
+    if shape.limited:
+        stmt = stmt.limit(bindparam("page_limit", type_=Integer))
+    return stmt
+
+
 def page_statement(
     context: ContextLike,
     query: ImageQuery,
     *,
     marker: Mapping[str, Any] | None,
     limit: int | None,
-    member_status: str,
+    member_status: str | None,
     admin_as_user: bool,
     dialect: str = "sqlite",
     property_shapes: Sequence[PropertyShape] | None = None,
 ) -> Select[Any]:
-    """The one SELECT of ``images`` rows for the page, shaped for ``dialect``'s planner.
+    """The one SELECT of ``images`` rows for the page, shaped for ``dialect``'s planner,
+    with its values bound (for inspection: ``image_get_all`` binds them per call).
 
     ``property_shapes``: how each property filter is written (see
     :func:`choose_property_shapes`); by default ``correlated`` on SQLite and
     MySQL, ``exists`` on PostgreSQL.
     """
-    opaque = uses_opaque_flags(dialect)
-    if property_shapes is None:
-        shape: PropertyShape = "correlated" if dialect in PROBED_DIALECTS else "exists"
-        property_shapes = [shape] * len(query.properties)
-    conditions = column_filters(query, opaque=opaque)
-    visible = visibility_condition(
-        context, query.visibility, member_status, admin_as_user, opaque=opaque
+    shape = page_shape(
+        context,
+        query,
+        marker=marker is not None,
+        limit=limit,
+        member_status=member_status,
+        admin_as_user=admin_as_user,
+        dialect=dialect,
+        property_shapes=property_shapes,
     )
-    if visible is not None:
-        conditions.append(visible)
-    keys = order_keys(query.sort)
-    if marker is not None:
-        conditions.append(after_marker(keys, marker))
-    # Subqueries last: SQLite and MariaDB test the conditions in the order
-    # written, so while walking the order index the cheap column tests
-    # (owner, visibility) reject most images before a subquery runs (the
-    # benchmark's property pages: benchmarks/RESULTS.md).
-    conditions.extend(child_filters(query, property_shapes))
-    stmt = select(t.images).where(*conditions).order_by(*order_terms(keys))
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return stmt
+    params = page_parameters(
+        context, query, marker=marker, limit=limit, member_status=member_status
+    )
+    return shaped_page_statement(shape).params(params)
 
 
 # --- the marker ----------------------------------------------------------------
@@ -269,40 +434,29 @@ def page_statement(
 
 def load_marker(
     conn: Connection, context: ContextLike, marker: Any, showing_deleted: bool
-) -> Row[Any]:
-    """The marker image's row, looked up with image_get's rules.
+) -> Record:
+    """The marker image (a dict without children), looked up with image_get's rules.
 
     Unknown, malformed, or deleted while deleted images are not shown ->
     :class:`ImageNotFound`; not visible to the context -> :class:`Forbidden`.
     The membership needed for the visibility check is read in the same
     statement.
     """
-    if not isinstance(marker, str) or len(marker) > MAX_ID_LENGTH:
+    key = image_key(marker, "marker")
+    if key is None:
+        raise ImageNotFound("Marker image not found")
+    found = image_with_membership(conn, context, key, live_only=False)
+    if found is None:
         raise ImageNotFound(f"Marker image {marker!r} not found")
-    owner = context_owner(context)
-    member = t.image_members.c
-    is_member: ColumnElement[bool] = (
-        exists().where(
-            member.image_id == t.images.c.id, member.member == owner, member.deleted == false()
-        )
-        if owner is not None and not context_is_admin(context)
-        else false()
-    )
-    stmt = select(t.images, is_member.label("glancedb_marker_is_member")).where(
-        t.images.c.id == marker
-    )
-    row = conn.execute(stmt).first()
-    if row is None:
-        raise ImageNotFound(f"Marker image {marker!r} not found")
-    image = dict(row._mapping)
+    image, is_member = found
     if image["deleted"] and not (showing_deleted or context_can_see_deleted(context)):
         raise ImageNotFound(f"Marker image {marker!r} is deleted")
     verdict = visibility_without_membership(context, image)
     if verdict is None:
-        verdict = bool(image["glancedb_marker_is_member"])
+        verdict = is_member
     if not verdict:
         raise Forbidden(f"Forbidden to access marker image {marker!r}")
-    return row
+    return image
 
 
 class ImageListingAPI(DatabaseCore):
@@ -317,7 +471,7 @@ class ImageListingAPI(DatabaseCore):
         limit: int | None = None,
         sort_key: str | Sequence[str] | None = None,
         sort_dir: str | Sequence[str] | None = None,
-        member_status: str = "accepted",
+        member_status: str | None = "accepted",
         is_public: bool | None = None,
         admin_as_user: bool = False,
         return_tag: bool = False,
@@ -336,7 +490,8 @@ class ImageListingAPI(DatabaseCore):
         :param sort_key: list of image columns (default ``['created_at']``).
         :param sort_dir: list of ``asc``/``desc`` (one per key, or one for all).
         :param member_status: membership status that makes a shared image
-            visible to a member (``'all'`` for any).
+            visible to a member (``'all'`` for any; None, as in Glance, for
+            none: shared images are then listed only to their owner).
         :param is_public: True: only public images; False: only non-public.
         :param admin_as_user: apply a regular user's visibility to an admin.
         :param return_tag: add each image's ``tags``.
@@ -348,33 +503,39 @@ class ImageListingAPI(DatabaseCore):
         """
         query = parse_query(filters, sort_key, sort_dir, is_public)
         page_limit = check_limit(limit)
-        if member_status not in _MEMBER_STATUS_CHOICES:
+        if member_status is not None and (
+            not isinstance(member_status, str) or member_status not in _MEMBER_STATUS_CHOICES
+        ):
             raise Invalid(f"Unknown member status {member_status!r}")
-        if page_limit == 0:
+        if page_limit == 0 or query.matches_nothing:
             return []
         with self._reading() as conn:
-            marker_row = (
+            marker_image = (
                 load_marker(conn, context, marker, query.showing_deleted)
                 if marker is not None
                 else None
             )
-            shapes = choose_property_shapes(
+            property_shapes = choose_property_shapes(
                 conn,
                 query.properties,
                 page_limit,
-                index_order=query.sort[0].column in INDEX_ORDER_COLUMNS,
+                index_order=index_serves_order(conn.dialect.name, query.sort),
+                regular=admin_as_user or not context_is_admin(context),
             )
-            stmt = page_statement(
+            shape = page_shape(
                 context,
                 query,
-                marker=None if marker_row is None else dict(marker_row._mapping),
+                marker=marker_image is not None,
                 limit=page_limit,
                 member_status=member_status,
                 admin_as_user=admin_as_user,
                 dialect=conn.dialect.name,
-                property_shapes=shapes,
+                property_shapes=property_shapes,
             )
-            rows = conn.execute(stmt).all()
+            params = page_parameters(
+                context, query, marker=marker_image, limit=page_limit, member_status=member_status
+            )
+            rows = conn.execute(shaped_page_statement(shape), params).all()
             return image_dicts(
                 conn,
                 rows,

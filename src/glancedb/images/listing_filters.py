@@ -28,7 +28,13 @@ from glancedb.exception import (
 )
 from glancedb.images.records import IMAGE_COLUMNS
 from glancedb.models import tables as t
-from glancedb.timeutils import to_naive_utc
+from glancedb.validation import (
+    MAX_INT64,
+    MIN_INT64,
+    check_datetime,
+    check_scalar,
+    filter_text,
+)
 
 Operator = Literal["eq", "neq", "lt", "lte", "gt", "gte", "in", "is_null"]
 Direction = Literal["asc", "desc"]
@@ -84,6 +90,9 @@ class ImageQuery:
     ``is_public`` the v1-style flag; ``showing_deleted`` whether deleted
     images are asked for (``deleted=True`` or ``changes-since``), which
     decides how the marker is looked up and whether deleted locations show.
+    ``matches_nothing``: a filter compares with text no image can hold (a
+    4-byte character), so the listing is empty without asking the database
+    (MySQL's utf8 columns would reject the comparison).
     """
 
     conditions: tuple[ColumnCondition, ...] = ()
@@ -92,6 +101,7 @@ class ImageQuery:
     visibility: str | None = None
     is_public: bool | None = None
     showing_deleted: bool = False
+    matches_nothing: bool = False
     sort: tuple[SortKey, ...] = field(
         default=(SortKey("created_at", "desc"), SortKey("id", "desc"))
     )
@@ -124,13 +134,13 @@ def _try_parse_isotime(text: str) -> datetime.datetime | None:
 def parse_isotime(value: Any, key: str) -> datetime.datetime:
     """An ISO-8601 time (or a datetime) as naive UTC; else InvalidParameterValue."""
     if isinstance(value, datetime.datetime):
-        return to_naive_utc(value)
+        return check_datetime(f"Filter {key!r}", value)
     parsed = _try_parse_isotime(value) if isinstance(value, str) else None
     if parsed is None:
         raise InvalidParameterValue(
             f"Bad {key!r} filter value {value!r}: use ISO 8601 date-time notation"
         )
-    return to_naive_utc(parsed)
+    return check_datetime(f"Filter {key!r}", parsed)
 
 
 def split_in_list(value: str) -> list[str]:
@@ -191,14 +201,18 @@ def _to_bool(value: Any, key: str) -> bool:
 
 def _to_int(value: Any, key: str) -> int:
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError, ArithmeticError):
         raise InvalidParameterValue(f"Filter {key!r} needs an integer, not {value!r}") from None
+    if not MIN_INT64 <= number <= MAX_INT64:
+        raise InvalidParameterValue(f"Filter {key!r}: {number} does not fit a 64-bit integer")
+    return number
 
 
 def coerce_column_value(column: str, value: Any, key: str | None = None) -> Any:
     """``value`` converted to the Python type of image column ``column``."""
     key = key or column
+    _check_value(key, value)
     col_type = t.images.c[column].type
     if isinstance(col_type, Boolean):
         return _to_bool(value, key)
@@ -209,10 +223,20 @@ def coerce_column_value(column: str, value: Any, key: str | None = None) -> Any:
     return value if isinstance(value, str) else str(value)
 
 
-def _property_value(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
+def _check_value(key: str, value: Any) -> None:
+    """A filter value must be one value: :class:`InvalidParameterValue` naming the key."""
+    try:
+        check_scalar(f"Filter {key!r}", value)
+    except InvalidParameterValue:
+        raise
+    except Invalid as error:
+        raise InvalidParameterValue(error.msg) from None
+
+
+def _as_filter_text(key: str, value: Any) -> str | None:
+    """A scalar filter value as text (see :func:`filter_text`)."""
+    _check_value(key, value)
+    return filter_text(key, value if isinstance(value, str) else str(value))
 
 
 # --- the filters dict ---------------------------------------------------------
@@ -226,17 +250,19 @@ def _range_condition(key: str, value: Any) -> ColumnCondition | None:
     if not isinstance(t.images.c[column].type, Integer):
         raise InvalidFilterRangeValue(f"Unable to filter {key!r}: column {column!r} is not numeric")
     try:
-        number = int(value)
-    except (TypeError, ValueError):
+        _check_value(key, value)
+        number = _to_int(value, key)
+    except Invalid:
         raise InvalidFilterRangeValue(
-            f"Unable to filter {key!r} on a range with the non-numeric value {value!r}"
+            f"Unable to filter {key!r} on a range with the value {value!r}: "
+            "it needs a 64-bit integer"
         ) from None
     return ColumnCondition(column, "gte" if bound == "min" else "lte", number)
 
 
 def _time_condition(key: str, value: Any) -> ColumnCondition:
     if isinstance(value, datetime.datetime):
-        return ColumnCondition(key, "eq", to_naive_utc(value))
+        return ColumnCondition(key, "eq", check_datetime(f"Filter {key!r}", value))
     if not isinstance(value, str):
         raise InvalidParameterValue(f"Bad {key!r} filter value {value!r}: not a string")
     op, text = split_filter_op(value)
@@ -245,14 +271,17 @@ def _time_condition(key: str, value: Any) -> ColumnCondition:
     return ColumnCondition(key, op, parse_isotime(text, key))  # type: ignore[arg-type]
 
 
-def _list_condition(key: str, value: Any) -> ColumnCondition:
+def _list_condition(key: str, value: Any) -> ColumnCondition | None:
+    """``in:`` / ``eq:`` / plain equality; None when it can match no image."""
     if not isinstance(value, str):
-        return ColumnCondition(key, "eq", coerce_column_value(key, value))
+        value = coerce_column_value(key, value)
+    filter_text(key, value)
     op, text = split_filter_op(value)
     if op == "in":
-        return ColumnCondition(key, "in", tuple(split_in_list(text)))
+        items = [item for item in split_in_list(text) if filter_text(key, item) is not None]
+        return ColumnCondition(key, "in", tuple(items)) if items else None
     if op == "eq":
-        return ColumnCondition(key, "eq", text)
+        return ColumnCondition(key, "eq", text) if filter_text(key, text) is not None else None
     raise InvalidFilterOperatorValue(f"Unable to filter {key!r} by unknown operator {op!r}")
 
 
@@ -267,9 +296,12 @@ def parse_filters(filters: Mapping[str, Any] | None, is_public: bool | None = No
     remaining = dict(filters or {})
     conditions: list[ColumnCondition] = []
     properties: list[PropertyCondition] = []
+    matches_nothing = False
 
     visibility = remaining.pop("visibility", None)
-    if visibility is not None and visibility not in VISIBILITIES:
+    if visibility is not None and (
+        not isinstance(visibility, str) or visibility not in VISIBILITIES
+    ):
         raise InvalidParameterValue(f"Unknown visibility {visibility!r} in filters")
 
     showing_deleted = False
@@ -298,24 +330,35 @@ def parse_filters(filters: Mapping[str, Any] | None, is_public: bool | None = No
             value = remaining.pop(key)
             if value is None:
                 conditions.append(ColumnCondition(key, "is_null"))
+                continue
+            coerced = coerce_column_value(key, value)
+            if isinstance(coerced, str) and filter_text(key, coerced) is None:
+                matches_nothing = True
             else:
-                conditions.append(ColumnCondition(key, "eq", coerce_column_value(key, value)))
+                conditions.append(ColumnCondition(key, "eq", coerced))
 
     props = remaining.pop("properties", None)
     if props is not None:
         if not isinstance(props, Mapping):
             raise InvalidParameterValue(f"Filter 'properties' needs a dict, not {props!r}")
         for name, value in props.items():
-            properties.append(PropertyCondition(str(name), _property_value(value)))
+            condition = _property_condition(name, value)
+            matches_nothing |= condition is None
+            if condition is not None:
+                properties.append(condition)
 
-    tags: tuple[str, ...] = ()
+    tags: list[str] = []
     tag_values = remaining.pop("tags", None)
     if tag_values is not None:
         if isinstance(tag_values, str):
             tag_values = [tag_values]
         if not isinstance(tag_values, list | tuple | set | frozenset):
             raise InvalidParameterValue(f"Filter 'tags' needs a list, not {tag_values!r}")
-        tags = tuple(str(tag) for tag in tag_values)
+        for tag in tag_values:
+            text = _as_filter_text("tags", tag)
+            matches_nothing |= text is None
+            if text is not None:
+                tags.append(text)
 
     for key, value in remaining.items():
         if value is None:
@@ -330,31 +373,53 @@ def parse_filters(filters: Mapping[str, Any] | None, is_public: bool | None = No
         if key in TIME_FILTER_COLUMNS:
             conditions.append(_time_condition(key, value))
         elif key in LIST_FILTER_COLUMNS:
-            conditions.append(_list_condition(key, value))
+            list_condition = _list_condition(key, value)
+            matches_nothing |= list_condition is None
+            if list_condition is not None:
+                conditions.append(list_condition)
         elif key in IMAGE_COLUMNS:
-            conditions.append(ColumnCondition(key, "eq", coerce_column_value(key, value)))
+            coerced = coerce_column_value(key, value)
+            if isinstance(coerced, str) and filter_text(key, coerced) is None:
+                matches_nothing = True
+            else:
+                conditions.append(ColumnCondition(key, "eq", coerced))
         else:
-            properties.append(PropertyCondition(key, _property_value(value)))
+            condition = _property_condition(key, value)
+            matches_nothing |= condition is None
+            if condition is not None:
+                properties.append(condition)
 
     return ImageQuery(
         conditions=tuple(conditions),
         properties=tuple(properties),
-        tags=tags,
+        tags=tuple(tags),
         visibility=visibility,
         is_public=is_public,
         showing_deleted=showing_deleted,
+        matches_nothing=matches_nothing,
     )
+
+
+def _property_condition(name: Any, value: Any) -> PropertyCondition | None:
+    """The property filter ``name`` = ``value``; None when no property can match."""
+    key = _as_filter_text("properties", name)
+    text = None if value is None else _as_filter_text(f"property {name!r}", value)
+    if key is None or (value is not None and text is None):
+        return None
+    return PropertyCondition(key, text)
 
 
 # --- sorting ------------------------------------------------------------------
 
 
-def _as_list(value: str | Sequence[str] | None) -> list[str]:
+def _as_list(value: Any, error: type[Invalid], what: str) -> list[Any]:
     if value is None:
         return []
     if isinstance(value, str):
         return [value]
-    return list(value)
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise error(f"{what} must be a string or a list of strings, got {value!r}")
 
 
 def parse_sort(
@@ -368,25 +433,25 @@ def parse_sort(
     (:class:`InvalidSortDir`).  ``created_at`` then ``id`` are appended when
     missing, with the single given direction (else ``desc``).
     """
-    keys = _as_list(sort_key) or [DEFAULT_SORT_KEY]
-    dirs = _as_list(sort_dir)
+    keys = _as_list(sort_key, InvalidSortKey, "sort_key") or [DEFAULT_SORT_KEY]
+    dirs = _as_list(sort_dir, InvalidSortDir, "sort_dir")
     for key in keys:
-        if key not in IMAGE_COLUMNS:
+        if not isinstance(key, str) or key not in IMAGE_COLUMNS:
             raise InvalidSortKey(f"Sort key {key!r} is not an image attribute")
     for direction in dirs:
-        if direction not in ("asc", "desc"):
+        if not isinstance(direction, str) or direction not in ("asc", "desc"):
             raise InvalidSortDir(f"Sort direction {direction!r} is not 'asc' or 'desc'")
     default: Direction = DEFAULT_SORT_DIR
     if not dirs:
         dirs = [default] * len(keys)
     elif len(dirs) == 1:
-        default = dirs[0]  # type: ignore[assignment]
+        default = dirs[0]
         dirs = dirs * len(keys)
     elif len(dirs) != len(keys):
         raise InvalidSortDir(
             f"Sort directions {dirs!r} do not match sort keys {keys!r} (one per key, or one)"
         )
-    order = [SortKey(key, direction) for key, direction in zip(keys, dirs, strict=True)]  # type: ignore[arg-type]
+    order = [SortKey(key, direction) for key, direction in zip(keys, dirs, strict=True)]
     for key in TIE_BREAKERS:
         if key not in keys:
             order.append(SortKey(key, default))

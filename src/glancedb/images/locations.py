@@ -13,10 +13,15 @@ from glancedb.exception import Invalid, NotFound
 from glancedb.images.values import prepare_location
 from glancedb.images.writes import insert_locations, lock_image, update_locations
 from glancedb.models import tables as t
-from glancedb.rows import as_key
-from glancedb.timeutils import to_naive_utc, utcnow
+from glancedb.rows import row_id
+from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
-from glancedb.validation import LOCATION_DELETE_STATUSES, check_image_id_length, to_int
+from glancedb.validation import (
+    LOCATION_DELETE_STATUSES,
+    check_datetime,
+    image_key,
+    require_image_key,
+)
 
 
 class ImageLocationsAPI(DatabaseCore):
@@ -34,9 +39,8 @@ class ImageLocationsAPI(DatabaseCore):
         :raises ImageNotFound: the image does not exist.
         :raises Invalid: bad location values (4-byte characters included).
         """
-        check_image_id_length(image_id)
+        image_id = require_image_key(image_id)
         prepared = prepare_location(location)
-        image_id = as_key(image_id)
         with self._writing() as conn:
             lock_image(conn, image_id)
             insert_locations(conn, image_id, [prepared], now=utcnow())
@@ -54,10 +58,12 @@ class ImageLocationsAPI(DatabaseCore):
         :raises NotFound: no such location on this image.
         """
         prepared = prepare_location(location, require_id=True)
-        image_id = as_key(image_id)
+        key = image_key(image_id)
+        if key is None:
+            raise NotFound(f"No location found with ID {prepared.id} from image {image_id!r}")
         with self._writing() as conn:
-            lock_image(conn, image_id, required=False)
-            update_locations(conn, image_id, [prepared], now=utcnow())
+            lock_image(conn, key, required=False)
+            update_locations(conn, key, [prepared], now=utcnow())
 
     @retrying
     def image_location_delete(
@@ -76,17 +82,18 @@ class ImageLocationsAPI(DatabaseCore):
         :raises Invalid: another status.
         :raises NotFound: no such location on this image.
         """
-        if status not in LOCATION_DELETE_STATUSES:
+        if not isinstance(status, str) or status not in LOCATION_DELETE_STATUSES:
             raise Invalid(
                 f"The status of a deleted image location can only be 'deleted' or "
                 f"'pending_delete', got {status!r}"
             )
-        number = to_int("location id", location_id)
-        if delete_time is not None and not isinstance(delete_time, datetime.datetime):
-            raise Invalid(f"delete_time must be a datetime, got {delete_time!r}")
-        when = to_naive_utc(delete_time) if delete_time is not None else utcnow()
+        number = row_id(location_id, "location id")
+        when = check_datetime("delete_time", delete_time) if delete_time is not None else utcnow()
+        key = image_key(image_id)
+        if number is None or key is None:
+            raise NotFound(f"No location found with ID {location_id!r} from image {image_id!r}")
+        image_id = key
         loc = t.image_locations
-        image_id = as_key(image_id)
         with self._writing() as conn:
             lock_image(conn, image_id, required=False)
             result = conn.execute(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
+    Select,
+    bindparam,
     exists,
     false,
     func,
@@ -22,14 +26,17 @@ from glancedb.images.plans import not_deleted
 from glancedb.images.writes import lock_image
 from glancedb.models import tables as t
 from glancedb.records import Record
-from glancedb.rows import as_key, given_time, inserted_id, row_id
+from glancedb.rows import given_time, inserted_id, row_id
 from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import (
-    check_image_id_length,
     check_lengths,
+    check_mapping,
     check_member_status,
+    check_scalar,
+    lookup_key,
     reject_unstorable_text,
+    require_image_key,
     unknown_keys,
 )
 
@@ -50,13 +57,61 @@ _SETTABLE = frozenset({"image_id", "member", "can_share", "status"})
 _BOOKKEEPING = frozenset({"created_at", "updated_at", "deleted", "deleted_at"})
 
 
-def _check_member_values(values: Mapping[str, Any]) -> None:
-    """Validate the settable member attributes present in ``values`` (SPEC 12)."""
+@functools.lru_cache(maxsize=64)
+def _find_statement(
+    *,
+    include_deleted: bool,
+    regular: bool,
+    owner_is_null: bool,
+    image: bool,
+    member: bool,
+    status: bool,
+) -> Select[Any]:
+    """The ``image_member_find`` query of one shape, values bound by name.
+
+    Built once per shape (which filters are given, whose view); the values
+    are bound as ``:owner``, ``:image_id``, ``:member`` and ``:status``.
+    """
+    memb = t.image_members
+    stmt = select(*(memb.c[c] for c in MEMBER_COLUMNS))
+    if not include_deleted:
+        stmt = stmt.where(not_deleted(memb.c.deleted))
+    if regular:
+        # An owner of None matches NULLs (SQL's IS NULL, as Glance).
+        owned_by: ColumnElement[bool] = (
+            t.images.c.owner.is_(None) if owner_is_null else t.images.c.owner == bindparam("owner")
+        )
+        member_is: ColumnElement[bool] = (
+            memb.c.member.is_(None) if owner_is_null else memb.c.member == bindparam("owner")
+        )
+        # A correlated EXISTS (one primary-key probe per membership)
+        # keeps image_members the driving table, reached by its image_id
+        # index; a join let SQLite scan images when statistics were stale.
+        owns_image = exists().where(t.images.c.id == memb.c.image_id, owned_by)
+        stmt = stmt.where(or_(member_is, owns_image))
+    if image:
+        stmt = stmt.where(memb.c.image_id == bindparam("image_id"))
+    if member:
+        stmt = stmt.where(memb.c.member == bindparam("member"))
+    if status:
+        stmt = stmt.where(memb.c.status == bindparam("status"))
+    return stmt.order_by(memb.c.id)
+
+
+def _check_member_values(values: dict[str, Any]) -> None:
+    """Validate the settable member attributes present in ``values`` (SPEC 12).
+
+    ``image_id`` becomes the key of the image (:class:`ImageNotFound` when
+    no image can have it); ``can_share`` a bool.
+    """
     if "image_id" in values:
         image_id = values["image_id"]
         if image_id is None or image_id == "":
             raise Invalid(f"A membership needs an image id, got {image_id!r}")
-        check_image_id_length(image_id)
+        values["image_id"] = require_image_key(image_id)
+    if "can_share" in values:
+        check_scalar("can_share", values["can_share"])
+        values["can_share"] = bool(values["can_share"])
     if "member" in values:
         member = values["member"]
         if not isinstance(member, str) or not member:
@@ -69,7 +124,7 @@ def _check_member_values(values: Mapping[str, Any]) -> None:
 
 def _membership_id(memb_id: Any) -> int:
     """``memb_id`` as a membership's primary key; NotFound when no row can have it."""
-    number = row_id(memb_id)
+    number = row_id(memb_id, "memb_id")
     if number is None:
         raise NotFound(f"No image membership found with ID {memb_id!r}")
     return number
@@ -104,20 +159,23 @@ class ImageMembersAPI(DatabaseCore):
         the same member on the image raises :class:`Duplicate`; an unknown
         image raises :class:`ImageNotFound`.
         """
+        check_mapping("image member values", values)
         extra = unknown_keys(values, _SETTABLE | _BOOKKEEPING)
         if extra:
             raise Invalid(f"Unknown image member attribute(s): {', '.join(extra)}")
         for required in ("image_id", "member"):
             if required not in values:
                 raise Invalid(f"A membership needs {required!r}")
-        _check_member_values(values)
+        checked = {k: values[k] for k in _SETTABLE if k in values}
+        _check_member_values(checked)
+        check_scalar("deleted", values.get("deleted"))
         now = utcnow()
         deleted = bool(values.get("deleted", False))
         row: dict[str, Any] = {
-            "image_id": as_key(values["image_id"]),
-            "member": values["member"],
-            "can_share": bool(values.get("can_share", False)),
-            "status": values.get("status", "pending"),
+            "image_id": checked["image_id"],
+            "member": checked["member"],
+            "can_share": checked.get("can_share", False),
+            "status": checked.get("status", "pending"),
             "created_at": given_time(values, "created_at") or now,
             "updated_at": given_time(values, "updated_at") or now,
             "deleted": deleted,
@@ -143,10 +201,9 @@ class ImageMembersAPI(DatabaseCore):
         ignored.  Unknown id → :class:`NotFound`; reviving or moving it onto a
         member that already has a live membership → :class:`Duplicate`.
         """
+        check_mapping("image member values", values)
         changes = {k: v for k, v in values.items() if k in _SETTABLE}
         _check_member_values(changes)
-        if "image_id" in changes:
-            changes["image_id"] = as_key(changes["image_id"])
         changes["can_share"] = bool(changes.get("can_share", False))
         memb_id = _membership_id(memb_id)
         memb = t.image_members
@@ -219,37 +276,41 @@ class ImageMembersAPI(DatabaseCore):
         image owner, as SQL's ``IS NULL``).  Soft-deleted memberships are
         included only with ``include_deleted``.
         """
-        memb = t.image_members
-        stmt = select(*(memb.c[c] for c in MEMBER_COLUMNS))
-        if not include_deleted:
-            stmt = stmt.where(not_deleted(memb.c.deleted))
-        if not context_is_admin(context):
-            owner = context_owner(context)
-            # A correlated EXISTS (one primary-key probe per membership)
-            # keeps image_members the driving table, reached by its image_id
-            # index; a join let SQLite scan images when statistics were stale.
-            owns_image = exists().where(t.images.c.id == memb.c.image_id, t.images.c.owner == owner)
-            stmt = stmt.where(or_(memb.c.member == owner, owns_image))
-        if image_id is not None:
-            stmt = stmt.where(memb.c.image_id == as_key(image_id))
-        if member is not None:
-            stmt = stmt.where(memb.c.member == as_key(member))
-        if status is not None:
-            stmt = stmt.where(memb.c.status == as_key(status))
+        keys = {
+            "image_id": lookup_key(image_id, "image_id"),
+            "member": lookup_key(member, "member"),
+            "status": lookup_key(status, "status"),
+        }
+        given = {"image_id": image_id, "member": member, "status": status}
+        if any(given[name] is not None and key is None for name, key in keys.items()):
+            return []  # a value no membership can hold
+        owner = None if context_is_admin(context) else context_owner(context)
+        stmt = _find_statement(
+            include_deleted=include_deleted,
+            regular=not context_is_admin(context),
+            owner_is_null=owner is None,
+            image=keys["image_id"] is not None,
+            member=keys["member"] is not None,
+            status=keys["status"] is not None,
+        )
+        params = {"owner": owner, **keys}
         with self._reading() as conn:
-            rows = conn.execute(stmt.order_by(memb.c.id)).mappings().all()
-        return [Record(row) for row in rows]
+            rows = conn.execute(stmt, params).all()
+        return [Record(zip(MEMBER_COLUMNS, row, strict=True)) for row in rows]
 
     @retrying
     def image_member_count(self, context: ContextLike, image_id: str) -> int:
         """Number of live memberships of ``image_id``; a falsy id → :class:`Invalid`."""
+        key = lookup_key(image_id, "image_id")
         if not image_id:
             raise Invalid(f"An image id is required to count its members, got {image_id!r}")
+        if key is None:
+            return 0  # an id no image can have
         memb = t.image_members
         stmt = (
             select(func.count())
             .select_from(memb)
-            .where(memb.c.image_id == str(image_id), not_deleted(memb.c.deleted))
+            .where(memb.c.image_id == key, not_deleted(memb.c.deleted))
         )
         with self._reading() as conn:
             return int(conn.execute(stmt).scalar_one())

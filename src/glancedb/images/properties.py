@@ -14,13 +14,16 @@ from glancedb.images.records import PROPERTY_COLUMNS
 from glancedb.images.writes import lock_image
 from glancedb.models import tables as t
 from glancedb.records import Record
-from glancedb.rows import as_key, given_time, inserted_id
+from glancedb.rows import given_time, inserted_id
 from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import (
-    check_image_id_length,
     check_lengths,
+    check_mapping,
+    check_scalar,
+    lookup_key,
     reject_unstorable_text,
+    require_image_key,
     unknown_keys,
 )
 
@@ -36,8 +39,7 @@ def _check_property(image_id: Any, name: Any, value: Any) -> tuple[str, str]:
     """
     if image_id is None or image_id == "":
         raise Invalid(f"A property needs an image id, got {image_id!r}")
-    image_id = as_key(image_id)  # a uuid.UUID is welcome too
-    check_image_id_length(image_id)
+    image_id = require_image_key(image_id)  # a uuid.UUID is welcome too
     if not isinstance(name, str) or not name:
         raise Invalid(f"A property needs a non-empty string name, got {name!r}")
     if value is not None and not isinstance(value, str):
@@ -45,7 +47,7 @@ def _check_property(image_id: Any, name: Any, value: Any) -> tuple[str, str]:
     reject_unstorable_text(name, "Property name")
     if value is not None:
         reject_unstorable_text(value, f"Property {name!r} value")
-    check_lengths(t.image_properties, {"name": name})
+    check_lengths(t.image_properties, {"name": name, "value": value})
     return image_id, name
 
 
@@ -62,11 +64,13 @@ class ImagePropertiesAPI(DatabaseCore):
         revived with the new value; a live one raises :class:`Duplicate`.
         An unknown image raises :class:`ImageNotFound`.
         """
+        check_mapping("image property values", values)
         extra = unknown_keys(values, _CREATE_KEYS)
         if extra:
             raise Invalid(f"Unknown image property attribute(s): {', '.join(extra)}")
         value = values.get("value")
         image_id, name = _check_property(values.get("image_id"), values.get("name"), value)
+        check_scalar("Property deleted", values.get("deleted"))
         now = utcnow()
         deleted = bool(values.get("deleted", False))
         row: dict[str, Any] = {
@@ -108,7 +112,10 @@ class ImagePropertiesAPI(DatabaseCore):
         Returns the deleted property's record; :class:`NotFound` when the
         image has no live property of that name.
         """
-        prop_ref, image_ref = as_key(prop_ref), as_key(image_ref)
+        name, image_id = lookup_key(prop_ref, "prop_ref"), lookup_key(image_ref, "image_ref")
+        if name is None or image_id is None:
+            raise NotFound(f"Image {image_ref!r} has no property named {prop_ref!r}")
+        prop_ref, image_ref = name, image_id
         prop = t.image_properties
         cols = [prop.c[c] for c in PROPERTY_COLUMNS]
         with self._writing() as conn:
@@ -180,9 +187,11 @@ class ImagePropertiesAPI(DatabaseCore):
 
         Otherwise raises :class:`NotFound`.  Takes no context.
         """
-        image_id, name = as_key(image_id), as_key(name)
-        if value is not None:
-            value = as_key(value)
+        image_key, name_key = lookup_key(image_id, "image_id"), lookup_key(name, "name")
+        value_key = lookup_key(value, "value")
+        if image_key is None or name_key is None or (value is not None and value_key is None):
+            raise NotFound(f"Image {image_id!r} has no property {name!r} with value {value!r}")
+        image_id, name, value = image_key, name_key, value_key
         prop = t.image_properties
         with self._writing() as conn:
             result = conn.execute(

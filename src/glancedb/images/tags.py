@@ -16,10 +16,15 @@ from glancedb.context import ContextLike
 from glancedb.exception import Invalid, NotFound
 from glancedb.images.writes import lock_image
 from glancedb.models import tables as t
-from glancedb.rows import as_key
 from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
-from glancedb.validation import check_image_id_length, check_lengths, reject_unstorable_text
+from glancedb.validation import (
+    check_lengths,
+    image_key,
+    lookup_key,
+    reject_unstorable_text,
+    require_image_key,
+)
 
 
 def _check_tag(value: Any) -> str:
@@ -67,8 +72,7 @@ class ImageTagsAPI(DatabaseCore):
         Unknown image → :class:`ImageNotFound`; a 4-byte character or a value
         longer than 255 characters → :class:`Invalid`.
         """
-        check_image_id_length(image_id)
-        image_id = as_key(image_id)
+        image_id = require_image_key(image_id)
         _check_tag(value)
         with self._writing() as conn:
             lock_image(conn, image_id)
@@ -91,8 +95,10 @@ class ImageTagsAPI(DatabaseCore):
 
         :class:`NotFound` when the image carries no live tag of that value.
         """
-        check_image_id_length(image_id)
-        image_id, value = as_key(image_id), as_key(value)
+        image, tag = image_key(image_id), lookup_key(value, "value")
+        if image is None or tag is None:
+            raise NotFound(f"Image {image_id!r} has no tag {value!r}")
+        image_id, value = image, tag
         with self._writing() as conn:
             ids = [i for i, v in _live_tags(conn, image_id, [value]) if v == value]
             if not ids:
@@ -106,10 +112,11 @@ class ImageTagsAPI(DatabaseCore):
         An unknown image has no tags (``[]``); an id longer than 36
         characters raises :class:`ImageNotFound`.
         """
-        check_image_id_length(image_id)
-        image_id = as_key(image_id)
+        key = image_key(image_id)
+        if key is None:
+            return []
         with self._reading() as conn:
-            return [value for _, value in _live_tags(conn, image_id)]
+            return [value for _, value in _live_tags(conn, key)]
 
     @retrying
     def image_tag_set_all(self, context: ContextLike, image_id: str, tags: Iterable[str]) -> None:
@@ -120,10 +127,9 @@ class ImageTagsAPI(DatabaseCore):
         removes every tag.  One transaction of at most four statements,
         whatever the number of tags.  Unknown image → :class:`ImageNotFound`.
         """
-        check_image_id_length(image_id)
-        image_id = as_key(image_id)
-        if isinstance(tags, str):
-            raise Invalid(f"tags must be a list of strings, got the string {tags!r}")
+        image_id = require_image_key(image_id)
+        if isinstance(tags, str | bytes) or not isinstance(tags, Iterable):
+            raise Invalid(f"tags must be a list of strings, got {tags!r}")
         wanted = list(dict.fromkeys(_check_tag(value) for value in tags))
         with self._writing() as conn:
             lock_image(conn, image_id)

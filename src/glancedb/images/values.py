@@ -6,7 +6,6 @@ bad input is rejected identically on every backend and nothing is written.
 
 from __future__ import annotations
 
-import datetime
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,17 +16,18 @@ from glancedb.images.records import IMAGE_COLUMNS
 from glancedb.models import tables as t
 from glancedb.models.images import IMAGE_VISIBILITIES
 from glancedb.records import dump_json
-from glancedb.timeutils import to_naive_utc
 from glancedb.validation import (
     LOCATION_DELETE_STATUSES,
+    check_datetime,
     check_image_status,
     check_int32,
     check_lengths,
+    check_mapping,
+    check_scalar,
     reject_unstorable_text,
     to_int,
+    unknown_keys,
 )
-
-MAX_INT64 = 2**63 - 1
 
 #: Keys that are not image columns but that image_create/image_update accept.
 EXTRA_KEYS = frozenset({"properties", "locations", "is_public"})
@@ -63,9 +63,9 @@ class ImageValues:
 
 def prepare_create(values: Mapping[str, Any]) -> ImageValues:
     """Validate and coerce the ``values`` of ``image_create`` (SPEC 2.1)."""
-    _check_mapping(values, "image values")
+    check_mapping("image values", values)
     reject_unstorable_text(dict(values), "image")
-    unknown = sorted(str(k) for k in values if k not in EXTRA_KEYS and k not in IMAGE_COLUMNS)
+    unknown = unknown_keys(values, EXTRA_KEYS | set(IMAGE_COLUMNS))
     if unknown:
         raise Invalid(f"Unknown image attribute(s): {', '.join(unknown)}")
     if "status" not in values or not values["status"]:
@@ -93,7 +93,7 @@ def prepare_update(values: Mapping[str, Any]) -> ImageValues:
     Keys that are not image columns are ignored, as are the timestamps,
     ``deleted`` and ``id``.
     """
-    _check_mapping(values, "image values")
+    check_mapping("image values", values)
     reject_unstorable_text(dict(values), "image")
     columns = _image_columns(values, ignored=IGNORED_ON_UPDATE)
     for name in ("min_ram", "min_disk"):
@@ -110,17 +110,15 @@ def prepare_update(values: Mapping[str, Any]) -> ImageValues:
     )
 
 
-def _check_mapping(value: Any, what: str) -> None:
-    if not isinstance(value, Mapping):
-        raise Invalid(f"{what} must be a mapping, got {type(value).__name__}")
-
-
 def _image_columns(values: Mapping[str, Any], *, ignored: frozenset[str]) -> dict[str, Any]:
     """The image-column part of ``values``, checked and coerced."""
     columns = {k: v for k, v in values.items() if k in IMAGE_COLUMNS and k not in ignored}
+    for name, value in columns.items():
+        check_scalar(f"Image {name}", value)
     if "is_public" in values:
         if "visibility" in values:
             raise Invalid("Give either is_public or visibility, not both")
+        check_scalar("Image is_public", values["is_public"])
         columns["visibility"] = "public" if values["is_public"] else "shared"
     if "status" in columns:
         columns["status"] = check_image_status(columns["status"])
@@ -135,19 +133,13 @@ def _image_columns(values: Mapping[str, Any], *, ignored: frozenset[str]) -> dic
     for name in ("size", "virtual_size"):
         if columns.get(name) is not None:
             columns[name] = to_int(name, columns[name])
-            if not -MAX_INT64 <= columns[name] <= MAX_INT64:
-                raise Invalid(f"{name} {columns[name]} does not fit a 64-bit integer")
     if "owner" in columns and not columns["owner"]:
         columns["owner"] = None
     if columns.get("id") is not None and not isinstance(columns["id"], str):
         raise Invalid(f"Image id must be a string, got {columns['id']!r}")
     for name in ("created_at", "updated_at", "deleted_at"):
-        value = columns.get(name)
-        if value is None:
-            continue
-        if not isinstance(value, datetime.datetime):
-            raise Invalid(f"{name} must be a datetime, got {value!r}")
-        columns[name] = to_naive_utc(value)
+        if columns.get(name) is not None:
+            columns[name] = check_datetime(name, columns[name])
     for name, value in columns.items():
         if name in _STRING_COLUMNS and value is not None and not isinstance(value, str):
             raise Invalid(f"Image {name} must be a string, got {value!r}")
@@ -172,13 +164,15 @@ def prepare_properties(properties: Any) -> dict[str, str | None] | None:
     """Check a ``properties`` mapping; values become strings (None stays NULL)."""
     if properties is None:
         return None
-    _check_mapping(properties, "properties")
+    check_mapping("properties", properties)
     result: dict[str, str | None] = {}
     for name, value in properties.items():
         if not isinstance(name, str) or not name:
             raise Invalid(f"Property names must be non-empty strings, got {name!r}")
-        check_lengths(t.image_properties, {"name": name})
-        result[name] = None if value is None else value if isinstance(value, str) else str(value)
+        check_scalar(f"Property {name!r}", value)
+        text = None if value is None else value if isinstance(value, str) else str(value)
+        check_lengths(t.image_properties, {"name": name, "value": text})
+        result[name] = text
     reject_unstorable_text(result, "property")
     return result
 
@@ -194,7 +188,7 @@ def prepare_locations(locations: Any) -> list[LocationValues]:
 
 def prepare_location(location: Any, *, require_id: bool = False) -> LocationValues:
     """Check one location dict and encode its metadata."""
-    _check_mapping(location, "A location")
+    check_mapping("A location", location)
     reject_unstorable_text(dict(location), "location")
     url = location.get("url")
     if not isinstance(url, str) or not url:
@@ -202,15 +196,17 @@ def prepare_location(location: Any, *, require_id: bool = False) -> LocationValu
     status = location.get("status") or "active"
     if not isinstance(status, str):
         raise Invalid(f"Location status must be a string, got {status!r}")
-    check_lengths(t.image_locations, {"status": status})
     try:
         meta_data = dump_json(location.get("metadata") or {})
     except (TypeError, ValueError) as exc:
         raise Invalid(f"Location metadata is not JSON-serialisable: {exc}") from None
+    check_lengths(t.image_locations, {"status": status, "value": url, "meta_data": meta_data})
     location_id = location.get("id")
     if location_id is None:
         if require_id:
             raise Invalid(f"The location has no id: {dict(location)!r}")
-    else:
+    elif isinstance(location_id, bool) or not isinstance(location_id, int):
         location_id = to_int("location id", location_id)
+    # An integer id no location can have (beyond 64 bits, say) is kept: the
+    # update reports it as not found, as it does any unknown id.
     return LocationValues(url=url, meta_data=meta_data, status=status, id=location_id)

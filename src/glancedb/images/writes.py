@@ -15,9 +15,36 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, false, select
 
 from glancedb.exception import ImageNotFound, NotFound
+from glancedb.images.records import PROPERTY_COLUMNS
 from glancedb.images.values import LocationValues
 from glancedb.models import tables as t
+from glancedb.records import Record, load_json
 from glancedb.rows import chunks
+from glancedb.validation import is_int32
+
+#: INSERTs that return what they stored (every backend glancedb supports has
+#: ``INSERT ... RETURNING``: SQLite 3.35+, PostgreSQL, MariaDB 10.5+), so a
+#: new image is returned without reading it back.  The rows are not matched
+#: to the parameters (each carries all it needs) but sorted by id:
+#: ``sort_by_parameter_order`` would make SQLAlchemy insert one row per
+#: statement on SQLite.
+_INSERT_PROPERTIES = t.image_properties.insert().returning(
+    *(t.image_properties.c[name] for name in PROPERTY_COLUMNS)
+)
+_LOCATION = t.image_locations.c
+_INSERT_LOCATIONS = t.image_locations.insert().returning(
+    _LOCATION.id,
+    _LOCATION.value,
+    _LOCATION.meta_data,
+    _LOCATION.status,
+    _LOCATION.deleted,
+)
+
+
+def returns_inserted_rows(conn: Connection) -> bool:
+    """Whether ``conn``'s database returns the rows of a multi-row INSERT."""
+    dialect = conn.dialect
+    return bool(dialect.insert_returning and dialect.insert_executemany_returning)
 
 
 def lock_image(conn: Connection, image_id: str, *, required: bool = True) -> bool:
@@ -110,18 +137,53 @@ def set_properties(
         )
 
 
+def insert_new_properties(
+    conn: Connection,
+    image_id: str,
+    properties: Mapping[str, str | None],
+    *,
+    now: datetime.datetime,
+) -> list[Record]:
+    """Insert the properties of a new image; their records as stored, in id order."""
+    if not properties:
+        return []
+    rows = conn.execute(
+        _INSERT_PROPERTIES,
+        [
+            {
+                "image_id": image_id,
+                "name": name,
+                "value": value,
+                "created_at": now,
+                "updated_at": now,
+                "deleted": False,
+                "deleted_at": None,
+            }
+            for name, value in properties.items()
+        ],
+    ).all()
+    records = [Record(zip(PROPERTY_COLUMNS, row, strict=True)) for row in rows]
+    records.sort(key=lambda record: int(record["id"]))
+    return records
+
+
 def insert_locations(
     conn: Connection,
     image_id: str,
     locations: Sequence[LocationValues],
     *,
     now: datetime.datetime,
-) -> None:
-    """Insert new locations in list order (a deleting status stores them deleted)."""
+    returning: bool = False,
+) -> list[Record]:
+    """Insert new locations in list order (a deleting status stores them deleted).
+
+    With ``returning``, the live ones come back as location dicts (as
+    stored, in id order); otherwise the list is empty.
+    """
     if not locations:
-        return
-    conn.execute(
-        t.image_locations.insert(),
+        return []
+    result = conn.execute(
+        _INSERT_LOCATIONS if returning else t.image_locations.insert(),
         [
             {
                 "image_id": image_id,
@@ -136,6 +198,14 @@ def insert_locations(
             for loc in locations
         ],
     )
+    if not returning:
+        return []
+    stored = sorted(result.all(), key=lambda row: int(row[0]))
+    return [
+        Record(id=row_id, url=url, metadata=load_json(meta_data) or {}, status=status)
+        for row_id, url, meta_data, status, deleted in stored
+        if not deleted
+    ]
 
 
 def update_locations(
@@ -154,7 +224,10 @@ def update_locations(
         return
     loc = t.image_locations
     ids = sorted({location.id for location in locations if location.id is not None})
-    stmt = select(loc.c.id).where(loc.c.image_id == image_id, loc.c.id.in_(ids))
+    # An id beyond the 32-bit key column cannot exist (PostgreSQL would
+    # reject it as a parameter): it is simply missing.
+    possible = [location_id for location_id in ids if is_int32(location_id)]
+    stmt = select(loc.c.id).where(loc.c.image_id == image_id, loc.c.id.in_(possible))
     found = set(conn.execute(stmt).scalars())
     missing = [location_id for location_id in ids if location_id not in found]
     if missing:

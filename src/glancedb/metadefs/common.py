@@ -33,7 +33,8 @@ from glancedb.records import Record, load_json
 from glancedb.rows import row_id
 from glancedb.validation import (
     check_lengths,
-    has_four_byte_chars,
+    check_mapping,
+    lookup_key,
     reject_unstorable_text,
 )
 
@@ -77,24 +78,18 @@ def listing_condition(context: ContextLike) -> ColumnElement[bool] | None:
     return or_(ns.c.visibility == "public", ns.c.owner == owner)
 
 
-def storable(value: Any) -> bool:
-    """Whether ``value`` can be stored, hence matched: no 4-byte characters.
-
-    Looking such a string up must not reach the database: MySQL's 3-byte
-    ``utf8`` columns reject the comparison instead of finding nothing.
-    """
-    return not (isinstance(value, str) and has_four_byte_chars(value))
-
-
 def namespace_row(conn: Connection, context: ContextLike, namespace_name: Any) -> Row[Any]:
     """The visible namespace called ``namespace_name``.
 
-    Raises :class:`MetadefNamespaceNotFound` or :class:`MetadefForbidden`.
+    A name no namespace can have (see :func:`~glancedb.validation.lookup_key`)
+    is not looked up.  Raises :class:`MetadefNamespaceNotFound` or
+    :class:`MetadefForbidden`.
     """
     ns = t.metadef_namespaces
+    name = lookup_key(namespace_name, "namespace name")
     row = None
-    if isinstance(namespace_name, str) and storable(namespace_name):
-        row = conn.execute(select(ns).where(ns.c.namespace == namespace_name)).first()
+    if name is not None:
+        row = conn.execute(select(ns).where(ns.c.namespace == name)).first()
     if row is None:
         raise MetadefNamespaceNotFound(
             f"Metadata definition namespace {namespace_name!r} was not found"
@@ -106,7 +101,7 @@ def namespace_row(conn: Connection, context: ContextLike, namespace_name: Any) -
 def namespace_row_by_id(conn: Connection, context: ContextLike, namespace_id: Any) -> Row[Any]:
     """The visible namespace with id ``namespace_id`` (NotFound / Forbidden)."""
     ns = t.metadef_namespaces
-    ident = row_id(namespace_id)
+    ident = row_id(namespace_id, "namespace id")
     row = None
     if ident is not None:
         row = conn.execute(select(ns).where(ns.c.id == ident)).first()
@@ -131,10 +126,13 @@ def writable_values(
     its column, or a non-string for a text column (``json_columns`` take any
     JSON value) raises :class:`Invalid`.
     """
-    if not isinstance(values, Mapping):
-        raise Invalid(f"{what} values must be a mapping, got {type(values).__name__}")
+    check_mapping(f"{what} values", values)
     reject_unstorable_text(dict(values), what)
-    kept = {k: v for k, v in values.items() if k in table.c and k not in PROTECTED_KEYS}
+    kept = {
+        k: v
+        for k, v in values.items()
+        if isinstance(k, str) and k in table.c and k not in PROTECTED_KEYS
+    }
     for key, value in kept.items():
         if (
             value is not None

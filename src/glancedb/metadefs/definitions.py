@@ -31,7 +31,6 @@ from glancedb.metadefs.common import (
     object_record,
     property_record,
     require_name,
-    storable,
     tag_record,
     writable_values,
 )
@@ -39,6 +38,7 @@ from glancedb.models import tables as t
 from glancedb.records import Record, dump_json
 from glancedb.rows import creation_times, inserted_id, row_id
 from glancedb.timeutils import utcnow
+from glancedb.validation import check_lengths, lookup_key
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,9 @@ def column_values(kind: Kind, values: Mapping[str, Any], *, creating: bool) -> d
             row[column] = encode_json(column, row[column])
         elif creating and column in kind.required_json:
             row[column] = encode_json(column, {})
+    check_lengths(
+        kind.table, {column: row[column] for column in kind.json_columns if column in row}
+    )
     return row
 
 
@@ -181,10 +184,11 @@ def get_row(
     """The definition called ``name`` in the named namespace, else NotFound."""
     namespace = namespace_row(conn, context, namespace_name)
     table = kind.table
+    key = lookup_key(name, f"{kind.label} name")
     row = None
-    if storable(name):
+    if key is not None:
         row = conn.execute(
-            select(table).where(table.c.namespace_id == namespace.id, table.c.name == name)
+            select(table).where(table.c.namespace_id == namespace.id, table.c.name == key)
         ).first()
     if row is None:
         raise kind.not_found_error(name, namespace_name)
@@ -215,7 +219,7 @@ def update_by_id(
     changes = column_values(kind, values, creating=False)
     namespace = namespace_row(conn, context, namespace_name)
     table = kind.table
-    number = row_id(ident)
+    number = row_id(ident, f"{kind.label} id")
     current = None
     if number is not None:
         current = conn.execute(

@@ -19,7 +19,6 @@ from glancedb.metadefs.common import (
     namespace_row_by_id,
     require_name,
     sort_order,
-    storable,
     writable_values,
 )
 from glancedb.models import tables as t
@@ -27,6 +26,7 @@ from glancedb.records import Record
 from glancedb.rows import creation_times, inserted_id
 from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
+from glancedb.validation import check_mapping, check_scalar, filter_text
 
 
 def check_namespace_values(values: dict[str, Any]) -> None:
@@ -108,18 +108,20 @@ class MetadefNamespacesAPI(DatabaseCore):
         ns = t.metadef_namespaces
         keys = sort_order(ns, sort_key, sort_dir)
         page_limit = check_limit(limit)
-        filters = filters or {}
+        filters = check_mapping("filters", filters) if filters is not None else {}
         query = select(ns)
         condition = listing_condition(context)
         if condition is not None:
             query = query.where(condition)
         visibility = filters.get("visibility")
         if visibility:
-            if not storable(visibility):
+            check_scalar("Filter 'visibility'", visibility)
+            wanted = filter_text("visibility", str(visibility))
+            if wanted is None:
                 return []
-            query = query.where(ns.c.visibility == visibility)
+            query = query.where(ns.c.visibility == wanted)
         requested = _resource_type_names(filters.get("resource_types"))
-        names = [name for name in requested if storable(name)]
+        names = [name for name in requested if filter_text("resource_types", name) is not None]
         if requested and not names:
             return []
         if names:
@@ -205,5 +207,12 @@ def _resource_type_names(value: Any) -> list[str]:
     """``resource_types`` filter: a comma-separated string or a list of names."""
     if not value:
         return []
-    items = value.split(",") if isinstance(value, str) else list(value)
+    if isinstance(value, str):
+        items: list[Any] = value.split(",")
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = list(value)
+    else:
+        raise Invalid(f"Filter 'resource_types' needs names, got {value!r}")
+    for item in items:
+        check_scalar("Filter 'resource_types'", item)
     return [str(item).strip() for item in items if str(item).strip()]

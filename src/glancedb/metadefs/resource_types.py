@@ -25,7 +25,6 @@ from glancedb.metadefs.common import (
     namespace_row,
     require_name,
     resource_type_record,
-    storable,
     writable_values,
 )
 from glancedb.models import tables as t
@@ -33,14 +32,16 @@ from glancedb.records import Record
 from glancedb.rows import creation_times, inserted_id
 from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
+from glancedb.validation import lookup_key
 
 
 def resource_type_row(conn: Connection, name: Any) -> Row[Any]:
     """The resource type called ``name``; :class:`MetadefResourceTypeNotFound` if none."""
     rt = t.metadef_resource_types
+    key = lookup_key(name, "resource type name")
     row = None
-    if storable(name):
-        row = conn.execute(select(rt).where(rt.c.name == name)).first()
+    if key is not None:
+        row = conn.execute(select(rt).where(rt.c.name == key)).first()
     if row is None:
         raise MetadefResourceTypeNotFound(
             f"Metadata definition resource type {name!r} was not found"

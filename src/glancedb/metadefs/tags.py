@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 
 from glancedb.context import ContextLike
 from glancedb.driver_errors import duplicate_as
+from glancedb.exception import Invalid
 from glancedb.keyset import check_limit, paginate
 from glancedb.metadefs import definitions as d
 from glancedb.metadefs.common import (
     namespace_row,
     sort_order,
-    storable,
     tag_record,
 )
 from glancedb.models import tables as t
@@ -22,10 +22,38 @@ from glancedb.records import Record
 from glancedb.rows import creation_times, row_id
 from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
+from glancedb.validation import check_datetime, check_mapping, check_scalar, filter_text
 
 # Filter keys naming tag columns; any other key (Glance's upper layer passes
 # ``namespace``, for instance) is ignored.
 _FILTER_COLUMNS = ("name", "id", "created_at", "updated_at")
+
+
+def _filter_conditions(filters: Any) -> list[ColumnElement[bool]] | None:
+    """``metadef_tag_get_all``'s filters as conditions; None when no tag can match."""
+    if filters is None:
+        return []
+    check_mapping("filters", filters)
+    tags = t.metadef_tags
+    conditions: list[ColumnElement[bool]] = []
+    for key in _FILTER_COLUMNS:
+        value = filters.get(key)
+        if value is None:
+            continue
+        check_scalar(f"Filter {key!r}", value)
+        if key == "id":
+            ident = row_id(value, "Filter 'id'")
+            if ident is None:
+                return None
+            conditions.append(tags.c.id == ident)
+        elif key in ("created_at", "updated_at"):
+            conditions.append(tags.c[key] == check_datetime(f"Filter {key!r}", value))
+        else:
+            text = filter_text(key, value if isinstance(value, str) else str(value))
+            if text is None:
+                return None
+            conditions.append(tags.c[key] == text)
+    return conditions
 
 
 class MetadefTagsAPI(DatabaseCore):
@@ -97,19 +125,15 @@ class MetadefTagsAPI(DatabaseCore):
         tags = t.metadef_tags
         keys = sort_order(tags, sort_key, sort_dir)
         page_limit = check_limit(limit)
+        conditions = _filter_conditions(filters)
         with self._reading() as conn:
             namespace = namespace_row(conn, context, namespace_name)
-            query = select(tags).where(tags.c.namespace_id == namespace.id)
-            for key in _FILTER_COLUMNS:
-                value = (filters or {}).get(key)
-                if value is None:
-                    continue
-                if not storable(value):
-                    return []
-                query = query.where(tags.c[key] == value)
+            if conditions is None:
+                return []
+            query = select(tags).where(tags.c.namespace_id == namespace.id, *conditions)
             marker_row = None
             if marker is not None:
-                ident = row_id(marker)
+                ident = row_id(marker, "marker")
                 if ident is not None:
                     marker_row = conn.execute(
                         select(tags).where(tags.c.id == ident, tags.c.namespace_id == namespace.id)
@@ -138,6 +162,8 @@ class MetadefTagsAPI(DatabaseCore):
         list, or (when appending) already present, raises
         :class:`MetadefDuplicateTag` and nothing changes.
         """
+        if tag_list is not None and not isinstance(tag_list, list | tuple):
+            raise Invalid(f"tag_list must be a list of tags, got {tag_list!r}")
         if not tag_list:
             return []
         rows = []

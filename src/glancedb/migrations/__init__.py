@@ -17,7 +17,8 @@ database; change the models in the same commit)::
 
 Revision 1 must never change: it is Glance's 2024.1 schema.  Revisions 2-4
 add one listing index each (SPEC 3.4), named ``ix_glancedb_*`` so that no
-Glance revision can clash with them.  An index whose shape differs by backend
+Glance revision can clash with them; revision 5 widens MySQL's timestamp
+columns to ``DATETIME(6)`` (SPEC 1.4, a no-op elsewhere).  An index whose shape differs by backend
 is declared in the models once per shape, restricted with ``Index.ddl_if``;
 the drift check honours that (autogenerate does not: edit its output).
 """

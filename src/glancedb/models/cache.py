@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from glancedb.models.base import MYSQL_TABLE_ARGS, Base, BigIntForSQLite
+from glancedb.models.base import MYSQL_TABLE_ARGS, Base, BigIntForSQLite, Timestamp
 
 
 class NodeReference(Base):
@@ -40,8 +40,8 @@ class CachedImage(Base):
 
     id: Mapped[int] = mapped_column(BigIntForSQLite, primary_key=True, autoincrement=True)
     image_id: Mapped[str] = mapped_column(String(36), nullable=False)
-    last_accessed: Mapped[datetime.datetime] = mapped_column(DateTime, nullable=False)
-    last_modified: Mapped[datetime.datetime] = mapped_column(DateTime, nullable=False)
+    last_accessed: Mapped[datetime.datetime] = mapped_column(Timestamp, nullable=False)
+    last_modified: Mapped[datetime.datetime] = mapped_column(Timestamp, nullable=False)
     size: Mapped[int] = mapped_column(BigInteger, nullable=False)
     hits: Mapped[int] = mapped_column(Integer, nullable=False)
     checksum: Mapped[str | None] = mapped_column(String(32))

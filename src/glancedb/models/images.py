@@ -13,12 +13,26 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from glancedb.models.base import MYSQL_TABLE_ARGS, Base, BigIntForSQLite, SoftDeleteMixin
 
 IMAGE_VISIBILITIES = ("private", "public", "shared", "community")
+
+#: The sort expressions of the nullable ``name`` and ``size`` columns (see
+#: :func:`glancedb.keyset.sort_expression`), as glancedb's order indexes
+#: spell them.
+NAME_ORDER = "coalesce(name, '')"
+SIZE_ORDER = "coalesce(size, 0)"
+#: The property values glancedb's (name, value) index holds on PostgreSQL,
+#: whose B-tree entries are limited to about 2.7 kB.
+PROPERTY_VALUE_MAX_BYTES = 1000
+PROPERTY_VALUE_INDEXED = f"octet_length(value) < {PROPERTY_VALUE_MAX_BYTES}"
+#: The backends that can index those expressions (SQLAlchemy accepts a tuple
+#: of dialects for ``Index.ddl_if``; its annotation says str).
+ORDER_INDEX_DIALECTS = ("sqlite", "postgresql")
 
 # A native enum on PostgreSQL and MySQL; a plain VARCHAR(9) without CHECK on
 # SQLite, exactly as Glance creates it.
@@ -40,6 +54,16 @@ class Image(SoftDeleteMixin, Base):
         Index("os_hash_value_image_idx", "os_hash_value"),
         # glancedb's (revision 0004_images_name): name filters.
         Index("ix_glancedb_images_name", "name"),
+        # glancedb's (revision 0006_images_sort_order): pages sorted by name
+        # or size walk these instead of sorting every match; the expressions
+        # are the ones glancedb.keyset sorts nullable columns by.  MySQL and
+        # MariaDB cannot index an expression.
+        Index("ix_glancedb_images_name_order", text(NAME_ORDER), "created_at", "id").ddl_if(
+            dialect=ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
+        ),
+        Index("ix_glancedb_images_size_order", text(SIZE_ORDER), "created_at", "id").ddl_if(
+            dialect=ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
+        ),
         MYSQL_TABLE_ARGS,
     )
 
@@ -75,19 +99,17 @@ class ImageProperty(SoftDeleteMixin, Base):
         Index("ix_image_properties_image_id", "image_id"),
         Index("ix_image_properties_deleted", "deleted"),
         UniqueConstraint("image_id", "name", name="ix_image_properties_image_id_name"),
-        # glancedb's (revision 0003_image_properties_value): property filters.
-        # A prefix index on MySQL (value is TEXT); on PostgreSQL a hash index
-        # on value, since a B-tree entry cannot exceed ~2.7 kB and would make
-        # longer property values fail to insert.
+        # glancedb's (revisions 0003_image_properties_value and, on
+        # PostgreSQL, 0007_image_properties_btree): property filters.  A
+        # prefix index on MySQL (value is TEXT); on PostgreSQL a partial one
+        # over the values short enough for a B-tree entry (longer values must
+        # still insert; a filter on one is not served by an index).
         Index(
             "ix_glancedb_image_properties_name_value",
             "name",
             "value",
             mysql_length={"value": 255},
-            # SQLAlchemy accepts a tuple of dialects here; its annotation says str.
-        ).ddl_if(dialect=("sqlite", "mysql")),  # type: ignore[arg-type]
-        Index("ix_glancedb_image_properties_value", "value", postgresql_using="hash").ddl_if(
-            dialect="postgresql"
+            postgresql_where=text(PROPERTY_VALUE_INDEXED),
         ),
         MYSQL_TABLE_ARGS,
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from glancedb.models.base import MYSQL_TABLE_ARGS, Base, SoftDeleteMixin
+from glancedb.models.base import MYSQL_TABLE_ARGS, Base, SoftDeleteMixin, Timestamp
 
 
 class Task(SoftDeleteMixin, Base):
@@ -28,7 +28,7 @@ class Task(SoftDeleteMixin, Base):
     type: Mapped[str] = mapped_column(String(30), nullable=False)
     status: Mapped[str] = mapped_column(String(30), nullable=False)
     owner: Mapped[str] = mapped_column(String(255), nullable=False)
-    expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
     image_id: Mapped[str | None] = mapped_column(String(36))
     request_id: Mapped[str | None] = mapped_column(String(64))
     user_id: Mapped[str | None] = mapped_column(String(64))

@@ -15,7 +15,7 @@ with it.  Explicit DDL, independent of :mod:`glancedb.models`.
 
 from __future__ import annotations
 
-from alembic import op
+from glancedb.migrations.online import create_index, drop_index
 
 revision = "0002_image_members_member"
 down_revision = "0001_glance_2024_1"
@@ -26,8 +26,8 @@ INDEX = "ix_glancedb_image_members_member_deleted"
 
 
 def upgrade() -> None:
-    op.create_index(INDEX, "image_members", ["member", "deleted"])
+    create_index(INDEX, "image_members", ["member", "deleted"])
 
 
 def downgrade() -> None:
-    op.drop_index(INDEX, table_name="image_members")
+    drop_index(INDEX, "image_members")

@@ -12,7 +12,7 @@ index, named with glancedb's prefix.
 
 from __future__ import annotations
 
-from alembic import op
+from glancedb.migrations.online import create_index, drop_index
 
 revision = "0004_images_name"
 down_revision = "0003_image_properties_value"
@@ -23,8 +23,8 @@ INDEX = "ix_glancedb_images_name"
 
 
 def upgrade() -> None:
-    op.create_index(INDEX, "images", ["name"])
+    create_index(INDEX, "images", ["name"])
 
 
 def downgrade() -> None:
-    op.drop_index(INDEX, table_name="images")
+    drop_index(INDEX, "images")

@@ -1,0 +1,133 @@
+"""Time of revision 0005_mysql_microseconds on a MySQL/MariaDB catalogue.
+
+    python -m benchmarks.microseconds --images 100000 [--url mysql+pymysql://...]
+
+Builds a catalogue of ``--images`` images (~10 properties, 2 locations and 3
+tags each, see :mod:`benchmarks.catalogue`) in a database at revision
+``0004_images_name`` (Glance's DATETIME columns), then times the upgrade to
+``0005_mysql_microseconds`` (every timestamp column to DATETIME(6)), each
+table's ``ALTER TABLE`` on its own, and the downgrade back.
+``--per-column`` also times the same widening done one ``ALTER TABLE`` per
+column (Alembic's ``alter_column``), for comparison.  The database
+(default ``glancedb_bench_microseconds`` on the server of
+``GLANCEDB_BENCH_MYSQL_URL``, else the local default server) is dropped and
+created again: point ``--url`` at a database of your own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from typing import Any
+
+from sqlalchemy import URL, create_engine, event, func, select, text
+from sqlalchemy.engine import make_url
+
+from benchmarks.catalogue import build_catalogue
+from glancedb import Database, migration
+from glancedb.models import tables as t
+
+BEFORE = "0004_images_name"
+REVISION = "0005_mysql_microseconds"
+DEFAULT_URL = "mysql+pymysql://root@127.0.0.1:3306/glancedb_bench_microseconds"
+
+
+def recreate(url: URL) -> None:
+    """Drop and create the (MySQL) database ``url`` names."""
+    engine = create_engine(url.set(database=""), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{url.database}`"))
+            conn.execute(text(f"CREATE DATABASE `{url.database}` CHARACTER SET utf8"))
+    finally:
+        engine.dispose()
+
+
+class StatementTimes:
+    """The duration of every statement an engine runs while listening."""
+
+    def __init__(self, db: Database) -> None:
+        self.times: list[tuple[str, float]] = []
+        self._started = 0.0
+        event.listen(db.engine, "before_cursor_execute", self._before)
+        event.listen(db.engine, "after_cursor_execute", self._after)
+
+    def _before(self, *_args: Any) -> None:
+        self._started = time.perf_counter()
+
+    def _after(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.times.append((statement, time.perf_counter() - self._started))
+
+    def alters(self) -> list[tuple[str, float]]:
+        return [(s.split("`")[1], d) for s, d in self.times if s.startswith("ALTER TABLE")]
+
+
+def row_counts(db: Database) -> dict[str, int]:
+    with db.engine.connect() as conn:
+        return {
+            table.name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+            for table in t.DELETE_ORDER
+        }
+
+
+def timed(label: str, action: Any) -> float:
+    started = time.perf_counter()
+    action()
+    elapsed = time.perf_counter() - started
+    print(f"{label}: {elapsed:.1f} s", flush=True)
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--images", type=int, default=100_000)
+    parser.add_argument("--url", help="a MySQL/MariaDB database of your own (dropped first)")
+    parser.add_argument(
+        "--per-column", action="store_true", help="also time one ALTER TABLE per column"
+    )
+    args = parser.parse_args(argv)
+    url = make_url(args.url or os.environ.get("GLANCEDB_BENCH_MYSQL_URL") or DEFAULT_URL)
+    if url.get_backend_name() not in ("mysql", "mariadb"):
+        parser.error("the revision changes MySQL/MariaDB only: give a mysql:// URL")
+    recreate(url)
+    db = Database(url)
+    with db.engine.connect() as conn:
+        version = conn.execute(text("SELECT VERSION()")).scalar_one()
+    print(f"server {version}, {args.images} images", flush=True)
+    migration.upgrade(db.engine, BEFORE)
+    timed("catalogue built", lambda: build_catalogue(db.engine, args.images))
+    counts = row_counts(db)
+    print(", ".join(f"{name} {count}" for name, count in counts.items() if count))
+    statements = StatementTimes(db)
+    timed(f"upgrade {BEFORE} -> {REVISION}", lambda: migration.upgrade(db.engine, REVISION))
+    for table, seconds in statements.alters():
+        print(f"  ALTER TABLE {table:<34} {seconds:6.2f} s ({counts[table]} rows)")
+    statements.times.clear()
+    timed(f"downgrade {REVISION} -> {BEFORE}", lambda: migration.downgrade(db.engine, BEFORE))
+    for table, seconds in statements.alters():
+        print(f"  ALTER TABLE {table:<34} {seconds:6.2f} s ({counts[table]} rows)")
+    if args.per_column:
+        columns = importlib.import_module(f"glancedb.migrations.versions.{REVISION}")
+        per_column = [
+            f"ALTER TABLE `{table}` MODIFY `{name}` DATETIME(6) {'NULL' if null else 'NOT NULL'}"
+            for table, specs in columns.TIMESTAMP_COLUMNS.items()
+            for name, null in specs
+        ]
+
+        def widen_per_column() -> None:
+            with db.engine.connect() as conn:
+                for statement in per_column:
+                    conn.exec_driver_sql(statement)
+
+        timed(f"the same, one ALTER TABLE per column ({len(per_column)})", widen_per_column)
+    db.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

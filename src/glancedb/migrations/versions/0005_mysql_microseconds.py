@@ -1,0 +1,71 @@
+"""MySQL/MariaDB: every timestamp column becomes DATETIME(6) (microseconds).
+
+Revision ID: 0005_mysql_microseconds
+Revises: 0004_images_name
+
+Glance creates its timestamp columns as ``DATETIME``, which on MySQL and
+MariaDB has no fractional seconds: an update in the same second as the
+create leaves ``updated_at == created_at``, an update after a create with
+microseconds moves ``updated_at`` backwards, and ``created_at`` ties make
+pages ordered by time differ from PostgreSQL's.  This revision widens every
+one of them to ``DATETIME(6)``, keeping each column's nullability (none has
+a server default).  SQLite and PostgreSQL already keep microseconds: there it
+changes nothing.
+
+One ``ALTER TABLE`` per table, all its columns at once: a change of
+fractional precision rebuilds the table (a copy), so each table is copied
+once, not once per column.  A Glance server sharing the database keeps
+working: it writes and reads ``datetime`` values with microseconds anyway.
+The downgrade narrows the columns back to ``DATETIME`` (the fractions are
+dropped).  Explicit DDL, independent of :mod:`glancedb.models`.
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0005_mysql_microseconds"
+down_revision = "0004_images_name"
+branch_labels = None
+depends_on = None
+
+#: Every timestamp column of Glance's schema, per table: (name, nullable).
+TIMESTAMP_COLUMNS: dict[str, tuple[tuple[str, bool], ...]] = {
+    "images": (("created_at", False), ("updated_at", True), ("deleted_at", True)),
+    "image_properties": (("created_at", False), ("updated_at", True), ("deleted_at", True)),
+    "image_locations": (("created_at", False), ("updated_at", True), ("deleted_at", True)),
+    "image_members": (("created_at", False), ("updated_at", True), ("deleted_at", True)),
+    "image_tags": (("created_at", False), ("updated_at", True), ("deleted_at", True)),
+    "tasks": (
+        ("expires_at", True),
+        ("created_at", False),
+        ("updated_at", True),
+        ("deleted_at", True),
+    ),
+    "metadef_namespaces": (("created_at", False), ("updated_at", True)),
+    "metadef_objects": (("created_at", False), ("updated_at", True)),
+    "metadef_properties": (("created_at", False), ("updated_at", True)),
+    "metadef_tags": (("created_at", False), ("updated_at", True)),
+    "metadef_resource_types": (("created_at", False), ("updated_at", True)),
+    "metadef_namespace_resource_types": (("created_at", False), ("updated_at", True)),
+    "cached_images": (("last_accessed", False), ("last_modified", False)),
+}
+
+
+def _set_type(sql_type: str) -> None:
+    if op.get_context().dialect.name not in ("mysql", "mariadb"):
+        return
+    for table, columns in TIMESTAMP_COLUMNS.items():
+        clauses = ", ".join(
+            f"MODIFY `{name}` {sql_type} {'NULL' if nullable else 'NOT NULL'}"
+            for name, nullable in columns
+        )
+        op.execute(f"ALTER TABLE `{table}` {clauses}")
+
+
+def upgrade() -> None:
+    _set_type("DATETIME(6)")
+
+
+def downgrade() -> None:
+    _set_type("DATETIME")

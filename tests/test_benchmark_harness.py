@@ -1,0 +1,81 @@
+"""The benchmark harness on a tiny SQLite catalogue (no timing assertions)."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from pathlib import Path
+
+import pytest
+from benchmarks import harness, report
+from benchmarks.run import Options, run_one
+
+
+@pytest.fixture(scope="module")
+def section(tmp_path_factory: pytest.TempPathFactory) -> report.Section:
+    folder = tmp_path_factory.mktemp("bench")
+    options = Options(repeat=1, warmup=1, sqlite_dir=str(folder), quiet=True)
+    return run_one("sqlite", 300, options)
+
+
+def test_every_operation_is_measured(section: report.Section) -> None:
+    measured = {(m.key, m.context) for m in section.measurements}
+    assert {key for key, _ in measured} == set(harness.OP_KEYS)
+    for key in (*harness.LISTING_KEYS, "image_get_own", "member_find_image"):
+        assert {(key, "admin"), (key, "tenant")} <= measured, key
+    text = report.render(section)
+    for m in section.measurements:
+        assert f"| {m.label} | {m.context} |" in text
+
+
+def test_ratios_counts_and_floor_rows(section: report.Section) -> None:
+    for m in section.measurements:
+        assert math.isfinite(m.ratio) and m.ratio > 0, m
+        assert m.glancedb_ms > 0 and m.floor_ms > 0, m
+        assert math.isfinite(m.cpu_ratio), m
+        assert m.statements > 0, m
+        # The floor's replay returned the same records (ids, in order).
+        assert m.floor_rows == m.rows, m
+    rows = {(m.key, m.context): m.rows for m in section.measurements}
+    assert rows["first_page", "admin"] == 25
+    assert 0 < rows["first_page", "tenant"] <= 25
+    assert rows["prop_rare", "tenant"] == 1
+    assert rows["in_name", "tenant"] == 3
+
+
+def test_bound_and_literal_page_statements(section: report.Section) -> None:
+    compared = {c.key for c in section.literals}
+    assert "first_page" in compared
+    for c in section.literals:
+        assert c.bound_plan and c.literal_plan
+        assert c.bound_ms > 0 and c.literal_ms > 0
+
+
+def test_write_results_keeps_other_sections(section: report.Section, tmp_path: Path) -> None:
+    path = tmp_path / "RESULTS.md"
+    other = report.Section(**{**section.__dict__, "backend": "postgresql"})
+    report.write_results([section, other], path)
+    report.write_results([section], path)
+    text = path.read_text()
+    assert text.startswith("# Benchmark results")
+    assert text.count("<!-- section sqlite:300 -->") == 1
+    assert "<!-- section postgresql:300 -->" in text
+    assert text.index("sqlite:300") < text.index("postgresql:300")
+
+
+def test_substitute_and_literal_rendering() -> None:
+    mapping = {(str, "a"): "b", (int, 7): 8}
+    assert harness.substitute({"x": "a", "y": [7, True, "c"]}, mapping) == {
+        "x": "b",
+        "y": [8, True, "c"],
+    }
+    statement = harness.Statement(
+        "SELECT * FROM t WHERE a = %(a)s AND b LIKE 'x%%' AND c = %(c)s",
+        {"a": "it's", "c": datetime.datetime(2020, 1, 2, 3, 4, 5)},
+        False,
+    )
+    assert harness.render_literal(statement, "postgresql", "pyformat") == (
+        "SELECT * FROM t WHERE a = 'it''s' AND b LIKE 'x%' AND c = '2020-01-02 03:04:05'"
+    )
+    qmark = harness.Statement("SELECT ? + ?, ?", (1, None, False), False)
+    assert harness.render_literal(qmark, "sqlite", "qmark") == "SELECT 1 + NULL, 0"
