@@ -13,6 +13,7 @@ needs a server or a Glance installation); its commands are still checked.
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import shlex
@@ -72,12 +73,10 @@ PYTHON_PAGES = [page for page in PAGES if any(b.language == "python" for b in bl
 
 
 @pytest.mark.parametrize("page", PYTHON_PAGES, ids=page_id)
-def test_python_blocks_run(
-    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_python_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GLANCEDB_DATABASE_URL", raising=False)
-    monkeypatch.setattr(api, "_default", None)
+    api.clear_db_env()
     namespace: dict[str, object] = {"__name__": "__docs__"}
     try:
         for block in blocks(page):
@@ -86,7 +85,7 @@ def test_python_blocks_run(
             code = compile(block.code, f"{page_id(page)}:{block.line}", "exec")
             exec(code, namespace)
     finally:
-        api.clear_db_env() if hasattr(api, "clear_db_env") else None
+        api.clear_db_env()
 
 
 def glancedb_commands(block: Block) -> list[list[str]]:
@@ -97,6 +96,8 @@ def glancedb_commands(block: Block) -> list[list[str]]:
         line = line.strip()
         if line.startswith("$ "):
             line = line[2:]
+        elif not block.language:
+            continue  # a plain block: only its "$ " lines are commands
         for part in re.split(r"&&|\|\||;|\|", line):
             try:
                 words = shlex.split(part, comments=True)
@@ -104,9 +105,26 @@ def glancedb_commands(block: Block) -> list[list[str]]:
                 continue
             while words and "=" in words[0] and not words[0].startswith("-"):
                 words = words[1:]  # VAR=value before the command
+            words = _without_redirections(words)
             if words and os.path.basename(words[0]) == "glancedb":
                 commands.append(words[1:])
     return commands
+
+
+def _without_redirections(words: list[str]) -> list[str]:
+    """``words`` without shell redirections (``> file``, ``2>/dev/null``, ...)."""
+    kept: list[str] = []
+    skip_next = False
+    for word in words:
+        if skip_next:
+            skip_next = False
+            continue
+        match = re.fullmatch(r"\d?[<>]{1,2}(&\d)?(.*)", word)
+        if match is not None:
+            skip_next = not match.group(2) and not match.group(1)
+            continue
+        kept.append(word)
+    return kept
 
 
 SHELL_COMMANDS = [
@@ -118,11 +136,18 @@ SHELL_COMMANDS = [
 ]
 
 
+def _remaining(context: click.Context) -> list[str]:
+    """The words a group left for its subcommand."""
+    return [*getattr(context, "_protected_args", []), *context.args]
+
+
 @pytest.mark.parametrize("args", SHELL_COMMANDS)
 def test_shown_commands_exist_and_their_options_parse(args: list[str]) -> None:
+    if not args:
+        return  # the bare command (e.g. with a completion variable) prints help
     command: click.Command = main
-    context = main.make_context("glancedb", list(args), resilient_parsing=False)
-    remaining = context.protected_args + context.args
+    context = main.make_context("glancedb", list(args))
+    remaining = _remaining(context)
     while isinstance(command, click.Group) and remaining:
         name, *remaining = remaining
         sub = command.get_command(context, name)
@@ -131,7 +156,7 @@ def test_shown_commands_exist_and_their_options_parse(args: list[str]) -> None:
         if "--help" in remaining or "-h" in remaining:
             return
         context = command.make_context(name, list(remaining), parent=context)
-        remaining = getattr(context, "protected_args", []) + context.args
+        remaining = _remaining(context) if isinstance(command, click.Group) else []
 
 
 def public_names() -> list[str]:
@@ -139,8 +164,9 @@ def public_names() -> list[str]:
     names += [
         f"glancedb.api.{n}"
         for n, v in vars(api).items()
-        if callable(v) and not n.startswith("_") and getattr(v, "__doc__", None)
-        and n not in ("Database", "default_url")
+        if inspect.isfunction(v)
+        and not n.startswith("_")
+        and (v.__module__ == api.__name__ or hasattr(glancedb.Database, n))
     ]
     names += [
         f"glancedb.exception.{n}"
