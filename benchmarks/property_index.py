@@ -7,7 +7,7 @@ each shape is built alone (plain ``CREATE INDEX``, timed), measured (size)
 and written to: 200 inserts of a common value (``virtio``, a million rows at
 1M images) and 200 of a unique one, alternating, median latency each.  The
 catalogue's own index (glancedb's head) is dropped first and rebuilt at the
-end.  The figures are in docs/PERFORMANCE.md.
+end.  The figures are in docs/performance.md.
 """
 
 from __future__ import annotations

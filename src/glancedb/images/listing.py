@@ -497,9 +497,14 @@ class ImageListingAPI(DatabaseCore):
         :param return_tag: add each image's ``tags``.
         :param v1_mode: return ``is_public`` instead of ``visibility``.
         :returns: a list of image dicts (SPEC 1.6).
-        :raises InvalidSortKey, InvalidSortDir, InvalidFilterRangeValue,
-            InvalidFilterOperatorValue, InvalidParameterValue, Invalid: bad
-            options; ImageNotFound / Forbidden: a bad marker.
+        :raises InvalidSortKey: a sort key that is not an image column.
+        :raises InvalidSortDir: a sort direction other than ``asc``/``desc``.
+        :raises InvalidFilterRangeValue: a non-numeric ``*_min``/``*_max``.
+        :raises InvalidFilterOperatorValue: an unknown filter operator.
+        :raises InvalidParameterValue: a malformed filter value.
+        :raises Invalid: other bad options (a negative limit, ...).
+        :raises ImageNotFound: an unknown or hidden marker.
+        :raises Forbidden: a marker the context may not see.
         """
         query = parse_query(filters, sort_key, sort_dir, is_public)
         page_limit = check_limit(limit)

@@ -18,7 +18,7 @@ walks every image and probes its properties.  The index differs by backend:
   (``ANALYZE``, which ``glancedb db sync`` runs, fills them).
 
   Earlier versions of this revision built a hash index on ``value`` instead;
-  revision 0007 replaces it where it exists (measured: docs/PERFORMANCE.md),
+  revision 0007 replaces it where it exists (measured: docs/performance.md),
   and this revision's downgrade drops either.
 
 Additive and harmless to a Glance server sharing the database: one index

@@ -8,7 +8,7 @@ hash index (a B-tree entry cannot exceed about 2.7 kB, and a longer property
 value would then fail to insert); it now builds a partial B-tree on (name,
 value) over the values shorter than 1000 bytes.  Measured at a million
 images (ten million property rows, values like ``virtio`` a million times
-each; docs/PERFORMANCE.md): the hash index took 1238 s to build and 409 MB,
+each; docs/performance.md): the hash index took 1238 s to build and 409 MB,
 and inserting a common value cost 1.7 ms against 1.1 ms for a unique one - a
 hash bucket holding one value a million times is a long overflow chain -
 where the deduplicated B-tree builds in 16 s, takes 178 MB and inserts any
