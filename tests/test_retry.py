@@ -313,12 +313,12 @@ def test_a_pooled_connection_the_server_dropped_is_replaced(
     db.engine.dispose()
     with db.engine.connect() as conn:  # the pool's only connection
         session = conn.exec_driver_sql(
-            "SELECT pg_backend_pid()" if backend == "postgresql" else "SELECT CONNECTION_ID()"
+            "SELECT pg_backend_pid()" if db.backend == "postgresql" else "SELECT CONNECTION_ID()"
         ).scalar()
     killer = create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
     try:
         with killer.connect() as conn:
-            if backend == "postgresql":
+            if db.backend == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(str(session))})")
             else:
                 conn.exec_driver_sql(f"KILL {int(str(session))}")

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import URL, create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from glancedb.database import Database
 from glancedb.engines import normalize_url
@@ -194,7 +195,22 @@ def peer_databases(backend: str, db: Database, count: int, **options: Any) -> li
 
 
 def clear_tables(db: Database) -> None:
-    """Delete every row of every glancedb table (children first)."""
+    """Delete every row of every glancedb table (children first).
+
+    A fault test may have killed pooled connections, which glancedb does not
+    ping before use (its calls retry instead): a lost connection here is
+    retried once on fresh ones.
+    """
+    try:
+        _delete_all(db)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        db.engine.dispose()
+        _delete_all(db)
+
+
+def _delete_all(db: Database) -> None:
     with db.engine.begin() as conn:
         for table in DELETE_ORDER:
             conn.execute(table.delete())

@@ -165,6 +165,10 @@ def audit(db: Database, ledger: Ledger, *, prefix: str) -> Audit:
     :class:`DBCommitUnknown` may have either (counted).
     """
     images, props = t.images, t.image_properties
+    # The faults killed pooled connections, and glancedb does not ping a
+    # pooled connection before using it (its calls retry instead): start
+    # this raw audit on fresh ones.
+    db.engine.dispose()
     with db.engine.connect() as conn:
         counts = dict(
             conn.execute(
