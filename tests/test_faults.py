@@ -187,6 +187,16 @@ def test_a_lost_commit_acknowledgement_is_resolved_as_committed(
     with primary.connect() as conn:
         conn.execute(text("ALTER SYSTEM SET synchronous_standby_names = 'glancedb_nobody'"))
         conn.execute(text("SELECT pg_reload_conf()"))
+    # The reload reaches running backends asynchronously: wait until a new
+    # session sees the setting, then let the database open new sessions too,
+    # so that every COMMIT below waits for the standby that never answers.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with primary.connect() as conn:
+            if conn.execute(text("SHOW synchronous_standby_names")).scalar() == "glancedb_nobody":
+                break
+        time.sleep(0.05)
+    db.engine.dispose()
     killer = threading.Thread(target=kill_waiting_commits)
     killer.start()
     try:
