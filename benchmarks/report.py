@@ -41,10 +41,10 @@ of long calls absorb other processes' load, CPU times do not (but they leave
 out the server's work on PostgreSQL and MySQL); *glancedb CPU - floor CPU*
 is glancedb's own Python time.  *stmts* counts the statements
 per call (a SQLite `BEGIN` not included), *rows* the records returned,
-*fetched* the rows the floor fetched over all statements.  On PostgreSQL and
-MySQL every glancedb call also pays one pool pre-ping (a round trip the
-floor does not make), shown as the driver round trip.  The
-*bound vs literal* table times the page statement alone, as glancedb binds
+*fetched* the rows the floor fetched over all statements.  glancedb does
+not ping pooled connections before use (a connection found dead is retried
+instead), so both sides make the same round trips; the driver round trip
+(`SELECT 1`) is shown for scale.  The *bound vs literal* table times the page statement alone, as glancedb binds
 it and with its values written in, and says whether the plans have the same
 steps.
 """
