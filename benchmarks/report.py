@@ -44,9 +44,9 @@ per call (a SQLite `BEGIN` not included), *rows* the records returned,
 *fetched* the rows the floor fetched over all statements.  glancedb does
 not ping pooled connections before use (a connection found dead is retried
 instead), so both sides make the same round trips; the driver round trip
-(`SELECT 1`) is shown for scale.  The *bound vs literal* table times the page statement alone, as glancedb binds
-it and with its values written in, and says whether the plans have the same
-steps.
+(`SELECT 1`) is shown for scale.  The *bound vs literal* table times the
+page statement alone, as glancedb binds it and with its values written in,
+and says whether the plans have the same steps.
 """
 
 
