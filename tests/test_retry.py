@@ -7,6 +7,7 @@ that write through ``db.transaction()``, like every public API method.
 from __future__ import annotations
 
 import datetime
+import sqlite3
 import threading
 import time
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy import exc as sa_exc
 
 from glancedb import Database, RequestContext, exception
 from glancedb import transactions as core
+from glancedb.engines import begin_as_writer
 
 pytestmark = pytest.mark.topologies
 
@@ -276,7 +278,7 @@ def test_a_writer_behind_a_long_sqlite_lock_gives_up_within_the_budget(
 
     def hold_the_lock() -> None:
         with db.engine.connect() as conn:
-            conn.execution_options(glancedb_write=True)  # BEGIN IMMEDIATE: the write lock
+            begin_as_writer(conn)  # BEGIN IMMEDIATE: the write lock
             insert_node(conn, "http://holder")
             holding.set()
             # Held for 5 s at most: a writer that waited more than the budget
@@ -300,6 +302,42 @@ def test_a_writer_behind_a_long_sqlite_lock_gives_up_within_the_budget(
         holder.join(30)
         writer.dispose()
     assert node_urls(db) == []
+
+
+@pytest.mark.backends("sqlite")
+def test_a_sqlite_write_takes_the_write_lock_at_begin_and_a_read_never_does(
+    db: Database, ctx: RequestContext
+) -> None:
+    """A write transaction that only read so far already holds SQLite's
+    write lock (no deadlock when it goes on to write), and the pooled
+    connection it used does not carry that into a later read."""
+    assert db.engine.url.database
+    other = sqlite3.connect(db.engine.url.database, timeout=0, isolation_level=None)
+
+    def other_can_write() -> bool:
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            assert "locked" in str(exc)
+            return False
+        other.execute("ROLLBACK")
+        return True
+
+    try:
+        with db.transaction(write=True):
+            db.image_get_all(ctx)
+            assert not other_can_write()
+        assert other_can_write()
+        db.image_create(ctx, {"status": "queued", "owner": ctx.owner})
+        with db.transaction(write=False):
+            db.image_get_all(ctx)
+            assert other_can_write()
+        db.image_get_all(ctx)
+        assert other_can_write()
+        with db.transaction():
+            assert not other_can_write()
+    finally:
+        other.close()
 
 
 @pytest.mark.backends("postgresql", "mysql")

@@ -9,7 +9,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
@@ -169,6 +169,7 @@ def enable_wal(engine: Engine) -> None:
 #: milliseconds, and whether its (MariaDB Galera) reads are causal.
 BUSY_TIMEOUT_INFO = "glancedb_busy_timeout_ms"
 CAUSAL_INFO = "glancedb_causal_reads"
+WRITER_INFO = "glancedb_sqlite_writer"
 
 
 def create_glancedb_engine(
@@ -282,12 +283,36 @@ def _setup_sqlite(engine: Engine, *, read_only: bool, busy_ms: int) -> None:
         cursor.close()
         record.info[BUSY_TIMEOUT_INFO] = busy_ms
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get("glancedb_write"):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            connection.exec_driver_sql("BEGIN")
+    def _begin(dbapi_connection: Any) -> None:
+        writer = dbapi_connection.info.get(WRITER_INFO, False)
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE" if writer else "BEGIN")
+        finally:
+            cursor.close()
+
+    # The dialect's own hook, not a "begin" event: any connection event turns
+    # on SQLAlchemy's event dispatch for every statement of the engine, which
+    # cost a quarter of a small call's time.  SQLAlchemy still translates a
+    # failure here (SQLITE_BUSY) into its own error.
+    engine.dialect.do_begin = _begin  # type: ignore[method-assign]
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info.pop(WRITER_INFO, None)
+
+
+def begin_as_writer(connection: Connection) -> None:
+    """Make the transactions ``connection`` begins take SQLite's write lock first.
+
+    ``BEGIN IMMEDIATE``: a transaction that reads and then writes cannot be
+    refused the lock half-way (SQLite's deadlock between two readers that
+    both want to write).  Until the connection goes back to the pool; nothing
+    on other backends.
+    """
+    if connection.dialect.name == "sqlite":
+        connection.connection.info[WRITER_INFO] = True
 
 
 def _connect_read_only(dialect: Any, cargs: list[Any], cparams: dict[str, Any]) -> Any:

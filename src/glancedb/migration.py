@@ -29,7 +29,7 @@ from sqlalchemy import URL, Connection, Engine, inspect, text
 from sqlalchemy import exc as sa_exc
 
 from glancedb.driver_errors import TransientError, translate_error
-from glancedb.engines import enable_wal
+from glancedb.engines import begin_as_writer, enable_wal
 from glancedb.exception import DBConnectionError, GlanceDBError, SchemaError
 from glancedb.migrations import VERSION_TABLE
 from glancedb.migrations.online import Progress
@@ -116,7 +116,7 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
     before handing it to Alembic is committed first (:func:`_settled`).
     """
     with _translated_errors(engine), engine.connect() as connection:
-        connection.execution_options(glancedb_write=True)
+        begin_as_writer(connection)
         yield connection
         if connection.in_transaction():
             connection.commit()

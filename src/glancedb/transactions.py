@@ -39,7 +39,12 @@ from sqlalchemy import exc as sa_exc
 
 from glancedb import commits
 from glancedb.driver_errors import TransientError, translate_error, translated_errors
-from glancedb.engines import BUSY_TIMEOUT_INFO, CAUSAL_INFO, create_glancedb_engine
+from glancedb.engines import (
+    BUSY_TIMEOUT_INFO,
+    CAUSAL_INFO,
+    begin_as_writer,
+    create_glancedb_engine,
+)
 from glancedb.exception import (
     DBCommitUnknown,
     DBConnectionError,
@@ -391,7 +396,7 @@ class DatabaseCore:
             connection = self._replica_connection()
         backend = connection.dialect.name
         if write:
-            connection.execution_options(glancedb_write=True)
+            begin_as_writer(connection)
         elif backend == "postgresql":
             # One snapshot for every statement of the call; psycopg sends the
             # mode with its BEGIN, so it costs no round trip.
