@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import traceback
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -24,6 +25,7 @@ from glancedb.config import DatabaseSettings, resolve_database_settings
 from glancedb.database import Database
 from glancedb.engines import DEFAULT_URL_ENV, EMBEDDED_URL, read_only_url, sqlite_file
 from glancedb.exception import DBConfigurationError, GlanceDBError
+from glancedb.records import Record
 
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
@@ -294,3 +296,28 @@ def echo_table(headers: list[str], rows: list[list[Any]]) -> None:
     click.echo("  ".join("-" * w for w in widths))
     for row in cells:
         click.echo("  ".join(v.ljust(widths[i]) for i, v in enumerate(row)).rstrip())
+
+
+def pages(
+    fetch: Callable[[str | None, int], list[Record]],
+    *,
+    limit: int | None,
+    page_size: int,
+    marker: str | None = None,
+) -> Iterator[list[Record]]:
+    """The pages of a listing call, each starting after the previous page's last row.
+
+    ``fetch(marker, size)`` returns one page; at most ``limit`` rows in all
+    (None: every row), asked for ``page_size`` at a time.
+    """
+    remaining = limit
+    while remaining is None or remaining > 0:
+        size = page_size if remaining is None else min(page_size, remaining)
+        page = fetch(marker, size)
+        if page:
+            yield page
+        if len(page) < size:
+            return
+        marker = page[-1]["id"]
+        if remaining is not None:
+            remaining -= len(page)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from glancedb.cli.base import CLIState, pass_state
+from glancedb.cli.base import CLIState, pages, pass_state
 from glancedb.cli.output import Output, output_options
 from glancedb.context import get_admin_context
 from glancedb.database import Database
@@ -220,25 +220,19 @@ def image_pages(
 ) -> Iterator[list[Record]]:
     """Pages of ``image_get_all``, each starting after the last image of the previous one."""
     context = get_admin_context()
-    remaining = limit
-    while remaining is None or remaining > 0:
-        size = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
-        page = database.image_get_all(
+
+    def fetch(after: str | None, size: int) -> list[Record]:
+        return database.image_get_all(
             context,
             filters=filters,
-            marker=marker,
+            marker=after,
             limit=size,
             sort_key=sort_key,
             sort_dir=sort_dir,
             return_tag=return_tag,
         )
-        if page:
-            yield page
-        if len(page) < size:
-            return
-        marker = page[-1]["id"]
-        if remaining is not None:
-            remaining -= len(page)
+
+    return pages(fetch, limit=limit, page_size=PAGE_SIZE, marker=marker)
 
 
 @image_group.command("list", short_help="List images, newest first.")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from glancedb.cli.base import CLIState, pass_state
+from glancedb.cli.base import CLIState, pages, pass_state
 from glancedb.cli.output import Output, output_options
 from glancedb.context import get_admin_context
 from glancedb.database import Database
@@ -31,20 +31,13 @@ def task_pages(
 ) -> Iterator[list[Record]]:
     """Pages of ``task_get_all``, each starting after the previous one's last task."""
     context = get_admin_context()
-    marker: str | None = None
-    remaining = limit
-    while remaining is None or remaining > 0:
-        size = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
-        page = database.task_get_all(
-            context, filters=filters, marker=marker, limit=size, sort_dir=sort_dir
+
+    def fetch(after: str | None, size: int) -> list[Record]:
+        return database.task_get_all(
+            context, filters=filters, marker=after, limit=size, sort_dir=sort_dir
         )
-        if page:
-            yield page
-        if len(page) < size:
-            return
-        marker = page[-1]["id"]
-        if remaining is not None:
-            remaining -= len(page)
+
+    return pages(fetch, limit=limit, page_size=PAGE_SIZE)
 
 
 @task_group.command("list", short_help="List tasks, newest first.")
@@ -82,8 +75,8 @@ def task_list(
     if not include_deleted:
         filters["deleted"] = False
     database = state.open(write=False)
-    pages = task_pages(database, filters, None if all_tasks else limit, sort_dir)
-    Output(output_format, columns, no_headers).records(pages, TASK_LIST_COLUMNS, TASK_COLUMNS)
+    listing = task_pages(database, filters, None if all_tasks else limit, sort_dir)
+    Output(output_format, columns, no_headers).records(listing, TASK_LIST_COLUMNS, TASK_COLUMNS)
 
 
 @task_group.command("show", short_help="Show a task with its input and result.")
