@@ -6,9 +6,11 @@ import datetime
 import json
 from typing import Any
 
+import pytest
 from click.testing import Result
 
 from glancedb import Database
+from glancedb.cli import other as cli_other
 from glancedb.context import get_admin_context
 from tests.support.cli import invoke_on
 from tests.support.factories import insert_image, next_time
@@ -56,6 +58,17 @@ def test_task_list_and_show(db: Database) -> None:
     assert run_json(db, "task", "show", gone)["deleted"] is True
     missing = invoke_on(db, "task", "show", "nope")
     assert missing.exit_code == 1 and "TaskNotFound" in missing.stderr
+
+
+def test_task_list_pages_through_every_task(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of two: --all lists all five, --limit 3 stops after three, in order."""
+    monkeypatch.setattr(cli_other, "PAGE_SIZE", 2)
+    ids = [make_task(db, created_at=next_time()) for _ in range(5)]
+    newest_first = ids[::-1]
+    assert [t["id"] for t in run_json(db, "task", "list", "--all")] == newest_first
+    assert [t["id"] for t in run_json(db, "task", "list", "--limit", "3")] == newest_first[:3]
+    ascending = run_json(db, "task", "list", "--all", "--sort-dir", "asc")
+    assert [t["id"] for t in ascending] == ids
 
 
 def test_task_list_pages_through_everything(db: Database) -> None:
