@@ -60,22 +60,19 @@ def test_task_list_and_show(db: Database) -> None:
     assert missing.exit_code == 1 and "TaskNotFound" in missing.stderr
 
 
-def test_task_list_pages_through_every_task(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pages of two: --all lists all five, --limit 3 stops after three, in order."""
+def test_task_list_pages_through_everything(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of two: the default 25, --all, --limit 3 and ascending order all
+    come out whole and in order across page boundaries."""
     monkeypatch.setattr(cli_other, "PAGE_SIZE", 2)
-    ids = [make_task(db, created_at=next_time()) for _ in range(5)]
+    ids = [make_task(db, created_at=next_time()) for _ in range(30)]
     newest_first = ids[::-1]
+    assert len(run_json(db, "task", "list")) == 25
+    assert len(run_json(db, "task", "list", "--all")) == 30
+    assert [t["id"] for t in run_json(db, "task", "list")] == newest_first[:25]
     assert [t["id"] for t in run_json(db, "task", "list", "--all")] == newest_first
     assert [t["id"] for t in run_json(db, "task", "list", "--limit", "3")] == newest_first[:3]
     ascending = run_json(db, "task", "list", "--all", "--sort-dir", "asc")
     assert [t["id"] for t in ascending] == ids
-
-
-def test_task_list_pages_through_everything(db: Database) -> None:
-    for _ in range(30):
-        make_task(db, created_at=next_time())
-    assert len(run_json(db, "task", "list")) == 25
-    assert len(run_json(db, "task", "list", "--all")) == 30
 
 
 def test_usage_per_owner(db: Database) -> None:
