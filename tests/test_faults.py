@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from glancedb import Database, RequestContext, exception
 from tests.support.backends import peer_databases, topology_urls
@@ -244,6 +245,13 @@ def test_a_galera_node_stopped_and_restarted_mid_run(
         finally:
             stop.set()
 
+    # A starting server deletes the "#sql*" files in its tmpdir: an on-disk
+    # temporary table on node 1 must survive node 3's start (the nodes'
+    # tmpdirs must not be shared; MariaDB's own sorts and GROUP BYs spill there).
+    witness_engine = create_engine(topology_urls(backend)[0], poolclass=NullPool)
+    witness = witness_engine.connect()
+    witness.execute(text("CREATE TEMPORARY TABLE restart_witness (n INT) ENGINE=Aria"))
+    witness.execute(text("INSERT INTO restart_witness VALUES (1), (2)"))
     thread = threading.Thread(target=operator)
     thread.start()
     try:
@@ -253,6 +261,13 @@ def test_a_galera_node_stopped_and_restarted_mid_run(
         for node in nodes:
             node.dispose()
     assert steps == ["stopped node 3", "started node 3"]
+    try:
+        assert witness.execute(text("SELECT SUM(n) FROM restart_witness")).scalar() == 3
+        # An open file outlives its deletion; dropping it is what fails.
+        witness.execute(text("DROP TEMPORARY TABLE restart_witness"))
+    finally:
+        witness.close()
+        witness_engine.dispose()
     result = audit(db, ledger, prefix="gal-")
     report(backend, result, ledger, {"faults": "stop-node 3, start-node 3"})
     check(result, ledger, torn_reads)

@@ -123,7 +123,7 @@ cluster_healthy() {
   local n
   for n in "${NODES[@]}"; do
     node_pid "$n" >/dev/null || return 1
-    [ "$(sql "$n" "SELECT @@datadir" 2>/dev/null || true)" = "$(node_dir "$n")/data/" ] || return 1
+    [ "$(sql "$n" "SELECT CONCAT(@@datadir, ' ', @@tmpdir)" 2>/dev/null || true)" = "$(node_dir "$n")/data/ $(node_dir "$n")/tmp" ] || return 1
     [ "$(node_state "$n" 2>/dev/null || true)" = "3 Synced" ] || return 1
   done
 }
@@ -139,6 +139,9 @@ write_cnf() {
     is_root && echo "user = mysql"
     cat <<EOF
 datadir = $d/data
+# A tmpdir of its own: a starting server deletes every "#sql*" file in its
+# tmpdir, which in a shared /tmp are the other nodes' live temporary tables.
+tmpdir = $d/tmp
 socket = $d/mariadb.sock
 pid-file = $d/mariadbd.pid
 log-error = $d/error.log
@@ -319,7 +322,7 @@ cmd_start() {
   chmod 755 "$TOPOLOGY_DIR" "$GALERA_DIR"
   is_root && ensure_traversable mysql "$GALERA_DIR"
   for n in "${NODES[@]}"; do
-    mkdir -p "$(node_dir "$n")/data"
+    mkdir -p "$(node_dir "$n")/data" "$(node_dir "$n")/tmp"
     write_cnf "$n"
   done
   is_root && chown -R mysql:mysql "$GALERA_DIR"/node*
