@@ -73,6 +73,13 @@ GLANCEDB_REVISIONS: dict[str, dict[str, list[Added]]] = {
     },
     # Only replaces the hash index earlier versions of 0003 built.
     "0007_image_properties_btree": {"all": []},
+    "0008_mysql_images_sort_order": {
+        "all": [],
+        "mysql": [
+            ("images", "ix_glancedb_images_name_order", ("name", "created_at", "id")),
+            ("images", "ix_glancedb_images_size_order", ("size", "created_at", "id")),
+        ],
+    },
 }
 
 
@@ -681,8 +688,12 @@ def test_microseconds_revision_widens_every_table_in_one_statement(fresh: Databa
     alters = [s.split("`")[1] for s in counter.statements if s.startswith("ALTER TABLE")]
     assert sorted(alters) == sorted({table for table, _column in TIMESTAMP_COLUMNS})
     assert set(timestamp_types(fresh.engine).values()) == {"DATETIME(6)"}
-    # Only later revisions are pending (none of them changes MySQL's schema).
-    assert fresh.db_check() == [f"database is at revision {MICROSECONDS_REVISION}, head is {HEAD}"]
+    # Only later revisions are pending; of them, only 0008 changes MySQL's schema.
+    assert fresh.db_check() == [
+        f"database is at revision {MICROSECONDS_REVISION}, head is {HEAD}",
+        "index ix_glancedb_images_name_order missing on images",
+        "index ix_glancedb_images_size_order missing on images",
+    ]
     exact = datetime.datetime(2024, 5, 1, 12, 0, 7, 123456)
     with fresh.engine.begin() as conn:
         assert conn.execute(text("SELECT created_at FROM images")).scalar() == created
@@ -714,7 +725,13 @@ def test_microseconds_revision_downgrades_to_datetime(fresh: Database) -> None:
     # MariaDB truncates the fraction, MySQL rounds it.
     assert narrowed.microsecond == 0 and abs(narrowed - exact) < datetime.timedelta(seconds=1)
     pending = f"database is at revision {BEFORE_MICROSECONDS}, head is {HEAD}"
-    assert sorted(fresh.db_check()) == sorted([pending, *narrow_timestamps("mysql")])
+    order_indexes = [
+        "index ix_glancedb_images_name_order missing on images",
+        "index ix_glancedb_images_size_order missing on images",
+    ]
+    assert sorted(fresh.db_check()) == sorted(
+        [pending, *order_indexes, *narrow_timestamps("mysql")]
+    )
     fresh.db_sync()
     assert set(timestamp_types(fresh.engine).values()) == {"DATETIME(6)"}
     assert fresh.db_check() == []

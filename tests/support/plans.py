@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -42,3 +43,43 @@ def explained_page(db: Database, call: Callable[[], Any], *, sorting: bool = Fal
     finally:
         raw.close()
     return plan
+
+
+def rows_read_per_listing_statement(db: Database, call: Callable[[], Any]) -> list[int]:
+    """MySQL/MariaDB: the ``images`` rows each listing statement of ``call()``
+    actually read (``ANALYZE FORMAT=JSON``, the statements replayed as sent)."""
+    sent: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, params: Any, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith(("SELECT IMAGES.", "SELECT PAGE.")):
+            sent.append((statement, params))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        call()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    reads: list[int] = []
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for statement, params in sent:
+            cursor.execute("ANALYZE FORMAT=JSON " + statement, params)
+            reads.append(_images_rows_read(json.loads(cursor.fetchone()[0])))
+        cursor.close()
+        raw.rollback()
+    finally:
+        raw.close()
+    return reads
+
+
+def _images_rows_read(node: Any) -> int:
+    """Rows read from ``images`` in an analysed plan: each access's rows times its loops."""
+    if isinstance(node, list):
+        return sum(_images_rows_read(item) for item in node)
+    if not isinstance(node, dict):
+        return 0
+    total = 0
+    if node.get("table_name") == "images" and "r_rows" in node:
+        total += round(float(node["r_rows"] or 0) * float(node.get("r_loops") or 1))
+    return total + sum(_images_rows_read(value) for value in node.values())

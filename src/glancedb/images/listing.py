@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import functools
 import operator
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Connection,
     Integer,
+    Row,
     Select,
     String,
     and_,
@@ -33,7 +36,9 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union_all,
 )
+from sqlalchemy.sql.util import ClauseAdapter
 
 from glancedb.context import (
     ContextLike,
@@ -62,9 +67,11 @@ from glancedb.keyset import (
     OrderKey,
     after_marker,
     check_limit,
+    empty_value,
     marker_parameters,
     marker_values,
     order_terms,
+    sort_value,
 )
 from glancedb.models import tables as t
 from glancedb.records import Record
@@ -76,12 +83,12 @@ _MEMBER_STATUS_CHOICES = MEMBER_STATUSES | {"all"}
 #: Sort columns whose order an index serves (NOT NULL, so :func:`glancedb.keyset.sort_expression`
 #: leaves them bare): ``created_at_image_idx`` and the primary key.
 INDEX_ORDER_COLUMNS = frozenset({"created_at", "id"})
-#: Sort columns whose order glancedb's order indexes serve (revision
-#: ``0006_images_sort_order``), on the backends that have them, when the
-#: whole order is ``[column, created_at, id]`` in one direction.  A page
-#: sorted first on any other column has to read every match before it can stop.
+#: Sort columns whose order glancedb's order indexes serve (revisions
+#: ``0006_images_sort_order`` and, on MySQL/MariaDB, ``0008_mysql_images_sort_order``)
+#: when the whole order is ``[column, created_at, id]`` in one direction.  A
+#: page sorted first on any other column has to read every match before it can stop.
 ORDER_INDEX_COLUMNS = frozenset({"name", "size"})
-ORDER_INDEX_DIALECTS = frozenset({"sqlite", "postgresql"})
+ORDER_INDEX_DIALECTS = frozenset({"sqlite", "postgresql", "mysql", "mariadb"})
 
 
 def index_serves_order(dialect: str, sort: Sequence[SortKey]) -> bool:
@@ -95,6 +102,78 @@ def index_serves_order(dialect: str, sort: Sequence[SortKey]) -> bool:
         and [key.column for key in sort] == [first.column, "created_at", "id"]
         and all(key.direction == first.direction for key in sort)
     )
+
+
+#: The backends whose order indexes are on the plain columns (revision
+#: ``0008_mysql_images_sort_order``): an index cannot serve the sort
+#: expression ``COALESCE(column, empty)`` there, so a page reads the images
+#: with a value and those without one apart (see :class:`NullSplit`).
+PLAIN_ORDER_INDEX_DIALECTS = frozenset({"mysql", "mariadb"})
+
+
+@dataclass(frozen=True)
+class NullSplit:
+    """A page sorted on a nullable column, read as two index walks.
+
+    A NULL sorts as the column's empty value (``''``, ``0``), among the
+    values equal to it, which an index on the plain column keeps apart (all
+    NULLs first).  So the page is the first ``limit`` rows of the merge of
+    two walks of the ``(column, created_at, id)`` index, each stopping after
+    ``limit`` matches: the rows with a value, in the page's order, and the
+    rows without one, in (created_at, id) order.
+
+    ``values_from_marker``: the first walk starts at the marker's value
+    (``:split_value``); ``nulls``: the second walk is needed at all (it is
+    not when the marker sorts after every NULL); ``nulls_from_marker``: it
+    starts at the marker's ``created_at`` (``:split_created_at``), when the
+    marker's value may equal the empty value.
+    """
+
+    values_from_marker: bool
+    nulls: bool
+    nulls_from_marker: bool
+
+
+def _relative_to_empty(column: Column[Any], value: Any) -> int:
+    """-1, 0 or 1: ``value`` sorts below, maybe equal to, or above ``column``'s empty value.
+
+    A string counts as above only when it holds a character every collation
+    weighs; spaces (ignored at the end by PAD SPACE collations), controls,
+    format characters and combining marks may weigh nothing, so a string of
+    only those may equal ``''``.
+    """
+    if isinstance(value, str):
+        return 1 if any(unicodedata.category(c) not in _MAYBE_WEIGHTLESS for c in value) else 0
+    empty = empty_value(column)
+    return int(value > empty) - int(value < empty)
+
+
+_MAYBE_WEIGHTLESS = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Mc", "Me"})
+
+
+def null_split(
+    shape: PageShape, marker: Mapping[str, Any] | None
+) -> tuple[NullSplit, dict[str, Any]]:
+    """How a page of ``shape`` after ``marker`` splits (see :class:`NullSplit`),
+    and the values the split binds."""
+    first = shape.sort[0]
+    if marker is None:
+        return NullSplit(values_from_marker=False, nulls=True, nulls_from_marker=False), {}
+    column = t.images.c[first.column]
+    value = sort_value(column, marker[first.column])
+    where = _relative_to_empty(column, value)
+    ascending = first.direction == "asc"
+    split = NullSplit(
+        values_from_marker=where > 0 or not ascending,
+        nulls=where <= 0 if ascending else where >= 0,
+        nulls_from_marker=where == 0,
+    )
+    params: dict[str, Any] = {}
+    if split.values_from_marker:
+        params["split_value"] = value
+    if split.nulls and split.nulls_from_marker:
+        params["split_created_at"] = marker["created_at"]
+    return split, params
 
 
 #: How many differently shaped page statements are kept built (see
@@ -138,6 +217,8 @@ class PageShape:
     sort: tuple[SortKey, ...]
     marker: bool
     limited: bool
+    #: On MySQL/MariaDB, a page sorted on a nullable column (see :class:`NullSplit`).
+    null_split: NullSplit | None = None
 
 
 def page_shape(
@@ -370,18 +451,13 @@ def order_keys(sort: Sequence[SortKey]) -> list[OrderKey]:
     return [OrderKey(t.images.c[key.column], key.direction) for key in sort]
 
 
-@functools.lru_cache(maxsize=STATEMENT_CACHE_SIZE)
-def shaped_page_statement(shape: PageShape) -> Select[Any]:
-    """The one SELECT of ``images`` rows for a page of ``shape``, values bound by name.
-
-    Built once per shape (see :class:`PageShape`); :func:`page_parameters`
-    gives the values.
-    """
+def page_conditions(shape: PageShape) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of a page of ``shape``, in the order they are written."""
+    keys = order_keys(shape.sort)
     conditions = column_filters(shape)
     visible = visibility_condition(shape)
     if visible is not None:
         conditions.append(visible)
-    keys = order_keys(shape.sort)
     if shape.marker:
         conditions.append(after_marker(keys, marker_parameters(keys)))
     # Subqueries last: SQLite and MariaDB test the conditions in the order
@@ -389,10 +465,87 @@ def shaped_page_statement(shape: PageShape) -> Select[Any]:
     # (owner, visibility) reject most images before a subquery runs (the
     # benchmark's property pages: benchmarks/RESULTS.md).
     conditions.extend(child_filters(shape))
-    stmt = select(t.images).where(*conditions).order_by(*order_terms(keys))
+    return conditions
+
+
+@functools.lru_cache(maxsize=STATEMENT_CACHE_SIZE)
+def shaped_page_statement(shape: PageShape) -> Select[Any]:
+    """The one SELECT of ``images`` rows for a page of ``shape``, values bound by name.
+
+    Built once per shape (see :class:`PageShape`); :func:`page_parameters`
+    gives the values (and :func:`null_split` those of a split page).
+    """
+    if shape.null_split is not None:
+        return _split_page_statement(shape, shape.null_split)
+    keys = order_keys(shape.sort)
+    stmt = select(t.images).where(*page_conditions(shape)).order_by(*order_terms(keys))
     if shape.limited:
         stmt = stmt.limit(bindparam("page_limit", type_=Integer))
     return stmt
+
+
+def _split_page_statement(shape: PageShape, split: NullSplit) -> Select[Any]:
+    keys = order_keys(shape.sort)
+    column = keys[0].column
+    descending = keys[0].direction == "desc"
+    limit = bindparam("page_limit", type_=Integer)
+    conditions = page_conditions(shape)
+
+    def native(key: OrderKey) -> ColumnElement[Any]:
+        return key.column.desc() if key.direction == "desc" else key.column.asc()
+
+    value_bounds: list[ColumnElement[bool]] = [column.is_not(None)]
+    if split.values_from_marker:
+        start = bindparam("split_value", type_=column.type)
+        value_bounds.append(column <= start if descending else column >= start)
+    walks = [
+        select(t.images)
+        .where(*value_bounds, *conditions)
+        .order_by(*(native(key) for key in keys))
+        .limit(limit)
+    ]
+    if split.nulls:
+        null_bounds: list[ColumnElement[bool]] = [column.is_(None)]
+        if split.nulls_from_marker:
+            created = t.images.c.created_at
+            start = bindparam("split_created_at", type_=created.type)
+            null_bounds.append(created <= start if descending else created >= start)
+        walks.append(
+            select(t.images)
+            .where(*null_bounds, *conditions)
+            .order_by(*(native(key) for key in keys[1:]))
+            .limit(limit)
+        )
+    if len(walks) == 1:
+        return walks[0]  # its order is the page's: no NULL among its rows
+    merged = union_all(*walks).subquery("page")
+    # The page's order, its columns taken from the merged walks.
+    order = [ClauseAdapter(merged).traverse(term) for term in order_terms(keys)]
+    return select(*merged.c).order_by(*order).limit(limit)
+
+
+def splits_nulls(shape: PageShape) -> bool:
+    """Whether a page of ``shape`` is read as a :class:`NullSplit`."""
+    return (
+        shape.limited
+        and shape.dialect in PLAIN_ORDER_INDEX_DIALECTS
+        and shape.sort[0].column in ORDER_INDEX_COLUMNS
+        and index_serves_order(shape.dialect, shape.sort)
+    )
+
+
+def page_rows(
+    conn: Connection,
+    shape: PageShape,
+    params: Mapping[str, Any],
+    marker: Mapping[str, Any] | None,
+) -> Sequence[Row[Any]]:
+    """The ``images`` rows of the page of ``shape`` (one statement)."""
+    if splits_nulls(shape):
+        split, split_params = null_split(shape, marker)
+        shape = replace(shape, null_split=split)
+        params = {**params, **split_params}
+    return conn.execute(shaped_page_statement(shape), params).all()
 
 
 def page_statement(
@@ -540,7 +693,7 @@ class ImageListingAPI(DatabaseCore):
             params = page_parameters(
                 context, query, marker=marker_image, limit=page_limit, member_status=member_status
             )
-            rows = conn.execute(shaped_page_statement(shape), params).all()
+            rows = page_rows(conn, shape, params, marker_image)
             return image_dicts(
                 conn,
                 rows,

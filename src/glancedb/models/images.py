@@ -33,6 +33,8 @@ PROPERTY_VALUE_INDEXED = f"octet_length(value) < {PROPERTY_VALUE_MAX_BYTES}"
 #: The backends that can index those expressions (SQLAlchemy accepts a tuple
 #: of dialects for ``Index.ddl_if``; its annotation says str).
 ORDER_INDEX_DIALECTS = ("sqlite", "postgresql")
+#: The backends that index the plain columns instead.
+PLAIN_ORDER_INDEX_DIALECTS = ("mysql", "mariadb")
 
 # A native enum on PostgreSQL and MySQL; a plain VARCHAR(9) without CHECK on
 # SQLite, exactly as Glance creates it.
@@ -57,12 +59,20 @@ class Image(SoftDeleteMixin, Base):
         # glancedb's (revision 0006_images_sort_order): pages sorted by name
         # or size walk these instead of sorting every match; the expressions
         # are the ones glancedb.keyset sorts nullable columns by.  MySQL and
-        # MariaDB cannot index an expression.
+        # MariaDB cannot index an expression: there (revision
+        # 0008_mysql_images_sort_order) the same names index the plain
+        # columns, and a page reads the NULLs apart (glancedb.images.listing).
         Index("ix_glancedb_images_name_order", text(NAME_ORDER), "created_at", "id").ddl_if(
             dialect=ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
         ),
         Index("ix_glancedb_images_size_order", text(SIZE_ORDER), "created_at", "id").ddl_if(
             dialect=ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
+        ),
+        Index("ix_glancedb_images_name_order", "name", "created_at", "id").ddl_if(
+            dialect=PLAIN_ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
+        ),
+        Index("ix_glancedb_images_size_order", "size", "created_at", "id").ddl_if(
+            dialect=PLAIN_ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
         ),
         MYSQL_TABLE_ARGS,
     )
