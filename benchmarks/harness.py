@@ -9,7 +9,8 @@ transaction ended.  The *floor* replays those statements with those
 parameters on a bare DBAPI connection (``engine.raw_connection()``, checked
 out once, so no SQLAlchemy at all per call): one transaction, every row
 fetched as the driver's tuples, ended as glancedb ended it (glancedb commits
-its read transactions too).  So the floor is the driver plus the database
+its read transactions too; a call glancedb sent in autocommit is replayed
+in autocommit).  So the floor is the driver plus the database
 doing exactly glancedb's SQL work, and ``glancedb / floor`` is the price of
 glancedb's Python (and of its pool checkout: on PostgreSQL and MySQL the
 engine's ``pool_pre_ping`` costs one extra round trip per call, reported
@@ -91,6 +92,8 @@ class Capture:
 
     statements: list[Statement] = field(default_factory=list)
     ending: str | None = None
+    #: Sent without a transaction (PostgreSQL's one-statement reads).
+    autocommit: bool = False
 
     @property
     def counted(self) -> int:
@@ -110,8 +113,10 @@ def recording(engine: Engine) -> Iterator[Capture]:
     capture = Capture()
 
     def on_execute(
-        _conn: Any, _cursor: Any, sql: str, params: Any, context: Any, many: bool
+        conn: Any, _cursor: Any, sql: str, params: Any, context: Any, many: bool
     ) -> None:
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            capture.autocommit = True
         # SQLAlchemy's "insertmanyvalues" (a multi-row INSERT ... RETURNING)
         # reports each batch as an executemany, but sends it with execute():
         # one statement, one flat parameter list.
@@ -170,9 +175,12 @@ class Floor:
         *,
         keep: bool = False,
     ) -> list[Rows]:
-        """Run ``capture``'s statements in one transaction; the rows of each if ``keep``."""
+        """Run ``capture``'s statements in one transaction (none if glancedb sent
+        them in autocommit); the rows of each if ``keep``."""
         raw = self.raw
         kept: list[Rows] = []
+        if capture.autocommit:
+            raw.autocommit = True  # psycopg: an attribute, no round trip
         cursor = raw.cursor()
         try:
             for s in capture.statements:
@@ -196,6 +204,8 @@ class Floor:
             raise
         finally:
             cursor.close()
+            if capture.autocommit:
+                raw.autocommit = False
         return kept
 
     def round_trip_ms(self, times: int = 200) -> float:

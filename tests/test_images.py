@@ -690,8 +690,9 @@ def test_get_costs_constant_statements(db: Database, ctx: RequestContext) -> Non
     with count_statements(db) as full_count:
         got = db.image_get(ctx, full["id"])
     assert len(got["properties"]) == 50 and len(got["locations"]) == 10
-    # The image row (with the caller's membership), then all its children.
-    assert full_count.count == bare_count.count == 2
+    # The image row (with the caller's membership), then all its children;
+    # on PostgreSQL one statement returns both (and no BEGIN/COMMIT is sent).
+    assert full_count.count == bare_count.count == (1 if db.backend == "postgresql" else 2)
     # A member reading a shared image pays nothing more: the membership is
     # read with the image row.
     add_member(db, full["id"], "tenant-b")

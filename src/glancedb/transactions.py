@@ -289,13 +289,18 @@ class DatabaseCore:
             yield conn
 
     @contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        """A read-only transaction on one snapshot, on the read replica when one is set."""
-        with self._transaction(write=False) as conn:
+    def _reading(self, *, one_statement: bool = False) -> Iterator[Connection]:
+        """A read-only transaction on one snapshot, on the read replica when one is set.
+
+        ``one_statement``: the block sends a single statement, which is a
+        snapshot by itself; on PostgreSQL it then runs without a transaction
+        (autocommit), saving the round trips of BEGIN and COMMIT.
+        """
+        with self._transaction(write=False, one_statement=one_statement) as conn:
             yield conn
 
     @contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[Connection]:
+    def _transaction(self, *, write: bool, one_statement: bool = False) -> Iterator[Connection]:
         open_transactions = _open_transactions.get() or {}
         outer = open_transactions.get(id(self))
         if outer is not None:
@@ -316,7 +321,10 @@ class DatabaseCore:
             return
         deadline = _deadline()
         try:
-            with self._write_turn(write, deadline), self._connected(write, deadline) as connection:
+            with (
+                self._write_turn(write, deadline),
+                self._connected(write, deadline, one_statement) as connection,
+            ):
                 state = _OpenTransaction(connection, write)
                 token = _open_transactions.set({**open_transactions, id(self): state})
                 try:
@@ -374,21 +382,23 @@ class DatabaseCore:
             self._sqlite_writers.release()
 
     @contextmanager
-    def _connected(self, write: bool, deadline: float) -> Iterator[Connection]:
+    def _connected(
+        self, write: bool, deadline: float, one_statement: bool = False
+    ) -> Iterator[Connection]:
         """A connection for one transaction (see :meth:`_connect`), closed after it."""
-        connection = self._connect(write=write, deadline=deadline)
+        connection = self._connect(write=write, deadline=deadline, one_statement=one_statement)
         try:
             yield connection
         finally:
             connection.close()
 
-    def _connect(self, *, write: bool, deadline: float) -> Connection:
+    def _connect(self, *, write: bool, deadline: float, one_statement: bool = False) -> Connection:
         """A connection for one transaction, set up for it.
 
         Writes go to the primary.  Reads go to the replica when there is one
         and it has applied this database's last write (waiting for it up to
         :attr:`replica_wait`), else to the primary; on PostgreSQL they run at
-        REPEATABLE READ, READ ONLY.
+        REPEATABLE READ, READ ONLY, or in autocommit for ``one_statement``.
         """
         if write or self.read_engine is self.engine:
             connection = _connect(self.engine)
@@ -397,6 +407,8 @@ class DatabaseCore:
         backend = connection.dialect.name
         if write:
             begin_as_writer(connection)
+        elif backend == "postgresql" and one_statement:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
         elif backend == "postgresql":
             # One snapshot for every statement of the call; psycopg sends the
             # mode with its BEGIN, so it costs no round trip.

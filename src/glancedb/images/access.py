@@ -117,16 +117,23 @@ def image_row_statement(*, live_only: bool, membership: bool) -> Select[Any]:
     return stmt
 
 
+def membership_to_read(context: ContextLike, image_id: str) -> tuple[bool, dict[str, Any]]:
+    """Whether reading ``image_id`` for ``context`` also reads its membership
+    (a project that is no admin), and the values the statement binds."""
+    owner = context_owner(context)
+    if owner is not None and not context_is_admin(context):
+        return True, {"image_id": image_id, "member": owner}
+    return False, {"image_id": image_id}
+
+
 def image_with_membership(
     conn: Connection, context: ContextLike, image_id: str, *, live_only: bool
 ) -> tuple[Record, bool] | None:
     """The image (a dict without children) and whether ``context``'s project is a
     live member of it; None when there is no such image (or it is deleted and
     ``live_only``).  One statement."""
-    owner = context_owner(context)
-    membership = owner is not None and not context_is_admin(context)
+    membership, params = membership_to_read(context, image_id)
     stmt = image_row_statement(live_only=live_only, membership=membership)
-    params = {"image_id": image_id, "member": owner} if membership else {"image_id": image_id}
     row = conn.execute(stmt, params).first()
     if row is None:
         return None
@@ -149,8 +156,25 @@ def visible_image_row(
         image_id,
         live_only=not force_show_deleted and not context_can_see_deleted(context),
     )
+    return visible_or_raise(context, image_id, found)
+
+
+def image_not_found(image_id: str) -> ImageNotFound:
+    """The error of ``image_get`` for an unknown (or hidden deleted) image."""
+    return ImageNotFound(f"No image found with ID {image_id}")
+
+
+def visible_or_raise(
+    context: ContextLike, image_id: str, found: tuple[Record, bool] | None
+) -> Record:
+    """The image of ``found`` (an image and whether ``context`` is a member of
+    it, as :func:`image_with_membership` returns) if ``context`` may see it.
+
+    :raises ImageNotFound: ``found`` is None.
+    :raises Forbidden: the image is not visible to ``context``.
+    """
     if found is None:
-        raise ImageNotFound(f"No image found with ID {image_id}")
+        raise image_not_found(image_id)
     image, is_member = found
     verdict = visibility_without_membership(context, image)
     if verdict is None:

@@ -8,7 +8,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Update, bindparam, select, update
 
-from glancedb.context import ContextLike, context_is_admin, context_owner
+from glancedb.context import (
+    ContextLike,
+    context_can_see_deleted,
+    context_is_admin,
+    context_owner,
+)
 from glancedb.driver_errors import duplicate_as
 from glancedb.exception import (
     Conflict,
@@ -23,8 +28,9 @@ from glancedb.images.access import (
     visibility_without_membership,
     visible_image_row,
 )
-from glancedb.images.records import image_dicts, image_record, with_children
+from glancedb.images.records import attach_children, image_dicts, image_record, with_children
 from glancedb.images.values import prepare_create, prepare_update
+from glancedb.images.whole import whole_visible_image
 from glancedb.images.writes import (
     insert_locations,
     insert_new_properties,
@@ -111,13 +117,29 @@ class ImageCrudAPI(DatabaseCore):
         :raises Forbidden: the image is not visible to ``context``.
         """
         image_id = require_image_key(image_id)
-        with self._reading() as conn:
+        hide_locations = not context_is_admin(context)
+        with self._reading(one_statement=self.engine.dialect.name == "postgresql") as conn:
+            if conn.dialect.name == "postgresql":
+                image, properties, locations = whole_visible_image(
+                    conn,
+                    context,
+                    image_id,
+                    live_only=not force_show_deleted and not context_can_see_deleted(context),
+                    show_deleted_locations=bool(force_show_deleted),
+                )
+                return attach_children(
+                    image,
+                    properties,
+                    locations,
+                    hide_deactivated_locations=hide_locations,
+                    v1_mode=v1_mode,
+                )
             image = visible_image_row(conn, context, image_id, force_show_deleted)
             return with_children(
                 conn,
                 [image],
                 show_deleted_locations=force_show_deleted,
-                hide_deactivated_locations=not context_is_admin(context),
+                hide_deactivated_locations=hide_locations,
                 v1_mode=v1_mode,
             )[0]
 

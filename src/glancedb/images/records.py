@@ -151,6 +151,34 @@ def children_statement(
 Children = tuple[dict[str, list[Record]], dict[str, list[Record]], dict[str, list[str]]]
 
 
+def property_record(
+    row_id: int,
+    image_id: str,
+    name: str,
+    value: str | None,
+    created_at: Any,
+    updated_at: Any,
+    deleted_at: Any,
+    deleted: Any,
+) -> Record:
+    """An ``image_properties`` row as the dict an image's ``properties`` lists."""
+    return Record(
+        id=row_id,
+        image_id=image_id,
+        name=name,
+        value=value,
+        created_at=created_at,
+        updated_at=updated_at,
+        deleted_at=deleted_at,
+        deleted=deleted,
+    )
+
+
+def location_record(row_id: int, url: str, meta_data: str | None, status: str) -> Record:
+    """An ``image_locations`` row as the dict an image's ``locations`` lists."""
+    return Record(id=row_id, url=url, metadata=load_json(meta_data) or {}, status=status)
+
+
 def load_children(
     conn: Connection,
     image_ids: Sequence[str],
@@ -171,15 +199,8 @@ def load_children(
         rows = conn.execute(stmt, id_parameters(chunk)).all()
         for kind, image_id, row_id, a, b, c, created, updated, deleted_at, deleted in rows:
             if kind == _PROPERTY:
-                record = Record(
-                    id=row_id,
-                    image_id=image_id,
-                    name=a,
-                    value=b,
-                    created_at=created,
-                    updated_at=updated,
-                    deleted_at=deleted_at,
-                    deleted=deleted,
+                record = property_record(
+                    row_id, image_id, a, b, created, updated, deleted_at, deleted
                 )
                 found = properties.get(image_id)
                 if found is None:
@@ -187,7 +208,7 @@ def load_children(
                 else:
                     found.append(record)
             elif kind == _LOCATION:
-                location = Record(id=row_id, url=b, metadata=load_json(c) or {}, status=a)
+                location = location_record(row_id, b, c, a)
                 found = locations.get(image_id)
                 if found is None:
                     locations[image_id] = [location]
@@ -252,13 +273,32 @@ def with_children(
     )
     for image in images:
         image_id = image["id"]
-        image["properties"] = properties.get(image_id, [])
-        if hide_deactivated_locations and image["status"] == "deactivated":
-            image["locations"] = []
-        else:
-            image["locations"] = locations.get(image_id, [])
+        attach_children(
+            image,
+            properties.get(image_id, []),
+            locations.get(image_id, []),
+            hide_deactivated_locations=hide_deactivated_locations,
+            v1_mode=v1_mode,
+        )
         if return_tag:
             image["tags"] = tags.get(image_id, [])
-        if v1_mode:
-            image["is_public"] = image.pop("visibility") == "public"
     return images
+
+
+def attach_children(
+    image: Record,
+    properties: list[Record],
+    locations: list[Record],
+    *,
+    hide_deactivated_locations: bool,
+    v1_mode: bool,
+) -> Record:
+    """Complete an image dict with its children (the options of :func:`image_dicts`)."""
+    image["properties"] = properties
+    if hide_deactivated_locations and image["status"] == "deactivated":
+        image["locations"] = []
+    else:
+        image["locations"] = locations
+    if v1_mode:
+        image["is_public"] = image.pop("visibility") == "public"
+    return image
