@@ -10,13 +10,17 @@ from sqlalchemy import event
 
 from glancedb import Database
 
+#: How the statements that read ``images`` rows begin (a split page selects
+#: from its merged walks, ``page``).
+LISTING_STATEMENTS = ("SELECT IMAGES.", "SELECT PAGE.")
 
-def explained_page(db: Database, call: Callable[[], Any], *, sorting: bool = False) -> str:
-    """The plan of the page statement ``call()`` sends, as sent (bound parameters)."""
+
+def listing_statements(db: Database, call: Callable[[], Any]) -> list[tuple[str, Any]]:
+    """The statements reading ``images`` rows that ``call()`` sends, with their parameters."""
     sent: list[tuple[str, Any]] = []
 
     def keep(_conn: Any, _cursor: Any, statement: str, params: Any, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT IMAGES."):
+        if statement.lstrip().upper().startswith(LISTING_STATEMENTS):
             sent.append((statement, params))
 
     event.listen(db.engine, "before_cursor_execute", keep)
@@ -24,7 +28,12 @@ def explained_page(db: Database, call: Callable[[], Any], *, sorting: bool = Fal
         call()
     finally:
         event.remove(db.engine, "before_cursor_execute", keep)
-    statement, params = sent[-1]  # after the marker lookup, if any
+    return sent
+
+
+def explained_page(db: Database, call: Callable[[], Any], *, sorting: bool = False) -> str:
+    """The plan of the page statement ``call()`` sends, as sent (bound parameters)."""
+    statement, params = listing_statements(db, call)[-1]  # after the marker lookup, if any
     raw = db.engine.raw_connection()
     try:
         cursor = raw.cursor()
@@ -48,17 +57,7 @@ def explained_page(db: Database, call: Callable[[], Any], *, sorting: bool = Fal
 def rows_read_per_listing_statement(db: Database, call: Callable[[], Any]) -> list[int]:
     """MySQL/MariaDB: the ``images`` rows each listing statement of ``call()``
     actually read (``ANALYZE FORMAT=JSON``, the statements replayed as sent)."""
-    sent: list[tuple[str, Any]] = []
-
-    def keep(_conn: Any, _cursor: Any, statement: str, params: Any, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith(("SELECT IMAGES.", "SELECT PAGE.")):
-            sent.append((statement, params))
-
-    event.listen(db.engine, "before_cursor_execute", keep)
-    try:
-        call()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", keep)
+    sent = listing_statements(db, call)
     reads: list[int] = []
     raw = db.engine.raw_connection()
     try:
