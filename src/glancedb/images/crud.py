@@ -118,8 +118,10 @@ class ImageCrudAPI(DatabaseCore):
         """
         image_id = require_image_key(image_id)
         hide_locations = not context_is_admin(context)
-        with self._reading(one_statement=self.engine.dialect.name == "postgresql") as conn:
-            if conn.dialect.name == "postgresql":
+        # PostgreSQL reads the image and its children in one statement.
+        one_statement = self.engine.dialect.name == "postgresql"
+        with self._reading(one_statement=one_statement) as conn:
+            if one_statement:
                 image, properties, locations = whole_visible_image(
                     conn,
                     context,

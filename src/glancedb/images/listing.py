@@ -73,6 +73,7 @@ from glancedb.keyset import (
     order_terms,
     sort_value,
 )
+from glancedb.models import images as models
 from glancedb.models import tables as t
 from glancedb.records import Record
 from glancedb.transactions import DatabaseCore, retrying
@@ -88,7 +89,12 @@ INDEX_ORDER_COLUMNS = frozenset({"created_at", "id"})
 #: when the whole order is ``[column, created_at, id]`` in one direction.  A
 #: page sorted first on any other column has to read every match before it can stop.
 ORDER_INDEX_COLUMNS = frozenset({"name", "size"})
-ORDER_INDEX_DIALECTS = frozenset({"sqlite", "postgresql", "mysql", "mariadb"})
+#: The backends whose order indexes are on the plain columns (revision
+#: ``0008_mysql_images_sort_order``): an index cannot serve the sort
+#: expression ``COALESCE(column, empty)`` there, so a page reads the images
+#: with a value and those without one apart (see :class:`NullSplit`).
+PLAIN_ORDER_INDEX_DIALECTS = frozenset(models.PLAIN_ORDER_INDEX_DIALECTS)
+ORDER_INDEX_DIALECTS = frozenset(models.ORDER_INDEX_DIALECTS) | PLAIN_ORDER_INDEX_DIALECTS
 
 
 def index_serves_order(dialect: str, sort: Sequence[SortKey]) -> bool:
@@ -102,13 +108,6 @@ def index_serves_order(dialect: str, sort: Sequence[SortKey]) -> bool:
         and [key.column for key in sort] == [first.column, "created_at", "id"]
         and all(key.direction == first.direction for key in sort)
     )
-
-
-#: The backends whose order indexes are on the plain columns (revision
-#: ``0008_mysql_images_sort_order``): an index cannot serve the sort
-#: expression ``COALESCE(column, empty)`` there, so a page reads the images
-#: with a value and those without one apart (see :class:`NullSplit`).
-PLAIN_ORDER_INDEX_DIALECTS = frozenset({"mysql", "mariadb"})
 
 
 @dataclass(frozen=True)
