@@ -357,7 +357,12 @@ class DatabaseCore:
         except BaseException:
             _rollback(transaction)
             raise
-        self._commit(connection, transaction, write=state.write, xid=xid, deadline=deadline)
+        if state.write:
+            self._commit(connection, transaction, xid=xid, deadline=deadline)
+        # A read ends in the ROLLBACK of closing the connection with its
+        # transaction still open: committing it first would leave the pool
+        # a reset of its own to send (a round trip on MySQL), for the same
+        # end - a read has nothing to commit.
 
     # --- connections ------------------------------------------------------------------
 
@@ -390,7 +395,13 @@ class DatabaseCore:
         try:
             yield connection
         finally:
-            connection.close()
+            try:
+                connection.close()
+            except sa_exc.SQLAlchemyError:
+                # The ROLLBACK that ends a read (or a failed call) found the
+                # connection gone; the pool has dropped it, and nothing the
+                # call returns depended on it.
+                LOG.debug("closing a connection failed", exc_info=True)
 
     def _connect(self, *, write: bool, deadline: float, one_statement: bool = False) -> Connection:
         """A connection for one transaction, set up for it.
@@ -471,19 +482,18 @@ class DatabaseCore:
         connection: Connection,
         transaction: RootTransaction,
         *,
-        write: bool,
         xid: str | None,
         deadline: float,
     ) -> None:
-        """COMMIT, resolving a lost connection; then note a write's position."""
+        """A write's COMMIT, resolving a lost connection; then note its position."""
         try:
             transaction.commit()
         except sa_exc.SQLAlchemyError as exc:
             error = translate_error(exc)
             lost = isinstance(error, TransientError) and isinstance(error.final, DBConnectionError)
-            if not lost or not write:
+            if not lost:
                 # A failure that rolled back (deadlock, certification
-                # failure), or a read: another attempt is safe.
+                # failure): another attempt is safe.
                 raise error from exc
             outcome = self._commit_outcome(connection, xid, deadline)
             if outcome == "aborted":
@@ -497,8 +507,7 @@ class DatabaseCore:
             LOG.warning("connection lost during COMMIT, which had committed: %s", error.msg)
             self._note_write(None)
             return
-        if write:
-            self._note_write(connection)
+        self._note_write(connection)
 
     def _commit_outcome(self, connection: Connection, xid: str | None, deadline: float) -> str:
         """``committed``, ``aborted`` or ``unknown``: what became of a lost COMMIT.
