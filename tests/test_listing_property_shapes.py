@@ -261,7 +261,8 @@ def test_common_values_rare_together_drive_a_tenants_page(
 ) -> None:
     """os_distro=fedora and os_version=7 are each common but rare together: a
     tenant's walk would pass over the whole catalogue, so the rarest drives
-    (SQLite, MySQL); common together, or for an admin, the page walks."""
+    (SQLite, MySQL; for an admin on MySQL only, where each walked image
+    costs two dependent subqueries); common together, the page walks."""
     rows = [
         image_row(visibility="public", created_at=T0 + datetime.timedelta(seconds=i))
         for i in range(700)
@@ -283,7 +284,7 @@ def test_common_values_rare_together_drive_a_tenants_page(
     common_pair = {"deleted": False, "os_distro": "fedora", "arch": "x86_64"}
     for context, filters, drives in (
         (tenant, rare_pair, backend in PROBED),
-        (admin_ctx, rare_pair, False),
+        (admin_ctx, rare_pair, backend == "mysql"),
         (tenant, common_pair, False),
     ):
         with count_statements(db) as counter:
