@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -86,6 +87,8 @@ def text_problem(text: str) -> str | None:
     """
     if "\x00" in text:
         return "contains a NUL character, which cannot be stored"
+    if text.isascii():
+        return None
     if has_four_byte_chars(text):
         return "contains 4-byte UTF-8 characters, which cannot be stored"
     if is_malformed_text(text):
@@ -104,6 +107,9 @@ def reject_unstorable_text(value: Any, what: str = "value") -> None:
     See :func:`text_problem`.  Mappings (keys and values), lists, tuples and
     sets are walked recursively.
     """
+    if _all_storable(value):
+        return
+    # Walked again to name where the problem is: only for a value refused.
     if isinstance(value, str):
         problem = text_problem(value)
         if problem is not None:
@@ -115,6 +121,18 @@ def reject_unstorable_text(value: Any, what: str = "value") -> None:
     elif isinstance(value, list | tuple | set | frozenset):
         for item in value:
             reject_unstorable_text(item, what)
+
+
+def _all_storable(value: Any) -> bool:
+    """Whether every string in ``value`` can be stored (the walk of
+    :func:`reject_unstorable_text`, without naming anything)."""
+    if isinstance(value, str):
+        return text_problem(value) is None
+    if isinstance(value, Mapping):
+        return all(_all_storable(key) and _all_storable(item) for key, item in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return all(_all_storable(item) for item in value)
+    return True
 
 
 def _shown(value: Any) -> str:
@@ -229,6 +247,16 @@ def to_int(name: str, value: Any) -> int:
     return number
 
 
+@functools.cache
+def _string_columns(table: Table) -> dict[str, int | None]:
+    """The string columns of ``table`` and their lengths (None: ``TEXT``)."""
+    return {
+        column.name: getattr(column.type, "length", None)
+        for column in table.c
+        if isinstance(column.type, String)
+    }
+
+
 def check_lengths(table: Table, values: Mapping[str, Any]) -> None:
     """Raise :class:`Invalid` when a string exceeds its column's length.
 
@@ -236,13 +264,11 @@ def check_lengths(table: Table, values: Mapping[str, Any]) -> None:
     length) :data:`TEXT_MAX_BYTES` bytes of UTF-8, MySQL's limit, checked on
     every backend so that all three accept the same values.
     """
+    limits = _string_columns(table)
     for key, value in values.items():
-        if not isinstance(value, str) or not isinstance(key, str) or key not in table.c:
+        if not isinstance(value, str) or key not in limits:
             continue
-        column_type = table.c[key].type
-        if not isinstance(column_type, String):
-            continue
-        length = getattr(column_type, "length", None)
+        length = limits[key]
         if length is not None and len(value) > length:
             raise Invalid(f"{table.name}.{key} is limited to {length} characters, got {len(value)}")
         if length is None and len(value) * 3 > TEXT_MAX_BYTES:
