@@ -29,7 +29,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
@@ -282,22 +282,18 @@ class DatabaseCore:
         """
         return Transaction(self, write=write)
 
-    @contextmanager
-    def _writing(self) -> Iterator[Connection]:
+    def _writing(self) -> AbstractContextManager[Connection]:
         """A read-write transaction, committed when the block ends normally."""
-        with self._transaction(write=True) as conn:
-            yield conn
+        return self._transaction(write=True)
 
-    @contextmanager
-    def _reading(self, *, one_statement: bool = False) -> Iterator[Connection]:
+    def _reading(self, *, one_statement: bool = False) -> AbstractContextManager[Connection]:
         """A read-only transaction on one snapshot, on the read replica when one is set.
 
         ``one_statement``: the block sends a single statement, which is a
         snapshot by itself; on PostgreSQL it then runs without a transaction
         (autocommit), saving the round trips of BEGIN and COMMIT.
         """
-        with self._transaction(write=False, one_statement=one_statement) as conn:
-            yield conn
+        return self._transaction(write=False, one_statement=one_statement)
 
     @contextmanager
     def _transaction(self, *, write: bool, one_statement: bool = False) -> Iterator[Connection]:
@@ -366,8 +362,7 @@ class DatabaseCore:
 
     # --- connections ------------------------------------------------------------------
 
-    @contextmanager
-    def _write_turn(self, write: bool, deadline: float) -> Iterator[None]:
+    def _write_turn(self, write: bool, deadline: float) -> AbstractContextManager[None]:
         """On SQLite, this database's writers take turns (within the budget).
 
         SQLite admits one writer at a time and its busy handler only polls,
@@ -375,8 +370,11 @@ class DatabaseCore:
         queueing on a lock hands the turn over on release instead.
         """
         if not write or self.engine.dialect.name != "sqlite":
-            yield
-            return
+            return nullcontext()
+        return self._sqlite_writer_turn(deadline)
+
+    @contextmanager
+    def _sqlite_writer_turn(self, deadline: float) -> Iterator[None]:
         if not self._sqlite_writers.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
             raise TransientError(
                 DBDeadlock("Timed out waiting for this database's other SQLite writers")
