@@ -430,3 +430,30 @@ def test_values_beyond_mysql_text_are_invalid_everywhere(db: Database, ctx: Requ
     assert count_rows(db, t.image_properties) == 0
     db.image_set_property_atomic(image_id, "p", "\u20ac" * 21845)  # 65535 bytes fit
     assert count_rows(db, t.image_properties) == 1
+
+
+# --- properties written with an image ---------------------------------------------------
+
+
+def test_many_properties_with_an_image_are_stored_in_the_given_order(
+    db: Database, ctx: RequestContext
+) -> None:
+    """Beyond any driver's statement cache or parameter limit, NULL values
+    and non-ASCII text included; their ids follow the given order, on
+    image_create and on image_update alike."""
+    props: dict[str, str | None] = {
+        f"p{i:03d}": None if i % 7 == 0 else f"v{i}" for i in range(150)
+    }
+    props["zz-text"] = "é中"
+    image = db.image_create(ctx, {"status": "queued", "owner": ctx.owner, "properties": props})
+    created = image["properties"]
+    assert [p["name"] for p in created] == list(props)
+    assert [p["id"] for p in created] == sorted(p["id"] for p in created)
+    assert {p["name"]: p["value"] for p in created} == props
+    assert db.image_get(ctx, image["id"])["properties"] == created
+    more = {f"n{i:02d}": None if i == 3 else f"w{i}" for i in range(60)}
+    updated = db.image_update(ctx, image["id"], {"properties": more})
+    added = [p for p in updated["properties"] if p["name"] in more]
+    assert {p["name"]: p["value"] for p in added} == more
+    assert [p["name"] for p in sorted(added, key=lambda p: p["id"])] == list(more)
+    assert count_rows(db, t.image_properties) == len(props) + len(more)
