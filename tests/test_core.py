@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from glancedb import Database, Record, RequestContext, exception
 from glancedb.context import context_can_see_deleted, context_is_admin, context_owner
+from glancedb.engines import SQLITE_CACHE_KIB
 
 
 def test_transaction_commits_and_rolls_back(db: Database) -> None:
@@ -68,3 +70,15 @@ def test_foreign_context_duck_typing() -> None:
     assert context_owner(OsloLike()) == "p2"
     assert context_can_see_deleted(OsloLike())
     assert not context_is_admin(OsloLike())
+
+
+def test_sqlite_connections_get_their_settings(tmp_path: Path) -> None:
+    """Foreign keys on, the busy timeout of the retry budget, and a page cache
+    large enough for a catalogue of a million images (SQLite's own: 2 MiB)."""
+    db = Database(f"sqlite:///{tmp_path / 'settings.sqlite'}")
+    db.db_sync()
+    with db.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() > 0
+        assert conn.execute(text("PRAGMA cache_size")).scalar() == -SQLITE_CACHE_KIB
+    assert SQLITE_CACHE_KIB >= 16384

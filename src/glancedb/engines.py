@@ -266,6 +266,14 @@ def _guard_connect(engine: Engine, *, read_only_sqlite: bool) -> None:
             ) from None
 
 
+#: The page cache of each SQLite connection, in KiB (SQLite's default: 2 MiB).
+#: Measured on the 1M-image catalogue (a 5.1 GB file), a tenant's pages: tag
+#: 8.7 -> 6.2 ms, a common property value 6.8 -> 4.8 ms, the first page 2.8
+#: -> 2.1 ms with 16 MiB; 32 and 64 MiB gained nothing more.  Memory is taken
+#: only as pages are read, up to this much per pooled connection.
+SQLITE_CACHE_KIB = 16384
+
+
 def _setup_sqlite(engine: Engine, *, read_only: bool, busy_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, record: Any) -> None:
@@ -275,6 +283,7 @@ def _setup_sqlite(engine: Engine, *, read_only: bool, busy_ms: int) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         if not read_only:
             (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
             if str(mode).lower() == "wal":
