@@ -16,7 +16,7 @@ import datetime
 import functools
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Select, false, func, select
+from sqlalchemy import Connection, DateTime, Label, Select, false, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from glancedb.context import ContextLike
@@ -88,7 +88,8 @@ def whole_image_statement(
         .scalar_subquery()
     )
     row = image_row_statement(live_only=live_only, membership=membership)
-    values = [getattr(column, "element", column) for column in row.selected_columns]
+    # The membership column's label has no place inside the array.
+    values = [c.element if isinstance(c, Label) else c for c in row.selected_columns]
     return row.with_only_columns(
         func.json_build_array(*values, properties, locations).label("glancedb_image")
     )
