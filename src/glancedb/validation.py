@@ -107,32 +107,35 @@ def reject_unstorable_text(value: Any, what: str = "value") -> None:
     See :func:`text_problem`.  Mappings (keys and values), lists, tuples and
     sets are walked recursively.
     """
-    if _all_storable(value):
-        return
-    # Walked again to name where the problem is: only for a value refused.
+    found = _first_unstorable(value)
+    if found is not None:
+        path, text, problem = found
+        raise Invalid(f"{what}{''.join(path)} {_shown(text)} {problem}")
+
+
+def _first_unstorable(value: Any) -> tuple[list[str], str, str] | None:
+    """The first string in ``value`` that cannot be stored: where it is (the
+    words naming it, built only for a value refused), the string, and why."""
     if isinstance(value, str):
         problem = text_problem(value)
-        if problem is not None:
-            raise Invalid(f"{what} {_shown(value)} {problem}")
-    elif isinstance(value, Mapping):
+        return None if problem is None else ([], value, problem)
+    if isinstance(value, Mapping):
         for key, item in value.items():
-            reject_unstorable_text(key, f"{what} key")
-            reject_unstorable_text(item, f"{what} {_shown(key)}" if isinstance(key, str) else what)
+            found = _first_unstorable(key)
+            if found is not None:
+                found[0].insert(0, " key")
+                return found
+            found = _first_unstorable(item)
+            if found is not None:
+                if isinstance(key, str):
+                    found[0].insert(0, f" {_shown(key)}")
+                return found
     elif isinstance(value, list | tuple | set | frozenset):
         for item in value:
-            reject_unstorable_text(item, what)
-
-
-def _all_storable(value: Any) -> bool:
-    """Whether every string in ``value`` can be stored (the walk of
-    :func:`reject_unstorable_text`, without naming anything)."""
-    if isinstance(value, str):
-        return text_problem(value) is None
-    if isinstance(value, Mapping):
-        return all(_all_storable(key) and _all_storable(item) for key, item in value.items())
-    if isinstance(value, list | tuple | set | frozenset):
-        return all(_all_storable(item) for item in value)
-    return True
+            found = _first_unstorable(item)
+            if found is not None:
+                return found
+    return None
 
 
 def _shown(value: Any) -> str:
