@@ -47,6 +47,13 @@ _INSERT_PROPERTIES = t.image_properties.insert().returning(
     *(t.image_properties.c[name] for name in PROPERTY_COLUMNS)
 )
 _LOCATION = t.image_locations.c
+_INSERT_LOCATIONS = t.image_locations.insert().returning(
+    _LOCATION.id,
+    _LOCATION.value,
+    _LOCATION.meta_data,
+    _LOCATION.status,
+    _LOCATION.deleted,
+)
 
 
 @functools.cache
@@ -118,15 +125,6 @@ def _insert_properties(
         for name, value in properties.items()
     ]
     return conn.execute(_INSERT_PROPERTIES if returning else t.image_properties.insert(), rows)
-
-
-_INSERT_LOCATIONS = t.image_locations.insert().returning(
-    _LOCATION.id,
-    _LOCATION.value,
-    _LOCATION.meta_data,
-    _LOCATION.status,
-    _LOCATION.deleted,
-)
 
 
 def returns_inserted_rows(conn: Connection) -> bool:
