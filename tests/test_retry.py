@@ -100,6 +100,31 @@ def test_transient_failure_is_retried_and_written_once(db: Database, transient: 
     assert node_urls(db) == ["http://node-1"]
 
 
+def pg_pipeline_left_busy() -> sa_exc.DBAPIError:
+    # What psycopg raises when the server ends the session while an
+    # executemany's pipeline is in flight; the driver does not flag it as a
+    # disconnect.
+    orig = Exception("cannot exit pipeline mode while busy")
+    return sa_exc.OperationalError("INSERT INTO image_properties ...", {}, orig)
+
+
+def test_a_session_lost_unflagged_is_retried_on_a_new_connection(db: Database) -> None:
+    sessions: list[object] = []
+
+    @core.retrying
+    def write(url: str) -> str:
+        with db.transaction() as conn:
+            sessions.append(conn.connection.dbapi_connection)
+            insert_node(conn, url)
+            if len(sessions) == 1:
+                raise pg_pipeline_left_busy()
+        return url
+
+    assert write("http://node-1") == "http://node-1"
+    assert len(sessions) == 2 and sessions[1] is not sessions[0]
+    assert node_urls(db) == ["http://node-1"]
+
+
 def test_persistent_deadlock_gives_up_after_bounded_attempts(db: Database) -> None:
     attempts: list[int] = []
 

@@ -107,6 +107,9 @@ _TRANSIENT_CONNECTION_FAILURES = (
     "timeout expired",
     "connection timed out",
     "terminating connection",
+    # libpq, when the server ends the session while psycopg still has an
+    # executemany's pipeline in flight: the session is gone with it.
+    "cannot exit pipeline mode",
 )
 
 

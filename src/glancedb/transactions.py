@@ -392,6 +392,12 @@ class DatabaseCore:
         connection = self._connect(write=write, deadline=deadline, one_statement=one_statement)
         try:
             yield connection
+        except TransientError as exc:
+            if isinstance(exc.final, DBConnectionError):
+                # Not every lost session is one the driver recognises as
+                # such: never pool a connection the call gave up on.
+                connection.invalidate()
+            raise
         finally:
             try:
                 connection.close()
