@@ -231,3 +231,21 @@ def test_a_write_transaction_that_wrote_nothing(
         with pytest.raises(exception.DBCommitUnknown):
             look()
         assert len(attempts) == 1
+
+
+@pytest.mark.backends("postgresql", "pg-standby")
+def test_the_transaction_id_a_write_returns_is_its_own(db: Database, ctx: RequestContext) -> None:
+    """PostgreSQL: image_create's INSERT and image_update's UPDATE return the
+    transaction id with the image row, so their COMMIT takes no statement of
+    its own to learn it; the id kept is the one the server reports for the
+    transaction."""
+    image = db.image_create(ctx, {"status": "queued", "owner": ctx.owner, "name": "x"})
+    writes: list[Callable[[], object]] = [
+        lambda: db.image_create(ctx, {"status": "queued", "owner": ctx.owner, "name": "y"}),
+        lambda: db.image_update(ctx, image["id"], {"name": "z", "properties": {"a": "b"}}),
+    ]
+    for write in writes:
+        with db.transaction() as conn:
+            write()
+            (kept,) = [state.xid for state in (core._open_transactions.get() or {}).values()]
+            assert kept is not None and kept == commits.transaction_id(conn)

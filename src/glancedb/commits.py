@@ -22,7 +22,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, text
+from sqlalchemy import ColumnElement, Connection, Text, func, text
 
 #: Key, in a pooled connection's ``info``, of the furthest position the
 #: replica behind it was seen to have applied.
@@ -180,6 +180,22 @@ def transaction_id(connection: Connection) -> str | None:
         query = "SELECT txid_current_if_assigned()::text"
     value = connection.exec_driver_sql(query).scalar()
     return None if value is None else str(value)
+
+
+def transaction_id_column(connection: Connection) -> ColumnElement[str]:
+    """The current transaction's id as a column, for the ``RETURNING`` of its first write.
+
+    A write that returns its rows anyway hands the id over with them, and
+    the COMMIT then needs no statement of its own to take it (see
+    :func:`transaction_id`): one round trip less per write.  The write
+    assigns the id, so it is the one the COMMIT will resolve.
+    """
+    return _XID8_COLUMN if _pg_major(connection) >= 13 else _TXID_COLUMN
+
+
+# Built once: statements returning them are cached by these objects.
+_XID8_COLUMN: ColumnElement[str] = func.pg_current_xact_id().cast(Text)
+_TXID_COLUMN: ColumnElement[str] = func.txid_current().cast(Text)
 
 
 def transaction_status(connection: Connection, xid: str) -> str | None:

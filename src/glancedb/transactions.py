@@ -80,6 +80,8 @@ class _OpenTransaction:
     write: bool
     # A transient failure raised inside: the transaction never commits.
     failure: TransientError | None = None
+    # PostgreSQL: the transaction id, when a write returned it with its rows.
+    xid: str | None = None
 
 
 @dataclass
@@ -326,7 +328,7 @@ class _CallTransaction:
                     if state.failure is not None:
                         raise state.failure
                     if state.write and connection.dialect.name == "postgresql":
-                        xid = commits.transaction_id(connection)
+                        xid = state.xid or commits.transaction_id(connection)
             except BaseException:
                 _rollback(transaction)
                 raise
@@ -441,6 +443,13 @@ class DatabaseCore:
         return _CallTransaction(self, write, one_statement)
 
     # --- connections ------------------------------------------------------------------
+
+    def _note_transaction_id(self, xid: str) -> None:
+        """Keep the id of the open write transaction, returned by one of its
+        statements (:func:`glancedb.commits.transaction_id_column`), for its COMMIT."""
+        state = (_open_transactions.get() or {}).get(id(self))
+        if state is not None:
+            state.xid = xid
 
     def _take_write_turn(self, write: bool, deadline: float) -> threading.Lock | None:
         """On SQLite, this database's writers take turns (within the budget).

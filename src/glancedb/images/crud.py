@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Update, bindparam, select, update
+from sqlalchemy import ColumnElement, Connection, Insert, Update, bindparam, select, update
 
+from glancedb import commits
 from glancedb.context import (
     ContextLike,
     context_can_see_deleted,
@@ -49,13 +50,19 @@ _INSERT_IMAGE = t.images.insert()
 _INSERT_IMAGE_RETURNING = t.images.insert().returning(*t.images.c)
 
 
+@functools.cache
+def _insert_image_returning_xid(xid: ColumnElement[str]) -> Insert:
+    """The image INSERT returning its row and, last, the transaction id (PostgreSQL)."""
+    return t.images.insert().returning(*t.images.c, xid)
+
+
 def _image_dict(
     conn: Connection,
     context: ContextLike,
     image_id: str,
     *,
     v1_mode: bool = False,
-    row: Row[Any] | None = None,
+    row: Sequence[Any] | None = None,
 ) -> Record:
     """Re-read a just-written image as a dict (locations as ``image_get`` shows them).
 
@@ -76,19 +83,22 @@ _IMAGE_BY_ID = select(t.images).where(t.images.c.id == bindparam("image_id"))
 
 
 @functools.cache
-def _update_statement(from_state: bool, returning: bool) -> Update:
+def _update_statement(
+    from_state: bool, returning: bool, xid: ColumnElement[str] | None = None
+) -> Update:
     """``UPDATE images`` of the columns given as parameters, for ``:glancedb_image_id``.
 
     ``from_state``: only while the status is ``:glancedb_from_state``
     (compare-and-swap).  ``returning``: the updated row comes back (SQLite,
-    PostgreSQL), so it is not read again.
+    PostgreSQL), so it is not read again; followed by ``xid``, the
+    transaction id, when given (PostgreSQL).
     """
     images = t.images
     stmt = images.update().where(images.c.id == bindparam("glancedb_image_id"))
     if from_state:
         stmt = stmt.where(images.c.status == bindparam("glancedb_from_state"))
     if returning:
-        stmt = stmt.returning(*images.c)
+        stmt = stmt.returning(*images.c, *([] if xid is None else [xid]))
     return stmt
 
 
@@ -205,8 +215,13 @@ class ImageCrudAPI(DatabaseCore):
             # The INSERTs return what they stored (types, truncations and all),
             # so the new image is not read back: three statements in all.
             with duplicate_as(Duplicate, f"Image ID {image_id} already exists"):
-                row = conn.execute(_INSERT_IMAGE_RETURNING, columns).one()
-            image = image_record(row)
+                if conn.dialect.name == "postgresql":
+                    statement = _insert_image_returning_xid(commits.transaction_id_column(conn))
+                    *stored, xid = conn.execute(statement, columns).one()
+                    self._note_transaction_id(xid)
+                else:
+                    stored = list(conn.execute(_INSERT_IMAGE_RETURNING, columns).one())
+            image = image_record(stored)
             image["properties"] = insert_new_properties(
                 conn, image_id, prepared.properties or {}, now=now
             )
@@ -261,7 +276,8 @@ class ImageCrudAPI(DatabaseCore):
             check_mutable(context, image)
             images = t.images
             returning = bool(conn.dialect.update_returning)
-            row = None
+            postgresql = conn.dialect.name == "postgresql"
+            row: list[Any] | None = None
             updated = False
             if not from_state or wanted_state is not None:
                 params = {
@@ -270,9 +286,16 @@ class ImageCrudAPI(DatabaseCore):
                     "glancedb_image_id": image_id,
                     "glancedb_from_state": wanted_state,
                 }
-                result = conn.execute(_update_statement(bool(from_state), returning), params)
-                row = result.first() if returning else None
-                updated = row is not None if returning else result.rowcount > 0
+                xid = commits.transaction_id_column(conn) if postgresql else None
+                statement = _update_statement(bool(from_state), returning, xid)
+                result = conn.execute(statement, params)
+                returned = result.first() if returning else None
+                updated = returned is not None if returning else result.rowcount > 0
+                if returned is not None and xid is not None:
+                    *row, transaction_id = returned
+                    self._note_transaction_id(transaction_id)
+                elif returned is not None:
+                    row = list(returned)
             if not updated:
                 # Read the status that won, with a locking read so that
                 # MySQL's snapshot does not show the stale one.

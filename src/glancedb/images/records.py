@@ -24,7 +24,6 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Connection,
-    Row,
     Text,
     bindparam,
     cast,
@@ -225,7 +224,7 @@ def load_children(
 
 def image_dicts(
     conn: Connection,
-    rows: Sequence[Row[Any]],
+    rows: Sequence[Sequence[Any]],
     *,
     show_deleted_locations: bool = False,
     hide_deactivated_locations: bool = False,
