@@ -9,7 +9,7 @@ import pytest
 from benchmarks.catalogue import build_catalogue, generate
 from sqlalchemy import event, text
 
-from glancedb import Database, RequestContext, exception
+from glancedb import Database, RequestContext, exception, statements
 from glancedb.images.listing import page_statement
 from glancedb.images.listing_filters import parse_query
 from glancedb.models import tables as t
@@ -821,16 +821,24 @@ def test_name_pages_agree_with_the_whole_listing_under_the_collation(
 
 
 def test_statements_are_built_once_and_hit_the_compiled_cache(db: Database) -> None:
-    """Calls of one shape reuse one statement: SQLAlchemy compiles each SQL
-    statement once (the same compiled object every time) and only the bound
+    """Calls of one shape reuse one statement: each SQL statement is compiled
+    once (by SQLAlchemy's compiled cache: the same compiled object every
+    time; or, for the reads glancedb sends to the driver's cursor itself
+    (glancedb.statements), once per statement object) and only the bound
     values change - different projects, filter values, markers and limits."""
     rows = [image_row(owner=f"tenant-{i % 3}", visibility="shared") for i in range(12)]
     insert(db, t.images, rows)
     compiled: dict[str, set[int]] = {}
+    sent_directly: set[str] = set()
 
     def keep(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _m: Any) -> None:
-        compiled.setdefault(statement, set()).add(id(context.compiled))
+        if context is None:
+            sent_directly.add(statement)
+            compiled.setdefault(statement, {0})
+        else:
+            compiled.setdefault(statement, set()).add(id(context.compiled))
 
+    statements._compiled.cache_clear()
     event.listen(db.engine, "before_cursor_execute", keep)
     try:
         for i in range(3):
@@ -846,3 +854,4 @@ def test_statements_are_built_once_and_hit_the_compiled_cache(db: Database) -> N
         sql: ids for sql, ids in compiled.items() if not sql.lstrip().upper().startswith("BEGIN")
     }
     assert reused and all(len(ids) == 1 for ids in reused.values()), reused
+    assert sent_directly and statements._compiled.cache_info().misses == len(sent_directly)

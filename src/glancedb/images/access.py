@@ -19,6 +19,7 @@ from glancedb.exception import Forbidden, ForbiddenPublicImage, ImageNotFound
 from glancedb.images.records import image_record
 from glancedb.models import tables as t
 from glancedb.records import Record
+from glancedb.statements import fetch_one
 
 
 def image_field(image: Any, name: str) -> Any:
@@ -134,7 +135,7 @@ def image_with_membership(
     ``live_only``).  One statement."""
     membership, params = membership_to_read(context, image_id)
     stmt = image_row_statement(live_only=live_only, membership=membership)
-    row = conn.execute(stmt, params).first()
+    row = fetch_one(conn, stmt, params)
     if row is None:
         return None
     if membership:

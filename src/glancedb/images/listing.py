@@ -25,7 +25,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
-    Row,
     Select,
     String,
     and_,
@@ -76,6 +75,7 @@ from glancedb.keyset import (
 from glancedb.models import images as models
 from glancedb.models import tables as t
 from glancedb.records import Record
+from glancedb.statements import fetch_all
 from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import MEMBER_STATUSES, image_key
 
@@ -538,13 +538,13 @@ def page_rows(
     shape: PageShape,
     params: Mapping[str, Any],
     marker: Mapping[str, Any] | None,
-) -> Sequence[Row[Any]]:
+) -> Sequence[Sequence[Any]]:
     """The ``images`` rows of the page of ``shape`` (one statement)."""
     if splits_nulls(shape):
         split, split_params = null_split(shape, marker)
         shape = replace(shape, null_split=split)
         params = {**params, **split_params}
-    return conn.execute(shaped_page_statement(shape), params).all()
+    return fetch_all(conn, shaped_page_statement(shape), params)
 
 
 def page_statement(

@@ -27,6 +27,7 @@ from glancedb.images.writes import lock_image
 from glancedb.models import tables as t
 from glancedb.records import Record
 from glancedb.rows import given_time, inserted_id, row_id
+from glancedb.statements import fetch_all
 from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import (
@@ -295,7 +296,7 @@ class ImageMembersAPI(DatabaseCore):
         )
         params = {"owner": owner, **keys}
         with self._reading() as conn:
-            rows = conn.execute(stmt, params).all()
+            rows = fetch_all(conn, stmt, params)
         return [Record(zip(MEMBER_COLUMNS, row, strict=True)) for row in rows]
 
     @retrying

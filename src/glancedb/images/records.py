@@ -37,6 +37,7 @@ from sqlalchemy import (
 from glancedb.models import tables as t
 from glancedb.records import Record, load_json
 from glancedb.rows import chunks
+from glancedb.statements import fetch_all
 
 #: Columns of ``images``: the keys of an image dict, and the only names a
 #: filter or sort key may refer to as columns.  ``select(t.images)`` returns
@@ -195,7 +196,7 @@ def load_children(
             tags=bool(tags),
             slots=id_slots(len(chunk)),
         )
-        rows = conn.execute(stmt, id_parameters(chunk)).all()
+        rows = fetch_all(conn, stmt, id_parameters(chunk))
         for kind, image_id, row_id, a, b, c, created, updated, deleted_at, deleted in rows:
             if kind == _PROPERTY:
                 record = property_record(

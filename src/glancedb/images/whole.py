@@ -34,6 +34,7 @@ from glancedb.images.records import (
 )
 from glancedb.models import tables as t
 from glancedb.records import Record
+from glancedb.statements import fetch_one
 
 
 @functools.cache
@@ -123,7 +124,7 @@ def whole_visible_image(
         membership=membership,
         show_deleted_locations=show_deleted_locations,
     )
-    found = conn.execute(stmt, params).first()
+    found = fetch_one(conn, stmt, params)
     if found is None:
         raise image_not_found(image_id)
     row: list[Any] = found[0]

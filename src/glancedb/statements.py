@@ -1,0 +1,154 @@
+"""Hot reads run on the driver's cursor: compiled once per dialect, rows as tuples.
+
+``Connection.execute`` costs about 11 us per statement above the driver's
+own work on SQLite (its execution context, result object and row objects),
+as much as the driver and the database spend on a one-row read.  The
+statements of the hot paths are built once per shape, so they can be
+compiled once as well: :func:`fetch_all` sends the compiled SQL straight to
+the DBAPI cursor of the call's connection (in the call's transaction),
+applies the same bind and result conversions SQLAlchemy would, and returns
+the driver's tuples.  What stays SQLAlchemy's: the connection, its pool and
+transaction, the SQL text, the types' conversions, the errors (a driver
+error leaves as SQLAlchemy's own wrapping of it, with the disconnect check
+of the dialect) and the ``before_cursor_execute`` / ``after_cursor_execute``
+events, which listeners (statement counters, the benchmark's recorder) get
+exactly as from ``execute``.  A statement that SQLAlchemy must re-render on
+every execution (an expanding ``IN``) goes through ``execute``, and so does
+every statement of an engine whose SQL SQLAlchemy logs (``echo``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import CompoundSelect, Connection, Dialect, Select, exc
+
+Query = Select[Any] | CompoundSelect[Any]
+
+Processor = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A statement compiled for one dialect, with what its execution needs."""
+
+    sql: str
+    # Positional paramstyles: the parameter names in placeholder order.
+    order: tuple[str, ...] | None
+    # Named paramstyles: the parameter names as the SQL text spells them.
+    spelled: Mapping[str, str]
+    # The values the statement itself carries (literals bound as parameters).
+    own_values: Mapping[str, Any]
+    binds: Mapping[str, Processor]
+    # (position, converter) of each result column that needs converting.
+    results: tuple[tuple[int, Processor], ...]
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(statement: Query, dialect: Dialect) -> _Compiled | None:
+    compiled: Any = statement.compile(dialect=dialect)
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        return None
+    binds: dict[str, Processor] = {}
+    for name, bind in compiled.binds.items():
+        processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            binds[name] = processor
+    results = tuple(
+        (position, processor)
+        for position, column in enumerate(statement.selected_columns)
+        if (processor := column.type.dialect_impl(dialect).result_processor(dialect, None))
+        is not None
+    )
+    return _Compiled(
+        sql=compiled.string,
+        order=tuple(compiled.positiontup) if compiled.positional else None,
+        spelled=dict(compiled.escaped_bind_names or {}),
+        own_values={
+            name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
+        },
+        binds=binds,
+        results=results,
+    )
+
+
+def fetch_all(
+    conn: Connection, statement: Query, params: Mapping[str, Any] | None = None
+) -> Sequence[Sequence[Any]]:
+    """The rows of ``statement`` with ``params``, as tuples, in ``conn``'s transaction.
+
+    ``statement`` must be built once and reused (it is the key of the
+    compiled form).  The transaction must have begun (every glancedb call's
+    has: :mod:`glancedb.transactions`).
+    """
+    compiled = _compiled(statement, conn.dialect)
+    if compiled is None or conn._echo:
+        # SQLAlchemy's SQL log (echo) comes from its own execution path.
+        return conn.execute(statement, params).all()
+    values = {**compiled.own_values, **params} if params else dict(compiled.own_values)
+    for name, processor in compiled.binds.items():
+        values[name] = processor(values[name])
+    driver_params: Any
+    if compiled.order is not None:
+        driver_params = tuple([values[name] for name in compiled.order])
+    elif compiled.spelled:
+        driver_params = {compiled.spelled.get(name, name): value for name, value in values.items()}
+    else:
+        driver_params = values
+    rows = _run(conn, compiled.sql, driver_params)
+    converters = compiled.results
+    if not converters:
+        return rows
+    converted: list[list[Any]] = []
+    for row in rows:
+        columns = list(row)
+        for position, convert in converters:
+            value = columns[position]
+            if value is not None:
+                columns[position] = convert(value)
+        converted.append(columns)
+    return converted
+
+
+def fetch_one(
+    conn: Connection, statement: Query, params: Mapping[str, Any] | None = None
+) -> Sequence[Any] | None:
+    """The first row of ``statement`` (see :func:`fetch_all`), or None."""
+    rows = fetch_all(conn, statement, params)
+    return rows[0] if rows else None
+
+
+def _run(conn: Connection, sql: str, params: Any) -> Sequence[Any]:
+    fairy = conn.connection
+    cursor = fairy.dbapi_connection.cursor()  # type: ignore[union-attr]
+    listened = bool(conn.dispatch.before_cursor_execute or conn.dispatch.after_cursor_execute)
+    try:
+        if listened:
+            for listener in conn.dispatch.before_cursor_execute:
+                listener(conn, cursor, sql, params, None, False)
+        cursor.execute(sql, params)
+        rows: Sequence[Any] = cursor.fetchall() if cursor.description is not None else ()
+        if listened:
+            for listener in conn.dispatch.after_cursor_execute:
+                listener(conn, cursor, sql, params, None, False)
+        return rows
+    except conn.dialect.loaded_dbapi.Error as error:
+        lost = conn.dialect.is_disconnect(error, fairy.dbapi_connection, cursor)
+        if lost:
+            conn.invalidate(error)
+        raise exc.DBAPIError.instance(
+            sql,
+            params,
+            error,
+            conn.dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=conn.dialect,
+        ) from error
+    finally:
+        # A failed connection may refuse to close the cursor: it goes anyway.
+        with contextlib.suppress(conn.dialect.loaded_dbapi.Error):
+            cursor.close()
