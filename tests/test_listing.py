@@ -10,7 +10,7 @@ from benchmarks.catalogue import build_catalogue, generate
 from sqlalchemy import event, text
 
 from glancedb import Database, RequestContext, exception, statements
-from glancedb.images.listing import page_statement
+from glancedb.images.listing import IN_SLOTS_MAX, page_statement
 from glancedb.images.listing_filters import parse_query
 from glancedb.models import tables as t
 from tests.support.backends import count_statements
@@ -238,6 +238,28 @@ def test_in_filter_on_other_columns(db: Database, admin_ctx: RequestContext) -> 
         raw,
         qcow,
     }
+
+
+def test_in_lists_of_every_length_match_exactly_their_values(
+    db: Database, admin_ctx: RequestContext
+) -> None:
+    """An ``in:`` list is bound as a power-of-two number of parameters, the
+    free ones repeating its last value (one statement per slot count), and
+    one longer than IN_SLOTS_MAX as an expanding parameter: either way the
+    images with exactly those values."""
+    named = {f"n{i}": insert_image(db, name=f"n{i}") for i in range(9)}
+    statements: dict[int, set[str]] = {}
+    for count in range(1, 10):
+        wanted = [f"n{i}" for i in range(count)]
+        with count_statements(db) as counter:
+            found = db.image_get_all(admin_ctx, filters={"name": "in:" + ",".join(wanted)})
+        assert set(ids(found)) == {named[name] for name in wanted}
+        statements.setdefault(1 << (count - 1).bit_length(), set()).add(counter.statements[0])
+    assert all(len(texts) == 1 for texts in statements.values())
+    assert len({text for texts in statements.values() for text in texts}) == len(statements)
+    many = [f"absent-{i}" for i in range(IN_SLOTS_MAX)] + ["n3", "n5"]
+    found = db.image_get_all(admin_ctx, filters={"name": "in:" + ",".join(many)})
+    assert set(ids(found)) == {named["n3"], named["n5"]}
 
 
 def test_time_filters(db: Database, admin_ctx: RequestContext) -> None:

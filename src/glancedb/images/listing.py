@@ -61,7 +61,7 @@ from glancedb.images.listing_properties import (
     value_is_indexed,
 )
 from glancedb.images.plans import flag_text, not_deleted, uses_opaque_flags
-from glancedb.images.records import image_dicts
+from glancedb.images.records import id_slots, image_dicts
 from glancedb.keyset import (
     OrderKey,
     after_marker,
@@ -207,8 +207,9 @@ class PageShape:
     #: matches no membership row).
     members_match: bool
     is_public: bool | None
-    #: (column, operator, literal boolean or None when the value is bound)
-    conditions: tuple[tuple[str, str, bool | None], ...]
+    #: (column, operator, literal boolean or None when the value is bound,
+    #: parameter slots of an ``in`` list: see :func:`in_parameters`)
+    conditions: tuple[tuple[str, str, bool | None, int], ...]
     #: (shape, whether the value is None, whether the value is one
     #: PostgreSQL's partial (name, value) index holds)
     properties: tuple[tuple[PropertyShape, bool, bool], ...]
@@ -244,7 +245,12 @@ def page_shape(
         members_match=context_owner(context) is not None and member_status is not None,
         is_public=query.is_public,
         conditions=tuple(
-            (c.column, c.op, c.value if isinstance(c.value, bool) else None)
+            (
+                c.column,
+                c.op,
+                c.value if isinstance(c.value, bool) else None,
+                in_slots(c.value) if c.op == "in" else 0,
+            )
             for c in query.conditions
         ),
         properties=tuple(
@@ -269,7 +275,9 @@ def page_parameters(
     """The values bound into the page statement (names as :func:`shaped_page_statement` uses)."""
     params: dict[str, Any] = {"owner": context_owner(context), "member_status": member_status}
     for i, condition in enumerate(query.conditions):
-        if condition.op == "in":
+        if condition.op == "in" and in_slots(condition.value):
+            params.update(in_parameters(i, condition.value))
+        elif condition.op == "in":
             params[f"filter_{i}"] = list(condition.value)
         elif condition.op != "is_null" and not isinstance(condition.value, bool):
             params[f"filter_{i}"] = condition.value
@@ -379,12 +387,35 @@ _COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+#: Longest ``in`` list bound as fixed slots; a longer one is an expanding
+#: parameter (slots would double its parameter count, and backends limit it).
+IN_SLOTS_MAX = 1024
+
+
+def in_slots(values: Sequence[Any]) -> int:
+    """The parameter slots of an ``in`` list of ``values``; 0 for an expanding parameter."""
+    return id_slots(len(values)) if len(values) <= IN_SLOTS_MAX else 0
+
+
+def in_parameters(index: int, values: Sequence[Any]) -> dict[str, Any]:
+    """The values of an ``in`` condition's ``slots`` parameters, ``:filter_<index>_<slot>``.
+
+    A fixed number of plain parameters (a power of two, the free ones
+    repeating the last value, which an ``IN`` list ignores) instead of an
+    expanding one, which SQLAlchemy renders anew on every execution: the
+    page statement is compiled once per slot count.
+    """
+    last = len(values) - 1
+    return {f"filter_{index}_{slot}": values[min(slot, last)] for slot in range(in_slots(values))}
+
+
 def column_condition(
-    index: int, column: str, op: str, literal: bool | None, *, opaque: bool = True
+    index: int, column: str, op: str, literal: bool | None, slots: int = 0, *, opaque: bool = True
 ) -> ColumnElement[bool]:
     """SQL for one column condition on ``images``; its value bound as ``:filter_<index>``.
 
     ``literal``: a boolean value written into the SQL instead of bound.
+    ``slots``: the parameters of an ``in`` list (:func:`in_parameters`).
     """
     col = t.images.c[column]
     if opaque and column == "deleted" and op == "eq" and literal is False:
@@ -395,6 +426,9 @@ def column_condition(
         return not_deleted(col)
     if op == "is_null":
         return col.is_(None)
+    if op == "in" and slots:
+        items = [bindparam(f"filter_{index}_{slot}", type_=col.type) for slot in range(slots)]
+        return col.in_(items)
     if op == "in":
         return col.in_(bindparam(f"filter_{index}", expanding=True))
     comparison = _COMPARISONS.get(op)
@@ -426,8 +460,8 @@ def column_filters(shape: PageShape) -> list[ColumnElement[bool]]:
         public = _text("public")
         conditions.append(vis == public if shape.is_public else vis != public)
     conditions.extend(
-        column_condition(i, column, op, literal, opaque=opaque)
-        for i, (column, op, literal) in enumerate(shape.conditions)
+        column_condition(i, column, op, literal, slots, opaque=opaque)
+        for i, (column, op, literal, slots) in enumerate(shape.conditions)
     )
     return conditions
 
