@@ -125,7 +125,8 @@ def fetch_one(
 def _run(conn: Connection, sql: str, params: Any) -> Sequence[Any]:
     fairy = conn.connection
     cursor = fairy.dbapi_connection.cursor()  # type: ignore[union-attr]
-    listened = bool(conn.dispatch.before_cursor_execute or conn.dispatch.after_cursor_execute)
+    # SQLAlchemy's own flag: any listener on the connection or its engine.
+    listened = conn._has_events or conn.engine._has_events
     try:
         if listened:
             for listener in conn.dispatch.before_cursor_execute:
