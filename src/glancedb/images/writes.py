@@ -19,6 +19,7 @@ from sqlalchemy import (
     CursorResult,
     DateTime,
     Insert,
+    Select,
     String,
     Text,
     bindparam,
@@ -30,11 +31,12 @@ from sqlalchemy import (
 )
 
 from glancedb.exception import ImageNotFound, NotFound
-from glancedb.images.records import PROPERTY_COLUMNS
+from glancedb.images.records import PROPERTY_COLUMNS, id_slots
 from glancedb.images.values import LocationValues
 from glancedb.models import tables as t
 from glancedb.records import Record, load_json
 from glancedb.rows import chunks
+from glancedb.statements import fetch_all
 from glancedb.validation import is_int32
 
 #: INSERTs that return what they stored (every backend glancedb supports has
@@ -45,6 +47,33 @@ from glancedb.validation import is_int32
 #: statement on SQLite.
 _INSERT_PROPERTIES = t.image_properties.insert().returning(
     *(t.image_properties.c[name] for name in PROPERTY_COLUMNS)
+)
+_INSERT_PROPERTIES_PLAIN = t.image_properties.insert()
+_PROPERTY = t.image_properties.c
+#: A changed or revived property (an ``executemany`` over ``prop_id``).
+_UPDATE_PROPERTY = (
+    t.image_properties.update()
+    .where(_PROPERTY.id == bindparam("prop_id"))
+    .values(
+        value=bindparam("new_value"),
+        deleted=False,
+        deleted_at=None,
+        updated_at=bindparam("now", type_=_PROPERTY.updated_at.type),
+    )
+)
+#: Soft-deletes an image's live properties except those named in ``:keep``.
+_PURGE_PROPERTIES = (
+    t.image_properties.update()
+    .where(
+        _PROPERTY.image_id == bindparam("purged_image_id"),
+        _PROPERTY.deleted == false(),
+        _PROPERTY.name.not_in(bindparam("keep", expanding=True)),
+    )
+    .values(
+        deleted=True,
+        deleted_at=bindparam("now", type_=_PROPERTY.deleted_at.type),
+        updated_at=bindparam("now", type_=_PROPERTY.updated_at.type),
+    )
 )
 _LOCATION = t.image_locations.c
 _INSERT_LOCATIONS = t.image_locations.insert().returning(
@@ -124,7 +153,7 @@ def _insert_properties(
         }
         for name, value in properties.items()
     ]
-    return conn.execute(_INSERT_PROPERTIES if returning else t.image_properties.insert(), rows)
+    return conn.execute(_INSERT_PROPERTIES if returning else _INSERT_PROPERTIES_PLAIN, rows)
 
 
 def returns_inserted_rows(conn: Connection) -> bool:
@@ -150,6 +179,23 @@ def lock_image(conn: Connection, image_id: str, *, required: bool = True) -> boo
     return found
 
 
+@functools.cache
+def _named_properties(slots: int) -> Select[Any]:
+    """An image's property rows (deleted too) named ``:name_0`` ... ``:name_<slots-1>``,
+    locked: a locking read, as MySQL's snapshot would miss a property that a
+    concurrent update (serialised on the image row) just committed.
+
+    ``slots`` is a power of two (:func:`~glancedb.images.records.id_slots`),
+    the free ones repeating the last name: one statement per slot count.
+    """
+    names = [bindparam(f"name_{slot}", type_=String(255)) for slot in range(slots)]
+    return (
+        select(_PROPERTY.id, _PROPERTY.name, _PROPERTY.value, _PROPERTY.deleted)
+        .where(_PROPERTY.image_id == bindparam("image_id"), _PROPERTY.name.in_(names))
+        .with_for_update()
+    )
+
+
 def set_properties(
     conn: Connection,
     image_id: str,
@@ -167,21 +213,17 @@ def set_properties(
     ``atomic`` are never touched.  With ``purge`` every live property not
     named in ``properties`` (nor in ``atomic``) is soft-deleted.
     """
-    prop = t.image_properties
     atomic_names = set(atomic)
     wanted = {name: value for name, value in properties.items() if name not in atomic_names}
     existing: dict[str, tuple[int, str | None, bool]] = {}
     if wanted and not new_image:
         for chunk in chunks(list(wanted)):
-            # A locking read: MySQL's snapshot would miss a property that a
-            # concurrent update (serialised on the image row) just committed.
-            stmt = (
-                select(prop.c.id, prop.c.name, prop.c.value, prop.c.deleted)
-                .where(prop.c.image_id == image_id, prop.c.name.in_(chunk))
-                .with_for_update()
-            )
-            for row in conn.execute(stmt):
-                existing[row.name] = (row.id, row.value, bool(row.deleted))
+            last = len(chunk) - 1
+            slots = id_slots(len(chunk))
+            params = {f"name_{slot}": chunk[min(slot, last)] for slot in range(slots)}
+            rows = fetch_all(conn, _named_properties(slots), {"image_id": image_id, **params})
+            for prop_id, name, value, deleted in rows:
+                existing[name] = (prop_id, value, bool(deleted))
     inserts: dict[str, str | None] = {}
     updates: list[dict[str, Any]] = []
     for name, value in wanted.items():
@@ -190,27 +232,14 @@ def set_properties(
             continue
         prop_id, old_value, deleted = existing[name]
         if deleted or old_value != value:
-            updates.append({"prop_id": prop_id, "new_value": value})
+            updates.append({"prop_id": prop_id, "new_value": value, "now": now})
     if inserts:
         _insert_properties(conn, image_id, inserts, now=now, returning=False)
     if updates:
-        conn.execute(
-            prop.update()
-            .where(prop.c.id == bindparam("prop_id"))
-            .values(value=bindparam("new_value"), deleted=False, deleted_at=None, updated_at=now),
-            updates,
-        )
+        conn.execute(_UPDATE_PROPERTY, updates)
     if purge:
         keep = sorted(set(properties) | atomic_names)
-        conn.execute(
-            prop.update()
-            .where(
-                prop.c.image_id == image_id,
-                prop.c.deleted == false(),
-                prop.c.name.not_in(keep),
-            )
-            .values(deleted=True, deleted_at=now, updated_at=now)
-        )
+        conn.execute(_PURGE_PROPERTIES, {"purged_image_id": image_id, "keep": keep, "now": now})
 
 
 def insert_new_properties(
