@@ -13,7 +13,8 @@ from sqlalchemy import exc as sa_exc
 
 from glancedb import Database, RequestContext, statements
 from glancedb.images.members import MEMBER_COLUMNS, _find_statement
-from glancedb.images.records import children_statement, id_parameters, id_slots
+from glancedb.images.records import children_statement
+from glancedb.rows import slot_count, slot_parameters
 from tests.support.backends import count_statements
 
 
@@ -47,11 +48,11 @@ def test_rows_and_their_types_are_sqlalchemys(db: Database, ctx: RequestContext)
         status=False,
     )
     member_params = {"owner": None, "image_id": image_id, "member": None, "status": None}
-    children = children_statement(show_deleted_locations=True, tags=True, slots=id_slots(1))
+    children = children_statement(show_deleted_locations=True, tags=True, slots=slot_count(1))
     with db.transaction(write=False) as conn:
         for statement, params in [
             (members, member_params),
-            (children, id_parameters([image_id])),
+            (children, slot_parameters("id", [image_id])),
         ]:
             direct = [tuple(row) for row in statements.fetch_all(conn, statement, params)]
             through_sqlalchemy = [tuple(row) for row in conn.execute(statement, params).all()]

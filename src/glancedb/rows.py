@@ -63,3 +63,20 @@ def chunks(items: Sequence[T], size: int = ID_CHUNK) -> Iterable[Sequence[T]]:
     """Split ``items`` into consecutive slices of at most ``size``."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def slot_count(count: int) -> int:
+    """The parameters a statement binding ``count`` values of an ``IN`` list
+    has: the next power of two (one statement text per power, reused)."""
+    return 1 << max(count - 1, 0).bit_length()
+
+
+def slot_parameters(prefix: str, values: Sequence[T]) -> dict[str, T]:
+    """``values`` as the :func:`slot_count` parameters ``<prefix>_0``, ``<prefix>_1``, ...
+
+    The free slots repeat the last value, which an ``IN`` list ignores.
+    Plain parameters instead of SQLAlchemy's expanding one, which it renders
+    anew on every execution: the statement is compiled once per slot count.
+    """
+    last = len(values) - 1
+    return {f"{prefix}_{slot}": values[min(slot, last)] for slot in range(slot_count(len(values)))}

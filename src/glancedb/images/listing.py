@@ -61,7 +61,7 @@ from glancedb.images.listing_properties import (
     value_is_indexed,
 )
 from glancedb.images.plans import flag_text, not_deleted, uses_opaque_flags
-from glancedb.images.records import id_slots, image_dicts
+from glancedb.images.records import image_dicts
 from glancedb.keyset import (
     OrderKey,
     after_marker,
@@ -75,6 +75,7 @@ from glancedb.keyset import (
 from glancedb.models import images as models
 from glancedb.models import tables as t
 from glancedb.records import Record
+from glancedb.rows import slot_count, slot_parameters
 from glancedb.statements import fetch_all
 from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import MEMBER_STATUSES, image_key
@@ -394,19 +395,13 @@ IN_SLOTS_MAX = 1024
 
 def in_slots(values: Sequence[Any]) -> int:
     """The parameter slots of an ``in`` list of ``values``; 0 for an expanding parameter."""
-    return id_slots(len(values)) if len(values) <= IN_SLOTS_MAX else 0
+    return slot_count(len(values)) if len(values) <= IN_SLOTS_MAX else 0
 
 
 def in_parameters(index: int, values: Sequence[Any]) -> dict[str, Any]:
-    """The values of an ``in`` condition's ``slots`` parameters, ``:filter_<index>_<slot>``.
-
-    A fixed number of plain parameters (a power of two, the free ones
-    repeating the last value, which an ``IN`` list ignores) instead of an
-    expanding one, which SQLAlchemy renders anew on every execution: the
-    page statement is compiled once per slot count.
-    """
-    last = len(values) - 1
-    return {f"filter_{index}_{slot}": values[min(slot, last)] for slot in range(in_slots(values))}
+    """The values of an ``in`` condition's slots, ``:filter_<index>_<slot>``
+    (:func:`~glancedb.rows.slot_parameters`)."""
+    return slot_parameters(f"filter_{index}", values)
 
 
 def column_condition(

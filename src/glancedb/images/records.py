@@ -36,7 +36,7 @@ from sqlalchemy import (
 
 from glancedb.models import tables as t
 from glancedb.records import Record, load_json
-from glancedb.rows import chunks
+from glancedb.rows import chunks, slot_count, slot_parameters
 from glancedb.statements import fetch_all
 
 #: Columns of ``images``: the keys of an image dict, and the only names a
@@ -62,20 +62,6 @@ def image_record(row: Iterable[Any]) -> Record:
     return Record(zip(IMAGE_COLUMNS, row, strict=True))
 
 
-def id_slots(count: int) -> int:
-    """The number of id parameters a statement for ``count`` ids has: a power of two."""
-    return 1 << max(count - 1, 0).bit_length()
-
-
-def id_parameters(ids: Sequence[str]) -> dict[str, str]:
-    """``ids`` as the parameters of a statement with :func:`id_slots` slots.
-
-    The free slots repeat the last id, which an ``IN`` list ignores.
-    """
-    last = len(ids) - 1
-    return {f"id_{slot}": ids[min(slot, last)] for slot in range(id_slots(len(ids)))}
-
-
 @functools.cache
 def children_statement(
     *, show_deleted_locations: bool, tags: bool, slots: int
@@ -91,7 +77,7 @@ def children_statement(
     no wider than the widest child.  Ordered by id, which keeps each kind in
     insertion order.
 
-    The ids are ``slots`` plain parameters (:func:`id_parameters`), not one
+    The ids are ``slots`` plain parameters (:func:`~glancedb.rows.slot_parameters`), not one
     expanding parameter: SQLAlchemy renders an expanding list anew on every
     execution, which cost a fifth of an ``image_get`` on SQLite; a handful of
     power-of-two shapes are compiled once each instead.
@@ -194,9 +180,9 @@ def load_children(
         stmt = children_statement(
             show_deleted_locations=bool(show_deleted_locations),
             tags=bool(tags),
-            slots=id_slots(len(chunk)),
+            slots=slot_count(len(chunk)),
         )
-        rows = fetch_all(conn, stmt, id_parameters(chunk))
+        rows = fetch_all(conn, stmt, slot_parameters("id", chunk))
         for kind, image_id, row_id, a, b, c, created, updated, deleted_at, deleted in rows:
             if kind == _PROPERTY:
                 record = property_record(

@@ -31,11 +31,11 @@ from sqlalchemy import (
 )
 
 from glancedb.exception import ImageNotFound, NotFound
-from glancedb.images.records import PROPERTY_COLUMNS, id_slots
+from glancedb.images.records import PROPERTY_COLUMNS
 from glancedb.images.values import LocationValues
 from glancedb.models import tables as t
 from glancedb.records import Record, load_json
-from glancedb.rows import chunks
+from glancedb.rows import chunks, slot_count, slot_parameters
 from glancedb.statements import fetch_all
 from glancedb.validation import is_int32
 
@@ -185,7 +185,7 @@ def _named_properties(slots: int) -> Select[Any]:
     locked: a locking read, as MySQL's snapshot would miss a property that a
     concurrent update (serialised on the image row) just committed.
 
-    ``slots`` is a power of two (:func:`~glancedb.images.records.id_slots`),
+    ``slots`` is a power of two (:func:`~glancedb.rows.slot_count`),
     the free ones repeating the last name: one statement per slot count.
     """
     names = [bindparam(f"name_{slot}", type_=String(255)) for slot in range(slots)]
@@ -218,10 +218,8 @@ def set_properties(
     existing: dict[str, tuple[int, str | None, bool]] = {}
     if wanted and not new_image:
         for chunk in chunks(list(wanted)):
-            last = len(chunk) - 1
-            slots = id_slots(len(chunk))
-            params = {f"name_{slot}": chunk[min(slot, last)] for slot in range(slots)}
-            rows = fetch_all(conn, _named_properties(slots), {"image_id": image_id, **params})
+            params = {"image_id": image_id, **slot_parameters("name", chunk)}
+            rows = fetch_all(conn, _named_properties(slot_count(len(chunk))), params)
             for prop_id, name, value, deleted in rows:
                 existing[name] = (prop_id, value, bool(deleted))
     inserts: dict[str, str | None] = {}
