@@ -135,6 +135,7 @@ def recording(engine: Engine) -> Iterator[Capture]:
         ("commit", on_commit),
         ("rollback", on_rollback),
     )
+    had_events = engine._has_events
     for name, fn in listeners:
         event.listen(engine, name, fn)
     try:
@@ -142,6 +143,10 @@ def recording(engine: Engine) -> Iterator[Capture]:
     finally:
         for name, fn in listeners:
             event.remove(engine, name, fn)
+        # Removing a listener leaves SQLAlchemy's flag set, and with it the
+        # dispatch of events around every later call of the engine: the
+        # timed calls would pay for a recording they are not part of.
+        engine._has_events = had_events
 
 
 def substitute(value: Any, mapping: dict[tuple[type, Any], Any]) -> Any:

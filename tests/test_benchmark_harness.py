@@ -10,6 +10,8 @@ import pytest
 from benchmarks import harness, report
 from benchmarks.run import Options, run_one
 
+from glancedb import Database, get_admin_context
+
 
 @pytest.fixture(scope="module")
 def section(tmp_path_factory: pytest.TempPathFactory) -> report.Section:
@@ -79,3 +81,17 @@ def test_substitute_and_literal_rendering() -> None:
     )
     qmark = harness.Statement("SELECT ? + ?, ?", (1, None, False), False)
     assert harness.render_literal(qmark, "sqlite", "qmark") == "SELECT 1 + NULL, 0"
+
+
+def test_recording_leaves_the_engine_without_event_dispatch() -> None:
+    """Timed calls must not pay for the recording's listeners after it ends:
+    SQLAlchemy keeps dispatching events on an engine that ever had one."""
+    db = Database("sqlite://")
+    try:
+        db.db_sync()
+        assert not db.engine._has_events
+        with harness.recording(db.engine) as capture:
+            db.image_get_all(get_admin_context())
+        assert capture.statements and not db.engine._has_events
+    finally:
+        db.dispose()
