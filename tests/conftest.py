@@ -16,6 +16,7 @@ from tests.support.backends import (
     base_backend,
     check_reachable,
     clear_tables,
+    forget_removed_listeners,
     in_ci,
     make_database,
     topology_urls,
@@ -151,6 +152,8 @@ def pristine(backend: str, tmp_root: str) -> Iterator[PristineDatabases]:
 def db(session_db: Database, backend: str) -> Database:
     """A synced database of the current backend, emptied before the test."""
     clear_tables(session_db)
+    for engine in {session_db.engine, session_db.read_engine}:
+        forget_removed_listeners(engine)
     if backend == "pg-standby":
         wait_for_standby(*topology_urls(backend))
     return session_db

@@ -49,6 +49,7 @@ def test_rows_and_their_types_are_sqlalchemys(db: Database, ctx: RequestContext)
     )
     member_params = {"owner": None, "image_id": image_id, "member": None, "status": None}
     children = children_statement(show_deleted_locations=True, tags=True, slots=slot_count(1))
+    assert not db.engine._has_events  # else fetch_all would run execute too
     with db.transaction(write=False) as conn:
         for statement, params in [
             (members, member_params),
@@ -67,6 +68,8 @@ def test_rows_and_their_types_are_sqlalchemys(db: Database, ctx: RequestContext)
 
 
 def test_statement_listeners_see_every_statement(db: Database, ctx: RequestContext) -> None:
+    """An engine with listeners runs the statements through ``execute``,
+    where listeners get the execution context they expect."""
     image_id = _created(db, ctx)
     with count_statements(db) as counter:
         db.image_member_find(ctx, image_id=image_id)
@@ -89,6 +92,7 @@ def test_an_echoing_engine_logs_the_statements(
 def test_a_driver_error_leaves_wrapped_by_sqlalchemy(db: Database) -> None:
     missing = Table("glancedb_no_such_table", MetaData(), Column("id", Integer))
     statement = select(missing.c.id)
+    assert not db.engine._has_events
     with db.engine.connect() as conn, conn.begin():
         with pytest.raises(sa_exc.DBAPIError) as caught:
             statements.fetch_all(conn, statement)
@@ -101,6 +105,7 @@ def test_a_session_the_server_ended_is_seen_as_lost(db: Database, ctx: RequestCo
     connection is invalidated, and a call retries on a new one."""
     image_id = _created(db, ctx)
     statement = select(Table("image_members", MetaData(), Column("id", Integer)).c.id)
+    assert not db.engine._has_events
     killer = create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
     session_query = (
         "SELECT pg_backend_pid()" if db.backend == "postgresql" else "SELECT CONNECTION_ID()"

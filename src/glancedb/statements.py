@@ -8,13 +8,13 @@ compiled once as well: :func:`fetch_all` sends the compiled SQL straight to
 the DBAPI cursor of the call's connection (in the call's transaction),
 applies the same bind and result conversions SQLAlchemy would, and returns
 the driver's tuples.  What stays SQLAlchemy's: the connection, its pool and
-transaction, the SQL text, the types' conversions, the errors (a driver
+transaction, the SQL text, the types' conversions and the errors (a driver
 error leaves as SQLAlchemy's own wrapping of it, with the disconnect check
-of the dialect) and the ``before_cursor_execute`` / ``after_cursor_execute``
-events, which listeners (statement counters, the benchmark's recorder) get
-exactly as from ``execute``.  A statement that SQLAlchemy must re-render on
-every execution (an expanding ``IN``) goes through ``execute``, and so does
-every statement of an engine whose SQL SQLAlchemy logs (``echo``).
+of the dialect).  ``execute`` still runs a statement that SQLAlchemy must
+re-render on every execution (an expanding ``IN``), and every statement of
+an engine that has event listeners (tracing, statement counters, the
+benchmark's recorder: they get the execution context they expect) or whose
+SQL SQLAlchemy logs (``echo``).
 """
 
 from __future__ import annotations
@@ -86,8 +86,10 @@ def fetch_all(
     has: :mod:`glancedb.transactions`).
     """
     compiled = _compiled(statement, conn.dialect)
-    if compiled is None or conn._echo:
-        # SQLAlchemy's SQL log (echo) comes from its own execution path.
+    if compiled is None or conn._echo or conn._has_events or conn.engine._has_events:
+        # SQLAlchemy's SQL log (echo) and its events come from its own
+        # execution path: listeners (tracing, statement counters) get the
+        # execution context they expect.
         return conn.execute(statement, params).all()
     values = {**compiled.own_values, **params} if params else dict(compiled.own_values)
     for name, processor in compiled.binds.items():
@@ -125,18 +127,9 @@ def fetch_one(
 def _run(conn: Connection, sql: str, params: Any) -> Sequence[Any]:
     fairy = conn.connection
     cursor = fairy.dbapi_connection.cursor()  # type: ignore[union-attr]
-    # SQLAlchemy's own flag: any listener on the connection or its engine.
-    listened = conn._has_events or conn.engine._has_events
     try:
-        if listened:
-            for listener in conn.dispatch.before_cursor_execute:
-                listener(conn, cursor, sql, params, None, False)
         cursor.execute(sql, params)
-        rows: Sequence[Any] = cursor.fetchall() if cursor.description is not None else ()
-        if listened:
-            for listener in conn.dispatch.after_cursor_execute:
-                listener(conn, cursor, sql, params, None, False)
-        return rows
+        return cursor.fetchall() if cursor.description is not None else ()
     except conn.dialect.loaded_dbapi.Error as error:
         lost = conn.dialect.is_disconnect(error, fairy.dbapi_connection, cursor)
         if lost:

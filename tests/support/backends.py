@@ -222,6 +222,18 @@ def commit_statements(db: Database) -> int:
     return 1 if db.backend == "postgresql" else 0
 
 
+def forget_removed_listeners(engine: Engine) -> None:
+    """Clear SQLAlchemy's event flag of ``engine`` when no listener is left.
+
+    Removing a listener leaves the flag set, and an engine with it set runs
+    every statement through SQLAlchemy's ``execute`` (glancedb.statements):
+    a test that once counted statements would leave the session's database
+    off the path every other call takes.
+    """
+    dispatch = engine.dispatch
+    engine._has_events = any(getattr(dispatch, name) for name in dispatch._event_names)
+
+
 class StatementCounter:
     """Counts the SQL statements an engine executes while active."""
 
