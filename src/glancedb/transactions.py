@@ -38,7 +38,7 @@ from sqlalchemy import URL, Connection, Engine, RootTransaction
 from sqlalchemy import exc as sa_exc
 
 from glancedb import commits
-from glancedb.driver_errors import TransientError, translate_error, translated_errors
+from glancedb.driver_errors import TransientError, translate_error
 from glancedb.engines import (
     BUSY_TIMEOUT_INFO,
     CAUSAL_INFO,
@@ -311,6 +311,20 @@ class _CallTransaction:
         if error is not exc:
             raise error from exc
 
+    def _transaction_id(self, state: _OpenTransaction) -> str | None:
+        """PostgreSQL: the write transaction's id, for resolving a lost COMMIT."""
+        connection = state.connection
+        if connection.dialect.name != "postgresql" or state.xid is not None:
+            return state.xid
+        try:
+            return commits.transaction_id(connection)
+        except sa_exc.SQLAlchemyError as exc:
+            _rollback(self._transaction)
+            raise translate_error(exc) from exc
+        except BaseException:
+            _rollback(self._transaction)
+            raise
+
     def _end(self, exc: BaseException | None) -> None:
         """COMMIT a write whose block ended normally; else ROLLBACK and raise the failure.
 
@@ -321,18 +335,12 @@ class _CallTransaction:
         """
         state, transaction = self._state, self._transaction
         connection = state.connection
-        xid: str | None = None
         if exc is None:
-            try:
-                with translated_errors():
-                    if state.failure is not None:
-                        raise state.failure
-                    if state.write and connection.dialect.name == "postgresql":
-                        xid = state.xid or commits.transaction_id(connection)
-            except BaseException:
+            if state.failure is not None:
                 _rollback(transaction)
-                raise
+                raise state.failure
             if state.write:
+                xid = self._transaction_id(state)
                 self._database._commit(connection, transaction, xid=xid, deadline=self._deadline)
             return
         _rollback(transaction)
