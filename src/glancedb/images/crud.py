@@ -174,7 +174,7 @@ class ImageCrudAPI(DatabaseCore):
                 return False
         if image_id is None or member is None:
             return False
-        with self._reading() as conn:
+        with self._reading(one_statement=True) as conn:
             return has_membership(conn, image_id, member, status)
 
     def is_image_mutable(self, context: ContextLike, image: Any) -> bool:

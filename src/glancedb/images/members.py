@@ -295,7 +295,7 @@ class ImageMembersAPI(DatabaseCore):
             status=keys["status"] is not None,
         )
         params = {"owner": owner, **keys}
-        with self._reading() as conn:
+        with self._reading(one_statement=True) as conn:
             rows = fetch_all(conn, stmt, params)
         return [Record(zip(MEMBER_COLUMNS, row, strict=True)) for row in rows]
 
@@ -313,5 +313,5 @@ class ImageMembersAPI(DatabaseCore):
             .select_from(memb)
             .where(memb.c.image_id == key, not_deleted(memb.c.deleted))
         )
-        with self._reading() as conn:
+        with self._reading(one_statement=True) as conn:
             return int(conn.execute(stmt).scalar_one())

@@ -115,7 +115,7 @@ class ImageTagsAPI(DatabaseCore):
         key = image_key(image_id)
         if key is None:
             return []
-        with self._reading() as conn:
+        with self._reading(one_statement=True) as conn:
             return [value for _, value in _live_tags(conn, key)]
 
     @retrying
