@@ -28,7 +28,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
@@ -452,12 +452,15 @@ class DatabaseCore:
 
     # --- connections ------------------------------------------------------------------
 
-    def _note_transaction_id(self, xid: str) -> None:
-        """Keep the id of the open write transaction, returned by one of its
-        statements (:func:`glancedb.commits.transaction_id_column`), for its COMMIT."""
+    def _keep_transaction_id(self, returned: Sequence[Any]) -> list[Any]:
+        """A row a write returned with the transaction id as its last column
+        (:func:`glancedb.commits.transaction_id_column`), without it; the id
+        is kept for the open transaction's COMMIT."""
+        *row, xid = returned
         state = (_open_transactions.get() or {}).get(id(self))
         if state is not None:
             state.xid = xid
+        return row
 
     def _take_write_turn(self, write: bool, deadline: float) -> threading.Lock | None:
         """On SQLite, this database's writers take turns (within the budget).

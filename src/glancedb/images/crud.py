@@ -217,8 +217,7 @@ class ImageCrudAPI(DatabaseCore):
             with duplicate_as(Duplicate, f"Image ID {image_id} already exists"):
                 if conn.dialect.name == "postgresql":
                     statement = _insert_image_returning_xid(commits.transaction_id_column(conn))
-                    *stored, xid = conn.execute(statement, columns).one()
-                    self._note_transaction_id(xid)
+                    stored = self._keep_transaction_id(conn.execute(statement, columns).one())
                 else:
                     stored = list(conn.execute(_INSERT_IMAGE_RETURNING, columns).one())
             image = image_record(stored)
@@ -291,11 +290,8 @@ class ImageCrudAPI(DatabaseCore):
                 result = conn.execute(statement, params)
                 returned = result.first() if returning else None
                 updated = returned is not None if returning else result.rowcount > 0
-                if returned is not None and xid is not None:
-                    *row, transaction_id = returned
-                    self._note_transaction_id(transaction_id)
-                elif returned is not None:
-                    row = list(returned)
+                if returned is not None:
+                    row = list(returned) if xid is None else self._keep_transaction_id(returned)
             if not updated:
                 # Read the status that won, with a locking read so that
                 # MySQL's snapshot does not show the stale one.

@@ -221,7 +221,7 @@ def choose_property_shapes(
     bound = probe_limit(PROBE_CAP if limit is None else limit)
     probe = property_probe(tuple(p.value is None for p in properties))
     params = {**property_parameters(properties), "probe_bound": bound}
-    counts = [int(c) for c in _one(conn, probe, params)]
+    counts = [int(c) for c in fetch_all(conn, probe, params)[0]]
     rarest = min(range(len(counts)), key=counts.__getitem__)
     drives = counts[rarest] < bound or not walk
     joint_check = regular or conn.dialect.name != "sqlite"
@@ -232,22 +232,17 @@ def choose_property_shapes(
             "joint_sample": JOINT_SAMPLE,
             "joint_enough": JOINT_RARE_HITS,
         }
-        hits = [int(c) for c in _one(conn, joint_probe(nulls), joint_params)]
+        hits = [int(c) for c in fetch_all(conn, joint_probe(nulls), joint_params)[0]]
         if max(hits) < JOINT_RARE_HITS:
             drives = True
             # The same joint images are a larger share of a rarer value's rows.
             rarest = max(range(len(hits)), key=hits.__getitem__)
             if hits.count(hits[rarest]) > 1 and bound < PROBE_CAP:
                 wider = {**params, "probe_bound": PROBE_CAP}
-                counts = [int(c) for c in _one(conn, probe, wider)]
+                counts = [int(c) for c in fetch_all(conn, probe, wider)[0]]
                 tied = [i for i, h in enumerate(hits) if h == hits[rarest]]
                 rarest = min(tied, key=counts.__getitem__)
     return tuple(_shape(drives and i == rarest) for i in range(len(counts)))
-
-
-def _one(conn: Connection, statement: Select[Any], params: dict[str, Any]) -> Sequence[Any]:
-    (row,) = fetch_all(conn, statement, params)
-    return row
 
 
 def _shape(drives: bool) -> PropertyShape:
