@@ -170,6 +170,7 @@ def enable_wal(engine: Engine) -> None:
 BUSY_TIMEOUT_INFO = "glancedb_busy_timeout_ms"
 CAUSAL_INFO = "glancedb_causal_reads"
 WRITER_INFO = "glancedb_sqlite_writer"
+NO_BEGIN_INFO = "glancedb_sqlite_no_begin"
 
 
 def create_glancedb_engine(
@@ -198,6 +199,10 @@ def create_glancedb_engine(
     if backend == "sqlite":
         if is_memory_sqlite(parsed):
             options["poolclass"] = StaticPool
+        elif not {"poolclass", "pool", "max_overflow"} & engine_options.keys():
+            # Each calling thread keeps a connection (glancedb.thread_connections):
+            # a pool with a limit would make the thread after the last wait.
+            options["max_overflow"] = -1
         options["connect_args"] = {"check_same_thread": False}
     # No pool pre-ping on PostgreSQL and MySQL: it costs a round trip on every
     # call, and a pooled connection the server has dropped already fails on
@@ -293,7 +298,10 @@ def _setup_sqlite(engine: Engine, *, read_only: bool, busy_ms: int) -> None:
         record.info[BUSY_TIMEOUT_INFO] = busy_ms
 
     def _begin(dbapi_connection: Any) -> None:
-        writer = dbapi_connection.info.get(WRITER_INFO, False)
+        info = dbapi_connection.info
+        writer = info.pop(WRITER_INFO, False)
+        if info.get(NO_BEGIN_INFO):
+            return
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("BEGIN IMMEDIATE" if writer else "BEGIN")
@@ -310,6 +318,22 @@ def _setup_sqlite(engine: Engine, *, read_only: bool, busy_ms: int) -> None:
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
         if record is not None:
             record.info.pop(WRITER_INFO, None)
+            record.info.pop(NO_BEGIN_INFO, None)
+
+
+def run_without_begin(connection: Connection, without: bool = True) -> None:
+    """Let a SQLite read of one statement run without BEGIN (or again with it).
+
+    A single SELECT is its own snapshot; a transaction around it would only
+    add BEGIN and ROLLBACK.  SQLAlchemy may still begin its transaction (a
+    statement it executes itself), but no BEGIN reaches SQLite until
+    ``without`` is False again.  Nothing on other backends.
+    """
+    if connection.dialect.name == "sqlite":
+        if without:
+            connection.connection.info[NO_BEGIN_INFO] = True
+        else:
+            connection.connection.info.pop(NO_BEGIN_INFO, None)
 
 
 def begin_as_writer(connection: Connection) -> None:
@@ -317,8 +341,8 @@ def begin_as_writer(connection: Connection) -> None:
 
     ``BEGIN IMMEDIATE``: a transaction that reads and then writes cannot be
     refused the lock half-way (SQLite's deadlock between two readers that
-    both want to write).  Until the connection goes back to the pool; nothing
-    on other backends.
+    both want to write).  For the next transaction it begins (or until it goes
+    back to the pool); nothing on other backends.
     """
     if connection.dialect.name == "sqlite":
         connection.connection.info[WRITER_INFO] = True

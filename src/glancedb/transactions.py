@@ -44,6 +44,7 @@ from glancedb.engines import (
     CAUSAL_INFO,
     begin_as_writer,
     create_glancedb_engine,
+    run_without_begin,
 )
 from glancedb.exception import (
     DBCommitUnknown,
@@ -52,6 +53,7 @@ from glancedb.exception import (
     DBError,
     GlanceDBError,
 )
+from glancedb.thread_connections import ThreadConnections
 
 LOG = logging.getLogger("glancedb")
 
@@ -258,15 +260,19 @@ class _CallTransaction:
                     write=write, deadline=deadline, one_statement=self._one_statement
                 )
                 try:
-                    self._transaction = connection.begin()
+                    self._transaction = (
+                        None
+                        if self._one_statement and not write and connection.dialect.name == "sqlite"
+                        else connection.begin()
+                    )
                 except sa_exc.SQLAlchemyError as exc:
                     error = translate_error(exc)
                     if isinstance(error, TransientError):
                         _give_up(connection, error)
-                    _close(connection)
+                    database._release(connection)
                     raise error from exc
                 except BaseException:
-                    _close(connection)
+                    database._release(connection)
                     raise
             except BaseException:
                 if turn is not None:
@@ -296,7 +302,7 @@ class _CallTransaction:
             raise _leaving(failure) from failure.__cause__
         finally:
             _open_transactions.reset(self._token)
-            _close(connection)
+            self._database._release(connection)
             if self._turn is not None:
                 self._turn.release()
 
@@ -340,6 +346,7 @@ class _CallTransaction:
                 _rollback(transaction)
                 raise state.failure
             if state.write:
+                assert transaction is not None  # a write always begins one
                 xid = self._transaction_id(state)
                 self._database._commit(connection, transaction, xid=xid, deadline=self._deadline)
             return
@@ -385,6 +392,10 @@ class DatabaseCore:
         self._replica_lagging = False
         # SQLite writers of this database queue here (see _write_turn).
         self._sqlite_writers = threading.Lock()
+        # SQLite files: the connection each calling thread keeps.
+        self._kept = (
+            ThreadConnections(self.engine) if ThreadConnections.suits(self.engine) else None
+        )
 
     @property
     def backend(self) -> str:
@@ -397,7 +408,9 @@ class DatabaseCore:
         return self.engine.url
 
     def dispose(self) -> None:
-        """Close every pooled connection of the engines."""
+        """Close every pooled connection of the engines (and those threads keep)."""
+        if self._kept is not None:
+            self._kept.close_all()
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
@@ -487,12 +500,14 @@ class DatabaseCore:
         REPEATABLE READ, READ ONLY, or in autocommit for ``one_statement``.
         """
         if write or self.read_engine is self.engine:
-            connection = _connect(self.engine)
+            connection = self._primary_connection()
         else:
             connection = self._replica_connection()
         backend = connection.dialect.name
         if write:
             begin_as_writer(connection)
+        elif one_statement and backend == "sqlite":
+            run_without_begin(connection)
         elif backend == "postgresql" and one_statement:
             connection.execution_options(isolation_level="AUTOCOMMIT")
         elif backend == "postgresql":
@@ -504,6 +519,20 @@ class DatabaseCore:
         if backend == "sqlite":
             _budget_busy_timeout(connection, deadline)
         return connection
+
+    def _primary_connection(self) -> Connection:
+        """A connection to the primary: on a SQLite file, the one this thread keeps."""
+        if self._kept is None:
+            return _connect(self.engine)
+        try:
+            return self._kept.take()
+        except sa_exc.SQLAlchemyError as exc:
+            raise translate_error(exc) from exc
+
+    def _release(self, connection: Connection) -> None:
+        """A call is done with ``connection``: its thread keeps it, or it is closed."""
+        if self._kept is None or not self._kept.give_back(connection):
+            _close(connection)
 
     def _replica_connection(self) -> Connection:
         """A replica connection that has this database's last write, else a primary one."""
@@ -643,8 +672,9 @@ def _connect(engine: Engine) -> Connection:
         raise translate_error(exc) from exc
 
 
-def _rollback(transaction: RootTransaction) -> None:
-    if transaction.is_active:
+def _rollback(transaction: RootTransaction | None) -> None:
+    # None: a SQLite read of one statement, which began no transaction.
+    if transaction is not None and transaction.is_active:
         try:
             transaction.rollback()
         except sa_exc.SQLAlchemyError:
