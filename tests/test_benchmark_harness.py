@@ -95,3 +95,27 @@ def test_recording_leaves_the_engine_without_event_dispatch() -> None:
         assert capture.statements and not db.engine._has_events
     finally:
         db.dispose()
+
+
+def test_recording_keeps_the_begin_sqlite_is_sent(tmp_path: Path) -> None:
+    """The floor replays a SQLite call's BEGIN as glancedb sent it (none for
+    a read of one statement), and how its transaction ended."""
+    db = Database(f"sqlite:///{tmp_path / 'begins.sqlite'}")
+    ctx = get_admin_context()
+    try:
+        db.db_sync()
+        hook = db.engine.dialect.do_begin
+        with harness.recording(db.engine) as write:
+            image = db.image_create(ctx, {"status": "queued", "name": "recorded"})
+        with harness.recording(db.engine) as read:
+            db.image_get(ctx, image["id"])
+        with harness.recording(db.engine) as one_statement:
+            db.image_member_find(ctx, image_id=image["id"])
+        assert db.engine.dialect.do_begin == hook
+    finally:
+        db.dispose()
+    assert write.statements[0].sql == "BEGIN IMMEDIATE" and write.ending == "commit"
+    assert read.statements[0].sql == "BEGIN" and read.ending != "commit"
+    assert len(read.statements) == 1 + read.counted == 3
+    assert not any(s.is_begin for s in one_statement.statements)
+    assert one_statement.counted == 1

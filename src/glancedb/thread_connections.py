@@ -148,8 +148,8 @@ def _idle(connection: Connection) -> bool:
         pooled.info.pop(NO_BEGIN_INFO, None)
         pooled.info.pop(WRITER_INFO, None)
         driver: Any = pooled.driver_connection
-        if driver.in_transaction:
-            driver.rollback()
+        if driver.in_transaction:  # a read glancedb began itself (engines.begin_read)
+            connection.dialect.do_rollback(pooled)
     except (sa_exc.SQLAlchemyError, sqlite3.Error):
         LOG.debug("a kept SQLite connection could not end its transaction", exc_info=True)
         return False

@@ -43,6 +43,7 @@ from glancedb.engines import (
     BUSY_TIMEOUT_INFO,
     CAUSAL_INFO,
     begin_as_writer,
+    begin_read,
     create_glancedb_engine,
     run_without_begin,
 )
@@ -234,6 +235,8 @@ class _CallTransaction:
         "_write",
     )
 
+    _transaction: RootTransaction | None
+
     def __init__(self, database: DatabaseCore, write: bool, one_statement: bool) -> None:
         self._database = database
         self._write = write
@@ -260,11 +263,13 @@ class _CallTransaction:
                     write=write, deadline=deadline, one_statement=self._one_statement
                 )
                 try:
-                    self._transaction = (
-                        None
-                        if self._one_statement and not write and connection.dialect.name == "sqlite"
-                        else connection.begin()
-                    )
+                    if write or connection.dialect.name != "sqlite":
+                        self._transaction = connection.begin()
+                    else:
+                        # SQLite reads: the driver's BEGIN, or none for one statement.
+                        self._transaction = None
+                        if not self._one_statement:
+                            begin_read(connection)
                 except sa_exc.SQLAlchemyError as exc:
                     error = translate_error(exc)
                     if isinstance(error, TransientError):
@@ -673,7 +678,7 @@ def _connect(engine: Engine) -> Connection:
 
 
 def _rollback(transaction: RootTransaction | None) -> None:
-    # None: a SQLite read of one statement, which began no transaction.
+    # None: a SQLite read, ended when its connection is given back.
     if transaction is not None and transaction.is_active:
         try:
             transaction.rollback()
