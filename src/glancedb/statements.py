@@ -91,9 +91,14 @@ def fetch_all(
         # execution path: listeners (tracing, statement counters) get the
         # execution context they expect.
         return conn.execute(statement, params).all()
-    values = {**compiled.own_values, **params} if params else dict(compiled.own_values)
-    for name, processor in compiled.binds.items():
-        values[name] = processor(values[name])
+    values: Mapping[str, Any]
+    if compiled.own_values or compiled.binds or not params:
+        merged = {**compiled.own_values, **params} if params else dict(compiled.own_values)
+        for name, processor in compiled.binds.items():
+            merged[name] = processor(merged[name])
+        values = merged
+    else:
+        values = params  # the common case: nothing to add or convert
     driver_params: Any
     if compiled.order is not None:
         driver_params = tuple([values[name] for name in compiled.order])
@@ -103,16 +108,17 @@ def fetch_all(
         driver_params = values
     rows = _run(conn, compiled.sql, driver_params)
     converters = compiled.results
-    if not converters:
+    if not converters or not rows:
         return rows
     converted: list[list[Any]] = []
+    append = converted.append
     for row in rows:
         columns = list(row)
         for position, convert in converters:
             value = columns[position]
             if value is not None:
                 columns[position] = convert(value)
-        converted.append(columns)
+        append(columns)
     return converted
 
 
@@ -129,9 +135,10 @@ def _run(conn: Connection, sql: str, params: Any) -> Sequence[Any]:
     cursor = fairy.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description is not None else ()
+        rows = cursor.fetchall() if cursor.description is not None else ()
     except conn.dialect.loaded_dbapi.Error as error:
         lost = conn.dialect.is_disconnect(error, fairy.dbapi_connection, cursor)
+        _close_cursor(conn, cursor)
         if lost:
             conn.invalidate(error)
         raise exc.DBAPIError.instance(
@@ -142,7 +149,14 @@ def _run(conn: Connection, sql: str, params: Any) -> Sequence[Any]:
             connection_invalidated=lost,
             dialect=conn.dialect,
         ) from error
-    finally:
-        # A failed connection may refuse to close the cursor: it goes anyway.
-        with contextlib.suppress(conn.dialect.loaded_dbapi.Error):
-            cursor.close()
+    except BaseException:
+        _close_cursor(conn, cursor)
+        raise
+    cursor.close()
+    return rows
+
+
+def _close_cursor(conn: Connection, cursor: Any) -> None:
+    # A failed connection may refuse to close the cursor: it goes anyway.
+    with contextlib.suppress(conn.dialect.loaded_dbapi.Error):
+        cursor.close()

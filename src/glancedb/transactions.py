@@ -87,11 +87,15 @@ class _OpenTransaction:
     xid: str | None = None
 
 
-@dataclass
 class _Attempt:
-    deadline: float
-    # A transient failure of a call made inside this attempt.
-    failure: TransientError | None = None
+    """One attempt of a retrying call (a plain class: one is made per public call)."""
+
+    __slots__ = ("deadline", "failure")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        # A transient failure of a call made inside this attempt.
+        self.failure: TransientError | None = None
 
 
 # The transactions open in this thread or task, by the id of the database

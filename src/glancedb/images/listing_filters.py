@@ -10,8 +10,8 @@ is not a column becomes a property *name* (data), never an identifier.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -51,6 +51,8 @@ TIME_FILTER_COLUMNS: frozenset[str] = frozenset({"created_at", "updated_at"})
 NULL_COMPARED_KEYS: frozenset[str] = frozenset(
     {"checksum", "os_hash_value", "os_hidden", "deleted"}
 )
+# The NULL-compared columns other than ``deleted`` (which has rules of its own), in order.
+_NULL_COMPARED_COLUMNS: tuple[str, ...] = tuple(sorted(NULL_COMPARED_KEYS - {"deleted"}))
 VISIBILITIES: frozenset[str] = frozenset({"public", "private", "shared", "community", "all"})
 DEFAULT_SORT_KEY = "created_at"
 DEFAULT_SORT_DIR: Direction = "desc"
@@ -285,11 +287,15 @@ def _list_condition(key: str, value: Any) -> ColumnCondition | None:
     raise InvalidFilterOperatorValue(f"Unable to filter {key!r} by unknown operator {op!r}")
 
 
-def parse_filters(filters: Mapping[str, Any] | None, is_public: bool | None = None) -> ImageQuery:
+def parse_filters(
+    filters: Mapping[str, Any] | None,
+    is_public: bool | None = None,
+    sort: tuple[SortKey, ...] = ImageQuery.sort,
+) -> ImageQuery:
     """Validate Glance's ``filters`` dict (and ``is_public``) into an :class:`ImageQuery`.
 
-    The caller's dict is not modified.  Sorting is left at its default; see
-    :func:`parse_query` for the whole set of options.
+    The caller's dict is not modified.  ``sort`` is taken as it is; see
+    :func:`parse_query` for the whole set of options, validated.
     """
     if filters is not None and not isinstance(filters, Mapping):
         raise Invalid(f"filters must be a dict, not {filters!r}")
@@ -325,7 +331,7 @@ def parse_filters(filters: Mapping[str, Any] | None, is_public: bool | None = No
             else:
                 conditions.append(ColumnCondition("status", "neq", "killed"))
 
-    for key in sorted(NULL_COMPARED_KEYS - {"deleted"}):
+    for key in _NULL_COMPARED_COLUMNS:
         if key in remaining:
             value = remaining.pop(key)
             if value is None:
@@ -397,6 +403,7 @@ def parse_filters(filters: Mapping[str, Any] | None, is_public: bool | None = No
         is_public=is_public,
         showing_deleted=showing_deleted,
         matches_nothing=matches_nothing,
+        sort=sort,
     )
 
 
@@ -433,8 +440,21 @@ def parse_sort(
     (:class:`InvalidSortDir`).  ``created_at`` then ``id`` are appended when
     missing, with the single given direction (else ``desc``).
     """
-    keys = _as_list(sort_key, InvalidSortKey, "sort_key") or [DEFAULT_SORT_KEY]
+    keys = _as_list(sort_key, InvalidSortKey, "sort_key")
     dirs = _as_list(sort_dir, InvalidSortDir, "sort_dir")
+    try:
+        # Callers ask for a handful of orders over and over.
+        return _sort_order(tuple(keys), tuple(dirs))
+    except TypeError:  # an unhashable key or direction: rejected below
+        return _sort_order.__wrapped__(tuple(keys), tuple(dirs))
+
+
+@functools.lru_cache(maxsize=256)
+def _sort_order(given_keys: tuple[Any, ...], dirs_given: tuple[Any, ...]) -> tuple[SortKey, ...]:
+    """:func:`parse_sort` for keys and directions given as tuples."""
+    keys = list(given_keys) or [DEFAULT_SORT_KEY]
+    dirs = list(dirs_given)
+
     for key in keys:
         if not isinstance(key, str) or key not in IMAGE_COLUMNS:
             raise InvalidSortKey(f"Sort key {key!r} is not an image attribute")
@@ -465,5 +485,4 @@ def parse_query(
     is_public: bool | None = None,
 ) -> ImageQuery:
     """Filters and sort options of one ``image_get_all`` call, validated."""
-    sort = parse_sort(sort_key, sort_dir)
-    return dataclasses.replace(parse_filters(filters, is_public), sort=sort)
+    return parse_filters(filters, is_public, parse_sort(sort_key, sort_dir))
