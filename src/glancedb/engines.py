@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from glancedb.exception import DBConfigurationError
+from glancedb.statements import driver_error
 
 LOG = logging.getLogger("glancedb")
 
@@ -319,8 +320,28 @@ def _setup_sqlite(engine: Engine, *, read_only: bool, busy_ms: int) -> None:
     @event.listens_for(engine, "checkin")
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
         if record is not None:
-            record.info.pop(WRITER_INFO, None)
-            record.info.pop(NO_BEGIN_INFO, None)
+            forget_call_modes(record.info)
+
+
+def forget_call_modes(info: dict[Any, Any]) -> None:
+    """Clear what a call asked of its SQLite connection's next BEGIN
+    (:func:`begin_as_writer`, :func:`run_without_begin`), from the
+    connection's ``info``: the next call on it starts afresh."""
+    info.pop(WRITER_INFO, None)
+    info.pop(NO_BEGIN_INFO, None)
+
+
+def close_quietly(connection: Connection) -> None:
+    """Close ``connection``; a failure (its session already gone) is only logged.
+
+    Closing ends a read (or a failed call) with a ROLLBACK; a connection the
+    server dropped has nothing left to end, and nothing a call returns
+    depends on it.
+    """
+    try:
+        connection.close()
+    except SQLAlchemyError:
+        LOG.debug("closing a connection failed", exc_info=True)
 
 
 def begin_read(connection: Connection) -> None:
@@ -330,32 +351,27 @@ def begin_read(connection: Connection) -> None:
     costs a small read a fifth of its time; a read has nothing to commit, so
     its BEGIN goes to the driver through the dialect's hook (the same BEGIN
     as SQLAlchemy's would send), and the transaction ends in the ROLLBACK
-    that gives the connection back.  A statement SQLAlchemy
-    executes itself joins it.  A failure raises SQLAlchemy's error for it.
+    that gives the connection back.  A statement SQLAlchemy executes itself
+    joins it.  A failure raises SQLAlchemy's error for it.
     """
-    pooled = connection.connection
     dialect = connection.dialect
     try:
-        dialect.do_begin(pooled)
+        dialect.do_begin(connection.connection)
     except dialect.loaded_dbapi.Error as error:
-        raise DBAPIError.instance(
-            "BEGIN", (), error, dialect.loaded_dbapi.Error, dialect=dialect
-        ) from error
+        raise driver_error(connection, "BEGIN", (), error) from error
 
 
-def run_without_begin(connection: Connection, without: bool = True) -> None:
-    """Let a SQLite read of one statement run without BEGIN (or again with it).
+def run_without_begin(connection: Connection) -> None:
+    """Let a SQLite read of one statement run without BEGIN.
 
     A single SELECT is its own snapshot; a transaction around it would only
     add BEGIN and ROLLBACK.  SQLAlchemy may still begin its transaction (a
-    statement it executes itself), but no BEGIN reaches SQLite until
-    ``without`` is False again.  Nothing on other backends.
+    statement it executes itself), but no BEGIN reaches SQLite until the
+    call's modes are forgotten (:func:`forget_call_modes`).  Nothing on
+    other backends.
     """
     if connection.dialect.name == "sqlite":
-        if without:
-            connection.connection.info[NO_BEGIN_INFO] = True
-        else:
-            connection.connection.info.pop(NO_BEGIN_INFO, None)
+        connection.connection.info[NO_BEGIN_INFO] = True
 
 
 def begin_as_writer(connection: Connection) -> None:

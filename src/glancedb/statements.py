@@ -137,23 +137,34 @@ def _run(conn: Connection, sql: str, params: Any) -> Sequence[Any]:
         cursor.execute(sql, params)
         rows = cursor.fetchall() if cursor.description is not None else ()
     except conn.dialect.loaded_dbapi.Error as error:
-        lost = conn.dialect.is_disconnect(error, fairy.dbapi_connection, cursor)
+        failure = driver_error(conn, sql, params, error, cursor)
         _close_cursor(conn, cursor)
-        if lost:
-            conn.invalidate(error)
-        raise exc.DBAPIError.instance(
-            sql,
-            params,
-            error,
-            conn.dialect.loaded_dbapi.Error,
-            connection_invalidated=lost,
-            dialect=conn.dialect,
-        ) from error
+        raise failure from error
     except BaseException:
         _close_cursor(conn, cursor)
         raise
     cursor.close()
     return rows
+
+
+def driver_error(
+    conn: Connection, sql: str, params: Any, error: Any, cursor: Any = None
+) -> exc.StatementError:
+    """SQLAlchemy's wrapping of a driver ``error`` raised on ``conn``, as its own
+    execution would raise it: a lost session is flagged and ``conn`` invalidated."""
+    dialect = conn.dialect
+    lost = dialect.is_disconnect(error, conn.connection.dbapi_connection, cursor)
+    if lost:
+        conn.invalidate(error)
+    wrapped: exc.StatementError = exc.DBAPIError.instance(
+        sql,
+        params,
+        error,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=lost,
+        dialect=dialect,
+    )
+    return wrapped
 
 
 def _close_cursor(conn: Connection, cursor: Any) -> None:

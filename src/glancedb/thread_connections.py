@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import QueuePool
 
-from glancedb.engines import NO_BEGIN_INFO, WRITER_INFO
+from glancedb.engines import close_quietly, forget_call_modes
 
 LOG = logging.getLogger("glancedb")
 
@@ -46,18 +46,12 @@ class _Kept:
         self.generation = generation
         self.busy = False
 
-    def close(self) -> None:
-        try:
-            self.connection.close()
-        except sa_exc.SQLAlchemyError:
-            LOG.debug("closing a kept SQLite connection failed", exc_info=True)
-
     def __del__(self) -> None:
         # The thread ended (its thread-local storage went) or the database
         # was dropped: the connection goes back to the pool, not to the
         # garbage collector's warning.
         if not self.connection.closed:
-            self.close()
+            close_quietly(self.connection)
 
 
 class ThreadConnections:
@@ -92,7 +86,7 @@ class ThreadConnections:
                     return kept.connection
                 self._local.kept = None
                 self._all.discard(kept)
-                kept.close()
+                close_quietly(kept.connection)
                 kept = None
             generation = self._generation
         connection = self._engine.connect()
@@ -123,7 +117,7 @@ class ThreadConnections:
                 return True
             self._local.kept = None
             self._all.discard(kept)
-        kept.close()
+        close_quietly(kept.connection)
         return True
 
     def close_all(self) -> None:
@@ -134,7 +128,7 @@ class ThreadConnections:
             for kept in idle:
                 self._all.discard(kept)
         for kept in idle:
-            kept.close()
+            close_quietly(kept.connection)
 
 
 def _idle(connection: Connection) -> bool:
@@ -145,8 +139,7 @@ def _idle(connection: Connection) -> bool:
         if connection.in_transaction():
             connection.rollback()
         pooled = connection.connection
-        pooled.info.pop(NO_BEGIN_INFO, None)
-        pooled.info.pop(WRITER_INFO, None)
+        forget_call_modes(pooled.info)
         driver: Any = pooled.driver_connection
         if driver.in_transaction:  # a read glancedb began itself (engines.begin_read)
             connection.dialect.do_rollback(pooled)

@@ -44,6 +44,7 @@ from glancedb.engines import (
     CAUSAL_INFO,
     begin_as_writer,
     begin_read,
+    close_quietly,
     create_glancedb_engine,
     run_without_begin,
 )
@@ -344,9 +345,10 @@ class _CallTransaction:
         """COMMIT a write whose block ended normally; else ROLLBACK and raise the failure.
 
         A read that ended normally is left open: it ends in the ROLLBACK of
-        closing its connection, as committing it first would leave the pool
-        a reset of its own to send (a round trip on MySQL), for the same end
-        - a read has nothing to commit.
+        closing its connection (or of giving it back to its thread, SQLite),
+        as committing it first would leave the pool a reset of its own to
+        send (a round trip on MySQL), for the same end - a read has nothing
+        to commit.
         """
         state, transaction = self._state, self._transaction
         connection = state.connection
@@ -541,7 +543,7 @@ class DatabaseCore:
     def _release(self, connection: Connection) -> None:
         """A call is done with ``connection``: its thread keeps it, or it is closed."""
         if self._kept is None or not self._kept.give_back(connection):
-            _close(connection)
+            close_quietly(connection)
 
     def _replica_connection(self) -> Connection:
         """A replica connection that has this database's last write, else a primary one."""
@@ -688,16 +690,6 @@ def _rollback(transaction: RootTransaction | None) -> None:
             transaction.rollback()
         except sa_exc.SQLAlchemyError:
             LOG.debug("rollback failed", exc_info=True)
-
-
-def _close(connection: Connection) -> None:
-    try:
-        connection.close()
-    except sa_exc.SQLAlchemyError:
-        # The ROLLBACK that ends a read (or a failed call) found the
-        # connection gone; the pool has dropped it, and nothing the call
-        # returns depended on it.
-        LOG.debug("closing a connection failed", exc_info=True)
 
 
 def _give_up(connection: Connection, failure: TransientError) -> None:

@@ -450,9 +450,9 @@ def parse_sort(
 
 
 @functools.lru_cache(maxsize=256)
-def _sort_order(given_keys: tuple[Any, ...], dirs_given: tuple[Any, ...]) -> tuple[SortKey, ...]:
+def _sort_order(keys_given: tuple[Any, ...], dirs_given: tuple[Any, ...]) -> tuple[SortKey, ...]:
     """:func:`parse_sort` for keys and directions given as tuples."""
-    keys = list(given_keys) or [DEFAULT_SORT_KEY]
+    keys = list(keys_given) or [DEFAULT_SORT_KEY]
     dirs = list(dirs_given)
 
     for key in keys:
