@@ -247,14 +247,23 @@ class Floor:
 
 
 def matching_statement(fetched: Sequence[Rows], ids: Sequence[Any]) -> int | None:
-    """Index of the last statement whose rows carry ``ids``, in order, in one column."""
+    """Index of the last statement whose rows carry ``ids``, in order, in one column.
+
+    A row of one JSON array (PostgreSQL's one-statement ``image_get``) is
+    read as the array's elements.
+    """
     found = None
-    for index, rows in enumerate(fetched):
-        if rows is None or len(rows) != len(ids):
+    for index, fetched_rows in enumerate(fetched):
+        if fetched_rows is None or len(fetched_rows) != len(ids):
             continue
+        rows = [_columns(row) for row in fetched_rows]
         if not ids or any([row[col] for row in rows] == list(ids) for col in range(len(rows[0]))):
             found = index
     return found
+
+
+def _columns(row: Sequence[Any]) -> Sequence[Any]:
+    return row[0] if len(row) == 1 and isinstance(row[0], list) else row
 
 
 # --- operations --------------------------------------------------------------------

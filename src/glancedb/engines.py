@@ -301,15 +301,12 @@ def _setup_sqlite(engine: Engine, *, read_only: bool, busy_ms: int) -> None:
     def _begin(dbapi_connection: Any) -> None:
         info = dbapi_connection.info
         writer = info.pop(WRITER_INFO, False)
-        if info.get(NO_BEGIN_INFO) or dbapi_connection.driver_connection.in_transaction:
+        driver = dbapi_connection.dbapi_connection  # the sqlite3 connection
+        if info.get(NO_BEGIN_INFO) or driver.in_transaction:
             # A read of one statement, or a read glancedb began itself
             # (begin_read) that a statement of SQLAlchemy's now joins.
             return
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("BEGIN IMMEDIATE" if writer else "BEGIN")
-        finally:
-            cursor.close()
+        driver.execute("BEGIN IMMEDIATE" if writer else "BEGIN")
 
     # The dialect's own hook, not a "begin" event: any connection event turns
     # on SQLAlchemy's event dispatch for every statement of the engine, which

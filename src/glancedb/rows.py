@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -78,5 +79,13 @@ def slot_parameters(prefix: str, values: Sequence[T]) -> dict[str, T]:
     Plain parameters instead of SQLAlchemy's expanding one, which it renders
     anew on every execution: the statement is compiled once per slot count.
     """
-    last = len(values) - 1
-    return {f"{prefix}_{slot}": values[min(slot, last)] for slot in range(slot_count(len(values)))}
+    names = _slot_names(prefix, slot_count(len(values)))
+    if len(names) == len(values):
+        return dict(zip(names, values, strict=True))
+    padded = [*values, *[values[-1]] * (len(names) - len(values))]
+    return dict(zip(names, padded, strict=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _slot_names(prefix: str, slots: int) -> tuple[str, ...]:
+    return tuple(f"{prefix}_{slot}" for slot in range(slots))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,8 +38,9 @@ class _Compiled:
     """A statement compiled for one dialect, with what its execution needs."""
 
     sql: str
-    # Positional paramstyles: the parameter names in placeholder order.
-    order: tuple[str, ...] | None
+    # Positional paramstyles: the parameter values in placeholder order, as
+    # one tuple, read from the mapping of all values by name.
+    positional: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None
     # Named paramstyles: the parameter names as the SQL text spells them.
     spelled: Mapping[str, str]
     # The values the statement itself carries (literals bound as parameters).
@@ -66,7 +68,7 @@ def _compiled(statement: Query, dialect: Dialect) -> _Compiled | None:
     )
     return _Compiled(
         sql=compiled.string,
-        order=tuple(compiled.positiontup) if compiled.positional else None,
+        positional=_in_order(tuple(compiled.positiontup)) if compiled.positional else None,
         spelled=dict(compiled.escaped_bind_names or {}),
         own_values={
             name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
@@ -74,6 +76,16 @@ def _compiled(statement: Query, dialect: Dialect) -> _Compiled | None:
         binds=binds,
         results=results,
     )
+
+
+def _in_order(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A function of a mapping returning its values of ``names``, in order, as a tuple."""
+    if len(names) > 1:
+        return operator.itemgetter(*names)  # a tuple already, read in C
+    if names:
+        single = operator.itemgetter(names[0])
+        return lambda values: (single(values),)
+    return lambda _values: ()
 
 
 def fetch_all(
@@ -100,8 +112,8 @@ def fetch_all(
     else:
         values = params  # the common case: nothing to add or convert
     driver_params: Any
-    if compiled.order is not None:
-        driver_params = tuple([values[name] for name in compiled.order])
+    if compiled.positional is not None:
+        driver_params = compiled.positional(values)
     elif compiled.spelled:
         driver_params = {compiled.spelled.get(name, name): value for name, value in values.items()}
     else:
@@ -115,9 +127,9 @@ def fetch_all(
     for row in rows:
         columns = list(row)
         for position, convert in converters:
-            value = columns[position]
-            if value is not None:
-                columns[position] = convert(value)
+            # SQLAlchemy's processors take NULL (None) too, as its own
+            # execution hands it to them.
+            columns[position] = convert(columns[position])
         append(columns)
     return converted
 

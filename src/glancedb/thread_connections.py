@@ -140,9 +140,9 @@ def _idle(connection: Connection) -> bool:
             connection.rollback()
         pooled = connection.connection
         forget_call_modes(pooled.info)
-        driver: Any = pooled.driver_connection
+        driver: Any = pooled.dbapi_connection
         if driver.in_transaction:  # a read glancedb began itself (engines.begin_read)
-            connection.dialect.do_rollback(pooled)
+            connection.dialect.do_rollback(driver)
     except (sa_exc.SQLAlchemyError, sqlite3.Error):
         LOG.debug("a kept SQLite connection could not end its transaction", exc_info=True)
         return False

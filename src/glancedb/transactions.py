@@ -30,7 +30,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
@@ -78,14 +77,18 @@ REPLICA_WAIT = 0.5
 _BUSY_SLACK_MS = 100
 
 
-@dataclass
 class _OpenTransaction:
-    connection: Connection
-    write: bool
-    # A transient failure raised inside: the transaction never commits.
-    failure: TransientError | None = None
-    # PostgreSQL: the transaction id, when a write returned it with its rows.
-    xid: str | None = None
+    """A call's open transaction (a plain class: one is made per public call)."""
+
+    __slots__ = ("connection", "failure", "write", "xid")
+
+    def __init__(self, connection: Connection, write: bool) -> None:
+        self.connection = connection
+        self.write = write
+        # A transient failure raised inside: the transaction never commits.
+        self.failure: TransientError | None = None
+        # PostgreSQL: the transaction id, when a write returned it with its rows.
+        self.xid: str | None = None
 
 
 class _Attempt:
@@ -262,7 +265,7 @@ class _CallTransaction:
             return outer.connection
         self._deadline = deadline = _deadline()
         try:
-            turn = database._take_write_turn(write, deadline)
+            turn = database._take_write_turn(deadline) if write else None
             try:
                 connection = database._connect(
                     write=write, deadline=deadline, one_statement=self._one_statement
@@ -486,7 +489,7 @@ class DatabaseCore:
             state.xid = xid
         return row
 
-    def _take_write_turn(self, write: bool, deadline: float) -> threading.Lock | None:
+    def _take_write_turn(self, deadline: float) -> threading.Lock | None:
         """On SQLite, this database's writers take turns (within the budget).
 
         SQLite admits one writer at a time and its busy handler only polls,
@@ -494,7 +497,7 @@ class DatabaseCore:
         queueing on a lock hands the turn over on release instead.  Returns
         the lock to release, None when there is no turn to take.
         """
-        if not write or self.engine.dialect.name != "sqlite":
+        if self.engine.dialect.name != "sqlite":
             return None
         if not self._sqlite_writers.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
             raise TransientError(

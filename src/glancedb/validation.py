@@ -196,6 +196,8 @@ def filter_text(key: str, value: str) -> str | None:
     match nothing (no backend stores one, and MySQL's utf8 columns would
     reject the comparison).
     """
+    if value.isascii() and "\x00" not in value:
+        return value  # the common case: nothing outside ASCII, no NUL
     if is_malformed_text(value):
         raise InvalidParameterValue(
             f"Filter {key!r}: {_shown(value)} holds a NUL character or a lone surrogate"

@@ -17,8 +17,8 @@ import functools
 import operator
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Column,
@@ -194,8 +194,7 @@ STATEMENT_CACHE_SIZE = 512
 # planner sees them; user data is always bound.
 
 
-@dataclass(frozen=True)
-class PageShape:
+class PageShape(NamedTuple):
     """What decides a page statement's SQL text (see :func:`page_shape`)."""
 
     dialect: str
@@ -571,7 +570,7 @@ def page_rows(
     """The ``images`` rows of the page of ``shape`` (one statement)."""
     if splits_nulls(shape):
         split, split_params = null_split(shape, marker)
-        shape = replace(shape, null_split=split)
+        shape = shape._replace(null_split=split)
         params = {**params, **split_params}
     return fetch_all(conn, shaped_page_statement(shape), params)
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import Boolean, DateTime, Integer
 
@@ -59,8 +58,7 @@ DEFAULT_SORT_DIR: Direction = "desc"
 TIE_BREAKERS: tuple[str, ...] = ("created_at", "id")
 
 
-@dataclass(frozen=True)
-class ColumnCondition:
+class ColumnCondition(NamedTuple):
     """``images.<column> <op> value`` (``in``: value is a tuple; ``is_null``: no value)."""
 
     column: str
@@ -68,24 +66,25 @@ class ColumnCondition:
     value: Any = None
 
 
-@dataclass(frozen=True)
-class PropertyCondition:
+class PropertyCondition(NamedTuple):
     """The image has a live property ``name`` whose value equals ``value``."""
 
     name: str
     value: str | None
 
 
-@dataclass(frozen=True)
-class SortKey:
+class SortKey(NamedTuple):
     """One ``ORDER BY`` term: an image column and a direction."""
 
     column: str
     direction: Direction
 
 
-@dataclass(frozen=True)
-class ImageQuery:
+#: Glance's default order: newest first, the id breaking ties.
+DEFAULT_SORT: tuple[SortKey, ...] = (SortKey("created_at", "desc"), SortKey("id", "desc"))
+
+
+class ImageQuery(NamedTuple):
     """What ``image_get_all`` must return, validated and typed.
 
     ``visibility`` is the ``filters['visibility']`` value (None when absent);
@@ -104,9 +103,7 @@ class ImageQuery:
     is_public: bool | None = None
     showing_deleted: bool = False
     matches_nothing: bool = False
-    sort: tuple[SortKey, ...] = field(
-        default=(SortKey("created_at", "desc"), SortKey("id", "desc"))
-    )
+    sort: tuple[SortKey, ...] = DEFAULT_SORT
 
 
 # --- helpers for single values ------------------------------------------------
@@ -237,6 +234,8 @@ def _check_value(key: str, value: Any) -> None:
 
 def _as_filter_text(key: str, value: Any) -> str | None:
     """A scalar filter value as text (see :func:`filter_text`)."""
+    if isinstance(value, str):
+        return filter_text(key, value)
     _check_value(key, value)
     return filter_text(key, value if isinstance(value, str) else str(value))
 
@@ -290,7 +289,7 @@ def _list_condition(key: str, value: Any) -> ColumnCondition | None:
 def parse_filters(
     filters: Mapping[str, Any] | None,
     is_public: bool | None = None,
-    sort: tuple[SortKey, ...] = ImageQuery.sort,
+    sort: tuple[SortKey, ...] = DEFAULT_SORT,
 ) -> ImageQuery:
     """Validate Glance's ``filters`` dict (and ``is_public``) into an :class:`ImageQuery`.
 

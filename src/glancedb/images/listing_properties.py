@@ -89,6 +89,7 @@ JOINT_SAMPLE = 1000
 JOINT_RARE_HITS = 10
 
 
+@functools.lru_cache(maxsize=256)
 def probe_limit(limit: int) -> int:
     """How many matching property rows make a value "common" for a page of ``limit``."""
     return max(1, min(PROBE_CAP, round(PROBE_FACTOR * math.sqrt(limit))))

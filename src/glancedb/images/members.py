@@ -277,24 +277,26 @@ class ImageMembersAPI(DatabaseCore):
         image owner, as SQL's ``IS NULL``).  Soft-deleted memberships are
         included only with ``include_deleted``.
         """
-        keys = {
-            "image_id": lookup_key(image_id, "image_id"),
-            "member": lookup_key(member, "member"),
-            "status": lookup_key(status, "status"),
-        }
-        given = {"image_id": image_id, "member": member, "status": status}
-        if any(given[name] is not None and key is None for name, key in keys.items()):
+        image_key = lookup_key(image_id, "image_id")
+        member_key = lookup_key(member, "member")
+        status_key = lookup_key(status, "status")
+        if (
+            (image_key is None and image_id is not None)
+            or (member_key is None and member is not None)
+            or (status_key is None and status is not None)
+        ):
             return []  # a value no membership can hold
-        owner = None if context_is_admin(context) else context_owner(context)
+        regular = not context_is_admin(context)
+        owner = context_owner(context) if regular else None
         stmt = _find_statement(
             include_deleted=bool(include_deleted),
-            regular=not context_is_admin(context),
+            regular=regular,
             owner_is_null=owner is None,
-            image=keys["image_id"] is not None,
-            member=keys["member"] is not None,
-            status=keys["status"] is not None,
+            image=image_key is not None,
+            member=member_key is not None,
+            status=status_key is not None,
         )
-        params = {"owner": owner, **keys}
+        params = {"owner": owner, "image_id": image_key, "member": member_key, "status": status_key}
         with self._reading(one_statement=True) as conn:
             rows = fetch_all(conn, stmt, params)
         return [Record(zip(MEMBER_COLUMNS, row, strict=True)) for row in rows]
