@@ -236,13 +236,14 @@ def page_shape(
     if property_shapes is None:
         shape: PropertyShape = "correlated" if dialect in PROBED_DIALECTS else "exists"
         property_shapes = [shape] * len(query.properties)
+    has_owner = context_owner(context) is not None
     return PageShape(
         dialect=dialect,
         regular=bool(admin_as_user) or not context_is_admin(context),
-        has_owner=context_owner(context) is not None,
+        has_owner=has_owner,
         visibility=query.visibility,
         any_member_status=member_status == "all",
-        members_match=context_owner(context) is not None and member_status is not None,
+        members_match=has_owner and member_status is not None,
         is_public=query.is_public,
         conditions=tuple(
             (
