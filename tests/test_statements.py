@@ -8,12 +8,13 @@ import logging
 import time
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, select
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, func, select
 from sqlalchemy import exc as sa_exc
 
 from glancedb import Database, RequestContext, statements
 from glancedb.images.members import MEMBER_COLUMNS, _find_statement
 from glancedb.images.records import children_statement
+from glancedb.models import tables as t
 from glancedb.rows import slot_count, slot_parameters
 from tests.support.backends import count_statements
 
@@ -49,11 +50,18 @@ def test_rows_and_their_types_are_sqlalchemys(db: Database, ctx: RequestContext)
     )
     member_params = {"owner": None, "image_id": image_id, "member": None, "status": None}
     children = children_statement(show_deleted_locations=True, tags=True, slots=slot_count(1))
+    # No parameter at all, and only values the statement carries itself.
+    count = select(func.count()).select_from(t.images)
+    literal = select(t.image_tags.c.value, t.image_tags.c.deleted).where(
+        t.image_tags.c.value == "gpu"
+    )
     assert not db.engine._has_events  # else fetch_all would run execute too
     with db.transaction(write=False) as conn:
         for statement, params in [
             (members, member_params),
             (children, slot_parameters("id", [image_id])),
+            (count, None),
+            (literal, None),
         ]:
             direct = [tuple(row) for row in statements.fetch_all(conn, statement, params)]
             through_sqlalchemy = [tuple(row) for row in conn.execute(statement, params).all()]
