@@ -178,6 +178,9 @@ def test_ctrl_c_prints_what_was_purged_and_exits_130(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=process_env(),
+        # Ctrl-C as a terminal delivers it: a test run started in the
+        # background inherits SIGINT ignored, and so would the command.
+        preexec_fn=_default_sigint,
     )
     assert process.stderr is not None
     progress = []
@@ -198,3 +201,7 @@ def test_ctrl_c_prints_what_was_purged_and_exits_130(tmp_path: Path) -> None:
     # What the summary says was purged is purged (a batch committing as the
     # signal lands may be missing from it).
     assert total - reported - batch <= remaining <= total - reported
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
