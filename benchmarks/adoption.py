@@ -93,6 +93,8 @@ def as_glance_database(db: Database) -> tuple[list[Any], str]:
         marker = [tuple(row) for row in conn.execute(text(f"SELECT * FROM {MARKER_TABLE}"))]
         conn.execute(text(f"DROP TABLE {MARKER_TABLE}"))
         conn.execute(text(f"DROP TABLE {migration.VERSION_TABLE}"))
+        # An earlier adoption left Glance's version table in place, as glancedb does.
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         conn.execute(
             text(
                 "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL,"
@@ -136,7 +138,15 @@ def run(backend: str, n: int, sqlite_dir: str | None) -> None:
     def progress(line: str) -> None:
         print(f"   [{time.perf_counter() - sync_started:7.1f}s] {line}", flush=True)
 
-    action = migration.sync(db.engine, progress=progress)
+    try:
+        action = migration.sync(db.engine, progress=progress)
+    except BaseException:
+        writer.stop.set()
+        thread.join()
+        # Leave the catalogue usable by the next run: at head, marked.
+        migration.sync(db.engine)
+        restore(db, marker, ddl)
+        raise
     sync_seconds = time.perf_counter() - sync_started
     time.sleep(1.0)
     writer.stop.set()

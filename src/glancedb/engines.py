@@ -171,6 +171,7 @@ def enable_wal(engine: Engine) -> None:
 BUSY_TIMEOUT_INFO = "glancedb_busy_timeout_ms"
 CAUSAL_INFO = "glancedb_causal_reads"
 WRITER_INFO = "glancedb_sqlite_writer"
+WRITER_CONNECTION_INFO = "glancedb_sqlite_writer_connection"
 NO_BEGIN_INFO = "glancedb_sqlite_no_begin"
 
 
@@ -300,7 +301,7 @@ def _setup_sqlite(engine: Engine, *, read_only: bool, busy_ms: int) -> None:
 
     def _begin(dbapi_connection: Any) -> None:
         info = dbapi_connection.info
-        writer = info.pop(WRITER_INFO, False)
+        writer = info.pop(WRITER_INFO, False) or info.get(WRITER_CONNECTION_INFO, False)
         driver = dbapi_connection.dbapi_connection  # the sqlite3 connection
         if info.get(NO_BEGIN_INFO) or driver.in_transaction:
             # A read of one statement, or a read glancedb began itself
@@ -325,6 +326,7 @@ def forget_call_modes(info: dict[Any, Any]) -> None:
     (:func:`begin_as_writer`, :func:`run_without_begin`), from the
     connection's ``info``: the next call on it starts afresh."""
     info.pop(WRITER_INFO, None)
+    info.pop(WRITER_CONNECTION_INFO, None)
     info.pop(NO_BEGIN_INFO, None)
 
 
@@ -371,16 +373,20 @@ def run_without_begin(connection: Connection) -> None:
         connection.connection.info[NO_BEGIN_INFO] = True
 
 
-def begin_as_writer(connection: Connection) -> None:
+def begin_as_writer(connection: Connection, *, every_transaction: bool = False) -> None:
     """Make the transactions ``connection`` begins take SQLite's write lock first.
 
     ``BEGIN IMMEDIATE``: a transaction that reads and then writes cannot be
     refused the lock half-way (SQLite's deadlock between two readers that
-    both want to write).  For the next transaction it begins (or until it goes
-    back to the pool); nothing on other backends.
+    both want to write; in WAL mode, a read snapshot older than another
+    writer's commit fails at once, whatever the busy timeout).  For the next
+    transaction it begins, or with ``every_transaction`` for all of them
+    (schema changes: one transaction per revision), until it goes back to
+    the pool; nothing on other backends.
     """
     if connection.dialect.name == "sqlite":
-        connection.connection.info[WRITER_INFO] = True
+        key = WRITER_CONNECTION_INFO if every_transaction else WRITER_INFO
+        connection.connection.info[key] = True
 
 
 def _connect_read_only(dialect: Any, cargs: list[Any], cparams: dict[str, Any]) -> Any:

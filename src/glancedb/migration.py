@@ -116,7 +116,7 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
     before handing it to Alembic is committed first (:func:`_settled`).
     """
     with _translated_errors(engine), engine.connect() as connection:
-        begin_as_writer(connection)
+        begin_as_writer(connection, every_transaction=True)
         yield connection
         if connection.in_transaction():
             connection.commit()
@@ -504,6 +504,10 @@ def _refuse_drift(differences: list[str]) -> None:
 def analyze(engine: Engine) -> None:
     """Refresh the planner statistics of the image tables."""
     with _translated_errors(engine), engine.connect() as connection:
+        # ANALYZE reads, then writes its statistics: under a concurrent
+        # writer only a transaction that holds the write lock from its BEGIN
+        # is sure to get to the write.
+        begin_as_writer(connection)
         backend = connection.dialect.name
         present = [name for name in _IMAGE_TABLES if name in _table_names(connection)]
         if not present:
