@@ -60,6 +60,23 @@ def test_sync_reports_each_index_build(fresh: Database, monkeypatch: pytest.Monk
         assert any(line.startswith(f"built index {index} in ") for line in lines)
 
 
+@pytest.mark.backends("mysql")
+def test_sync_says_which_tables_it_copies_and_that_writes_wait(
+    fresh: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MySQL/MariaDB widen timestamps only by copying each table under a
+    shared lock: the one step of a sync that holds Glance's writes, named."""
+    monkeypatch.setattr(online, "QUIET_SECONDS", 0.0)
+    lines: list[str] = []
+    fresh.db_sync(progress=lines.append)
+    for table in ("images", "image_properties", "tasks"):
+        assert (
+            f"copying table {table} to widen its timestamps (writes to it wait until done)"
+            in lines
+        )
+        assert any(line.startswith(f"copied table {table} in ") for line in lines)
+
+
 def test_index_builds_use_the_online_form(fresh: Database, backend: str) -> None:
     fresh.db_sync()
     fresh.db_downgrade(BEFORE_NAME_INDEX)

@@ -243,26 +243,46 @@ def _say(report: Progress | None, message: str) -> None:
 
 @contextmanager
 def _reporting(conn: Connection, name: str, table: str, report: Progress | None) -> Iterator[None]:
-    """Report a build that takes a while: its start (after :data:`QUIET_SECONDS`),
-    its progress (where the backend tells) and its end.  Quick builds - an
-    empty or small database - say nothing."""
-    started = time.monotonic()
+    """Report an index build that takes a while (see :func:`reported_step`),
+    with its progress where the backend tells."""
     if conn.dialect.name == "sqlite":
         how = "SQLite: writers wait until it is built"
     else:
         how = "writes are not blocked"
+    with reported_step(
+        report,
+        f"building index {name} on {table} ({how})",
+        f"built index {name}",
+        monitored=None if conn.dialect.name == "sqlite" else conn,
+    ):
+        yield
+
+
+@contextmanager
+def reported_step(
+    report: Progress | None,
+    starting: str,
+    finished: str,
+    *,
+    monitored: Connection | None = None,
+) -> Iterator[None]:
+    """Report a schema step that takes a while: ``starting`` (after
+    :data:`QUIET_SECONDS`), the server's progress of ``monitored``'s
+    statement (PostgreSQL, MySQL/MariaDB), then ``finished`` with the time
+    it took.  Quick steps - an empty or small database - say nothing."""
+    started = time.monotonic()
     announced = threading.Event()
 
     def announce() -> None:
         announced.set()
-        _say(report, f"building index {name} on {table} ({how})")
+        _say(report, starting)
 
     timer = threading.Timer(QUIET_SECONDS, announce)
     timer.daemon = True
     timer.start()
     monitor: _Monitor | None = None
-    if report is not None and conn.dialect.name != "sqlite":
-        monitor = _Monitor(conn, report)
+    if report is not None and monitored is not None:
+        monitor = _Monitor(monitored, report)
         monitor.start()
     try:
         yield
@@ -272,9 +292,9 @@ def _reporting(conn: Connection, name: str, table: str, report: Progress | None)
             monitor.stop()
     elapsed = time.monotonic() - started
     if announced.is_set():
-        _say(report, f"built index {name} in {elapsed:.1f}s")
+        _say(report, f"{finished} in {elapsed:.1f}s")
     else:
-        LOG.info("built index %s in %.1fs", name, elapsed)
+        LOG.info("%s in %.1fs", finished, elapsed)
 
 
 class _Monitor:

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from alembic import op
 
+from glancedb.migrations.online import progress_callback, reported_step
+
 revision = "0005_mysql_microseconds"
 down_revision = "0004_images_name"
 branch_labels = None
@@ -53,14 +55,29 @@ TIMESTAMP_COLUMNS: dict[str, tuple[tuple[str, bool], ...]] = {
 
 
 def _set_type(sql_type: str) -> None:
-    if op.get_context().dialect.name not in ("mysql", "mariadb"):
+    context = op.get_context()
+    if context.dialect.name not in ("mysql", "mariadb"):
         return
+    report = progress_callback()
     for table, columns in TIMESTAMP_COLUMNS.items():
         clauses = ", ".join(
             f"MODIFY `{name}` {sql_type} {'NULL' if nullable else 'NOT NULL'}"
             for name, nullable in columns
         )
-        op.execute(f"ALTER TABLE `{table}` {clauses}")
+        if context.as_sql:
+            op.execute(f"ALTER TABLE `{table}` {clauses}")
+            continue
+        # The one schema step that is not online: MySQL/MariaDB change a
+        # column's fractional precision only by copying the table under a
+        # shared lock.  An operator watching a long sync must see why
+        # Glance's writes wait.
+        with reported_step(
+            report,
+            f"copying table {table} to widen its timestamps (writes to it wait until done)",
+            f"copied table {table}",
+            monitored=op.get_bind(),
+        ):
+            op.execute(f"ALTER TABLE `{table}` {clauses}")
 
 
 def upgrade() -> None:
