@@ -71,8 +71,7 @@ def test_sync_says_which_tables_it_copies_and_that_writes_wait(
     fresh.db_sync(progress=lines.append)
     for table in ("images", "image_properties", "tasks"):
         assert (
-            f"copying table {table} to widen its timestamps (writes to it wait until done)"
-            in lines
+            f"copying table {table} to widen its timestamps (writes to it wait until done)" in lines
         )
         assert any(line.startswith(f"copied table {table} in ") for line in lines)
 
