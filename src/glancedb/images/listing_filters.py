@@ -237,7 +237,7 @@ def _as_filter_text(key: str, value: Any) -> str | None:
     if isinstance(value, str):
         return filter_text(key, value)
     _check_value(key, value)
-    return filter_text(key, value if isinstance(value, str) else str(value))
+    return filter_text(key, str(value))
 
 
 # --- the filters dict ---------------------------------------------------------

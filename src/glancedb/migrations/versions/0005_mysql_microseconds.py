@@ -22,6 +22,8 @@ dropped).  Explicit DDL, independent of :mod:`glancedb.models`.
 
 from __future__ import annotations
 
+import contextlib
+
 from alembic import op
 
 from glancedb.migrations.online import progress_callback, reported_step
@@ -64,19 +66,21 @@ def _set_type(sql_type: str) -> None:
             f"MODIFY `{name}` {sql_type} {'NULL' if nullable else 'NOT NULL'}"
             for name, nullable in columns
         )
-        if context.as_sql:
-            op.execute(f"ALTER TABLE `{table}` {clauses}")
-            continue
         # The one schema step that is not online: MySQL/MariaDB change a
         # column's fractional precision only by copying the table under a
         # shared lock.  An operator watching a long sync must see why
-        # Glance's writes wait.
-        with reported_step(
-            report,
-            f"copying table {table} to widen its timestamps (writes to it wait until done)",
-            f"copied table {table}",
-            monitored=op.get_bind(),
-        ):
+        # Glance's writes wait (an offline script only prints the SQL).
+        step = (
+            contextlib.nullcontext()
+            if context.as_sql
+            else reported_step(
+                report,
+                f"copying table {table} to widen its timestamps (writes to it wait until done)",
+                f"copied table {table}",
+                monitored=op.get_bind(),
+            )
+        )
+        with step:
             op.execute(f"ALTER TABLE `{table}` {clauses}")
 
 
