@@ -95,6 +95,11 @@ def _translated_errors(engine: Engine) -> Iterator[None]:
     except GlanceDBError:
         raise
     except sa_exc.SQLAlchemyError as exc:
+        interrupt = _interrupt_behind(exc)
+        if interrupt is not None:
+            # Ctrl-C in mid-statement loses the connection; what failed on it
+            # afterwards (restoring its settings) must not hide the interrupt.
+            raise interrupt from None
         error = translate_error(exc)
         if isinstance(error, TransientError):
             error = error.final
@@ -104,6 +109,19 @@ def _translated_errors(engine: Engine) -> Iterator[None]:
         raise error from exc
     except (CommandError, RevisionError) as exc:
         raise SchemaError(f"Migration failed: {exc}") from exc
+
+
+def _interrupt_behind(exc: BaseException) -> BaseException | None:
+    """The interrupt (KeyboardInterrupt, SystemExit, …) that ``exc`` was raised
+    while handling, if any."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc.__context__
+    while cause is not None and id(cause) not in seen:
+        if not isinstance(cause, Exception):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__context__
+    return None
 
 
 @contextmanager

@@ -187,7 +187,7 @@ def _build_postgresql(
         if state is False:
             # Left by a failed or interrupted concurrent build: unusable, and
             # still maintained by every write.  Drop it and build again.
-            _say(report, f"dropping the invalid index {name} left by an earlier build")
+            say(report, f"dropping the invalid index {name} left by an earlier build")
             conn.exec_driver_sql(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
         try:
             with _reporting(conn, name, table, report):
@@ -199,7 +199,7 @@ def _build_postgresql(
                     conn.exec_driver_sql(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
                 raise
             LOG.warning("building index %s failed; retrying", name, exc_info=True)
-            _say(report, f"building {name} failed; dropping it and retrying")
+            say(report, f"building {name} failed; dropping it and retrying")
 
 
 # --- MySQL / MariaDB --------------------------------------------------------------
@@ -209,22 +209,32 @@ def _build_mysql(
     conn: Connection, name: str, table: str, ddl: str, report: Progress | None
 ) -> None:
     """Run an online build that never keeps writers waiting long for the metadata lock."""
+    with _reporting(conn, name, table, report):
+        run_mysql_ddl(conn, ddl, table, report, waiting=name)
+
+
+def run_mysql_ddl(
+    conn: Connection, ddl: str, table: str, report: Progress | None, *, waiting: str = "DDL"
+) -> None:
+    """Run ``ddl`` on ``table`` waiting at most :data:`MYSQL_LOCK_WAIT` seconds
+    at a time for its metadata lock, so that writers never queue long behind
+    it; retried after :data:`MYSQL_RETRY_PAUSE` seconds, reporting what
+    ``waiting`` waits for, for at most :data:`MYSQL_RETRY_FOR` seconds."""
     previous = int(conn.exec_driver_sql("SELECT @@SESSION.lock_wait_timeout").scalar_one())
     conn.exec_driver_sql(f"SET SESSION lock_wait_timeout = {MYSQL_LOCK_WAIT}")
     deadline = time.monotonic() + MYSQL_RETRY_FOR
     try:
         while True:
             try:
-                with _reporting(conn, name, table, report):
-                    conn.exec_driver_sql(ddl)
+                conn.exec_driver_sql(ddl)
                 return
             except sa_exc.OperationalError as exc:
                 code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
                 if code != _MYSQL_LOCK_WAIT_TIMEOUT or time.monotonic() > deadline:
                     raise
-                _say(
+                say(
                     report,
-                    f"{table} is in use by an open transaction: {name} waits for it,"
+                    f"{table} is in use by an open transaction: {waiting} waits for it,"
                     f" retrying in {MYSQL_RETRY_PAUSE:.0f}s (writers are not held up)",
                 )
                 time.sleep(MYSQL_RETRY_PAUSE)
@@ -235,7 +245,8 @@ def _build_mysql(
 # --- progress -----------------------------------------------------------------------
 
 
-def _say(report: Progress | None, message: str) -> None:
+def say(report: Progress | None, message: str) -> None:
+    """Log ``message`` and pass it to ``report``."""
     LOG.info("%s", message)
     if report is not None:
         report(message)
@@ -275,7 +286,7 @@ def reported_step(
 
     def announce() -> None:
         announced.set()
-        _say(report, starting)
+        say(report, starting)
 
     timer = threading.Timer(QUIET_SECONDS, announce)
     timer.daemon = True
@@ -292,7 +303,7 @@ def reported_step(
             monitor.stop()
     elapsed = time.monotonic() - started
     if announced.is_set():
-        _say(report, f"{finished} in {elapsed:.1f}s")
+        say(report, f"{finished} in {elapsed:.1f}s")
     else:
         LOG.info("%s in %.1fs", finished, elapsed)
 

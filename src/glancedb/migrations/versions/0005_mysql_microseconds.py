@@ -14,19 +14,24 @@ changes nothing.
 
 One ``ALTER TABLE`` per table, all its columns at once: a change of
 fractional precision rebuilds the table (a copy), so each table is copied
-once, not once per column.  A Glance server sharing the database keeps
-working: it writes and reads ``datetime`` values with microseconds anyway.
+once, not once per column.  The server's copy blocks writes to the table
+while it runs, so a large table is copied online instead, through a shadow
+table kept in step by triggers (:mod:`glancedb.migrations.online_copy`).
+A Glance server sharing the database keeps working: it writes and reads
+``datetime`` values with microseconds anyway.
 The downgrade narrows the columns back to ``DATETIME`` (the fractions are
 dropped).  Explicit DDL, independent of :mod:`glancedb.models`.
 """
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Callable
 
 from alembic import op
+from sqlalchemy import Connection, text
 
-from glancedb.migrations.online import progress_callback, reported_step
+from glancedb.migrations import online_copy
+from glancedb.migrations.online import progress_callback
 
 revision = "0005_mysql_microseconds"
 down_revision = "0004_images_name"
@@ -60,28 +65,44 @@ def _set_type(sql_type: str) -> None:
     context = op.get_context()
     if context.dialect.name not in ("mysql", "mariadb"):
         return
-    report = progress_callback()
     for table, columns in TIMESTAMP_COLUMNS.items():
         clauses = ", ".join(
             f"MODIFY `{name}` {sql_type} {'NULL' if nullable else 'NOT NULL'}"
             for name, nullable in columns
         )
-        # The one schema step that is not online: MySQL/MariaDB change a
-        # column's fractional precision only by copying the table under a
-        # shared lock.  An operator watching a long sync must see why
-        # Glance's writes wait (an offline script only prints the SQL).
-        step = (
-            contextlib.nullcontext()
-            if context.as_sql
-            else reported_step(
-                report,
-                f"copying table {table} to widen its timestamps (writes to it wait until done)",
-                f"copied table {table}",
-                monitored=op.get_bind(),
-            )
-        )
-        with step:
+        if context.as_sql:
             op.execute(f"ALTER TABLE `{table}` {clauses}")
+            continue
+        # The server changes a column's fractional precision only by copying
+        # the table under a shared lock; a large table is copied online instead.
+        with context.autocommit_block():
+            online_copy.alter_table(
+                op.get_bind(),
+                table,
+                clauses,
+                progress_callback(),
+                why="to widen its timestamps" if "(6)" in sql_type else "to narrow its timestamps",
+                done=_has_type(table, columns, sql_type),
+            )
+
+
+def _has_type(
+    table: str, columns: tuple[tuple[str, bool], ...], sql_type: str
+) -> Callable[[Connection], bool]:
+    """Whether every timestamp column of ``table`` is ``sql_type`` already."""
+
+    def check(conn: Connection) -> bool:
+        types = conn.execute(
+            text(
+                "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS"
+                " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table"
+            ),
+            {"table": table},
+        ).all()
+        current = {name: str(kind).lower() for name, kind in types}
+        return all(current.get(name) == sql_type.lower() for name, _nullable in columns)
+
+    return check
 
 
 def upgrade() -> None:

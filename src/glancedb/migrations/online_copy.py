@@ -1,0 +1,446 @@
+"""Table rebuilds that never block writes, on MySQL/MariaDB.
+
+Changing a column's fractional seconds (revision ``0005``) is a table copy
+on MySQL and MariaDB, and the server's own copy blocks every write to the
+table until it ends: MariaDB 10.11 refuses ``LOCK=NONE`` for it.  At a
+million images that held Glance's inserts into ``image_properties`` for over
+a minute.  So :func:`alter_table` rebuilds a large table the way online
+schema-change tools do:
+
+1. a *shadow* table, ``<table>__glancedb_new``, created ``LIKE`` the table
+   (indexes, checks, options), altered while it is empty, and given the
+   table's foreign keys;
+2. triggers on the table repeat each insert, update and delete on the
+   shadow, inside the writer's own transaction;
+3. the rows are copied in primary-key chunks, each a short transaction that
+   share-locks the rows it copies: a writer of one of them waits for one
+   chunk at most, and a chunk never copies a row older than one a trigger
+   already wrote;
+4. the foreign keys of other tables that reference the table are pointed at
+   the shadow as well (it holds every row by then), under temporary names,
+   and their own are dropped;
+5. one ``RENAME TABLE`` swaps the shadow in, atomically.  The referencing
+   keys follow the shadow, and InnoDB renames the shadow's generated
+   ``<shadow>_ibfk_N`` constraints to ``<table>_ibfk_N``;
+6. the referencing keys get their names back and the old table is dropped,
+   its triggers with it.
+
+Every step that needs the table's metadata lock waits for it at most
+:data:`~glancedb.migrations.online.MYSQL_LOCK_WAIT` seconds and is retried,
+as index builds are, so writers never queue long behind it.  A rebuild
+interrupted anywhere is cleaned up when it runs again.
+
+A table of fewer than :data:`DIRECT_BELOW_ROWS` rows, one whose primary key
+is not one column, one with a foreign key not named the way InnoDB names
+them, and every table on a server that refuses triggers (they need the
+``TRIGGER`` privilege, and ``SUPER`` when binary logging is on) is altered
+directly: a copy of a few thousand rows holds writes for well under a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy import exc as sa_exc
+
+from glancedb.migrations.online import (
+    PROGRESS_INTERVAL,
+    Progress,
+    reported_step,
+    run_mysql_ddl,
+    say,
+)
+
+LOG = logging.getLogger("glancedb")
+
+#: Tables with fewer rows are altered directly (the server's own copy).
+DIRECT_BELOW_ROWS = 10_000
+#: Rows per copied chunk: a writer of one of them waits for one chunk at most.
+CHUNK_ROWS = 2_000
+#: Attempts of one chunk that hits a deadlock (Galera: a certification
+#: failure) or a row-lock timeout.
+CHUNK_ATTEMPTS = 10
+
+SHADOW_SUFFIX = "__glancedb_new"
+OLD_SUFFIX = "__glancedb_old"
+#: Suffix of a referencing foreign key's temporary name while it points at
+#: the shadow.
+MOVED_KEY_SUFFIX = "__glancedb"
+TRIGGER_EVENTS = ("insert", "update", "delete")
+
+#: Server errors: a privilege missing to create triggers (1142, 1227, and
+#: 1419 with binary logging); a deadlock or certification failure (1213); a
+#: row-lock wait timeout (1205).
+_NO_TRIGGER_PRIVILEGE = frozenset({1142, 1227, 1419})
+_CHUNK_RETRYABLE = frozenset({1205, 1213})
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """One foreign key, as ``information_schema`` describes it."""
+
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    referenced_table: str
+    referenced_columns: tuple[str, ...]
+    on_delete: str
+    on_update: str
+
+    def clause(self, name: str, referenced_table: str) -> str:
+        """``ADD CONSTRAINT`` text for this key, named ``name``, on ``referenced_table``."""
+        rules = "".join(
+            f" ON {event} {rule}"
+            for event, rule in (("DELETE", self.on_delete), ("UPDATE", self.on_update))
+            if rule != "RESTRICT"
+        )
+        return (
+            f"ADD CONSTRAINT `{name}` FOREIGN KEY ({_names(self.columns)})"
+            f" REFERENCES `{referenced_table}` ({_names(self.referenced_columns)}){rules}"
+        )
+
+
+def alter_table(
+    conn: Connection,
+    table: str,
+    alterations: str,
+    report: Progress | None,
+    *,
+    why: str,
+    done: Callable[[Connection], bool] | None = None,
+) -> None:
+    """Apply ``alterations`` (``ALTER TABLE`` clauses) to ``table`` without
+    blocking its writers (see the module); ``conn`` autocommits.
+
+    ``why`` names the change in progress lines ("to widen its timestamps");
+    ``done`` tells whether the table has it already (a revision run again
+    after an interruption), which skips the table.
+    """
+    _clean_up(conn, table)
+    if done is not None and done(conn):
+        return
+    primary_key = _primary_key(conn, table)
+    own_keys = _foreign_keys(conn, table=table)
+    copyable = (
+        len(primary_key) == 1
+        and all(key.name.startswith(f"{table}_ibfk_") for key in own_keys)
+        and _has_rows(conn, table, DIRECT_BELOW_ROWS)
+    )
+    if copyable and _copy(conn, table, primary_key[0], own_keys, alterations, report, why):
+        return
+    with reported_step(
+        report,
+        f"altering table {table} {why} (writes to it wait until done)",
+        f"altered table {table}",
+        monitored=conn,
+    ):
+        # No metadata-lock timeout here: a copy refused the lock at its end
+        # would copy the whole table again.
+        conn.exec_driver_sql(f"ALTER TABLE `{table}` {alterations}")
+
+
+def _copy(
+    conn: Connection,
+    table: str,
+    key: str,
+    own_keys: Sequence[ForeignKey],
+    alterations: str,
+    report: Progress | None,
+    why: str,
+) -> bool:
+    """Rebuild ``table`` through a shadow; False when the server refuses triggers
+    (nothing is left behind)."""
+    shadow = table + SHADOW_SUFFIX
+    columns = _columns(conn, table)
+    conn.exec_driver_sql(f"CREATE TABLE `{shadow}` LIKE `{table}`")
+    shadow_keys = ", ".join(
+        key_.clause(shadow + key_.name[len(table) :], key_.referenced_table) for key_ in own_keys
+    )
+    conn.exec_driver_sql(
+        f"ALTER TABLE `{shadow}` {alterations}" + (f", {shadow_keys}" if shadow_keys else "")
+    )
+    try:
+        for event in TRIGGER_EVENTS:
+            run_mysql_ddl(conn, _trigger(table, shadow, key, columns, event), table, report)
+    except sa_exc.DBAPIError as exc:
+        if _code(exc) not in _NO_TRIGGER_PRIVILEGE:
+            _clean_up(conn, table)
+            raise
+        _clean_up(conn, table)
+        say(report, f"cannot create triggers on {table} ({exc.orig}): altering it directly")
+        return False
+    try:
+        with reported_step(
+            report,
+            f"copying table {table} {why} (writes go on)",
+            f"copied table {table}",
+        ):
+            _copy_rows(conn, table, shadow, key, columns, report)
+            _swap(conn, table, shadow, report)
+    except BaseException:
+        # An interrupt in mid-statement leaves the connection unusable: the
+        # next run cleans up instead.
+        if not conn.invalidated:
+            try:
+                _clean_up(conn, table)
+            except sa_exc.SQLAlchemyError:
+                LOG.warning("cleaning up the rebuild of %s failed", table, exc_info=True)
+        raise
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS `{table}{OLD_SUFFIX}`")
+    return True
+
+
+def _copy_rows(
+    conn: Connection,
+    table: str,
+    shadow: str,
+    key: str,
+    columns: Sequence[str],
+    report: Progress | None,
+) -> None:
+    estimate = _estimated_rows(conn, table)
+    names = _names(columns)
+    copied = 0
+    last: Any = None
+    reported = time.monotonic()
+    while True:
+        after = "" if last is None else f" WHERE `{key}` > :last"
+        upper = conn.execute(
+            text(
+                f"SELECT `{key}` FROM `{table}`{after} ORDER BY `{key}`"
+                f" LIMIT 1 OFFSET {CHUNK_ROWS - 1}"
+            ),
+            {"last": last},
+        ).scalar()
+        bounds = [] if last is None else [f"`{key}` > :last"]
+        if upper is not None:
+            bounds.append(f"`{key}` <= :upper")
+        where = f" WHERE {' AND '.join(bounds)}" if bounds else ""
+        chunk = text(
+            f"INSERT IGNORE INTO `{shadow}` ({names}) SELECT {names} FROM `{table}`{where}"
+            " LOCK IN SHARE MODE"
+        )
+        for attempt in range(1, CHUNK_ATTEMPTS + 1):
+            try:
+                conn.execute(chunk, {"last": last, "upper": upper})
+                break
+            except sa_exc.OperationalError as exc:
+                if _code(exc) not in _CHUNK_RETRYABLE or attempt == CHUNK_ATTEMPTS:
+                    raise
+                time.sleep(0.1 * attempt)
+        if upper is None:
+            return
+        last = upper
+        copied += CHUNK_ROWS
+        if report is not None and time.monotonic() - reported >= PROGRESS_INTERVAL:
+            share = min(99, 100 * copied // estimate) if estimate else 0
+            report(f"  {table}: {copied:,} rows copied (about {share}%)")
+            reported = time.monotonic()
+
+
+def _swap(conn: Connection, table: str, shadow: str, report: Progress | None) -> None:
+    """Point the referencing keys at the shadow, then swap it in (steps 4 to 6)."""
+    referencing = _foreign_keys(conn, referenced_table=table)
+    with _without_key_checks(conn):
+        for fk in referencing:
+            moved = fk.name + MOVED_KEY_SUFFIX
+            run_mysql_ddl(
+                conn,
+                f"ALTER TABLE `{fk.table}` {fk.clause(moved, shadow)},"
+                " ALGORITHM=INPLACE, LOCK=NONE",
+                fk.table,
+                report,
+            )
+            run_mysql_ddl(
+                conn,
+                f"ALTER TABLE `{fk.table}` DROP FOREIGN KEY `{fk.name}`,"
+                " ALGORITHM=INPLACE, LOCK=NONE",
+                fk.table,
+                report,
+            )
+    auto_increment = conn.execute(
+        text(
+            "SELECT AUTO_INCREMENT FROM information_schema.TABLES"
+            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table"
+        ),
+        {"table": table},
+    ).scalar()
+    if auto_increment is not None:
+        # Ids the old table handed out and lost (a rollback, a hard delete)
+        # are not handed out again.
+        conn.exec_driver_sql(f"ALTER TABLE `{shadow}` AUTO_INCREMENT = {int(auto_increment)}")
+    run_mysql_ddl(
+        conn,
+        f"RENAME TABLE `{table}` TO `{table}{OLD_SUFFIX}`, `{shadow}` TO `{table}`",
+        table,
+        report,
+    )
+    _restore_referencing_keys(conn, table, report)
+
+
+def _clean_up(conn: Connection, table: str) -> None:
+    """Undo what an interrupted or failed rebuild of ``table`` left: its
+    triggers, the referencing keys' temporary names, the shadow, the old table."""
+    for event in TRIGGER_EVENTS:
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS `{_trigger_name(table, event)}`")
+    _restore_referencing_keys(conn, table, None)
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS `{table}{SHADOW_SUFFIX}`")
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS `{table}{OLD_SUFFIX}`")
+
+
+def _restore_referencing_keys(conn: Connection, table: str, report: Progress | None) -> None:
+    """Every key moved to a temporary name (pointing at the shadow, or at
+    ``table`` since the swap) gets its own name back, on ``table``."""
+    moved = [
+        fk
+        for referenced in (table, table + SHADOW_SUFFIX)
+        for fk in _foreign_keys(conn, referenced_table=referenced)
+        if fk.name.endswith(MOVED_KEY_SUFFIX)
+    ]
+    if not moved:
+        return
+    with _without_key_checks(conn):
+        for fk in moved:
+            original = fk.name[: -len(MOVED_KEY_SUFFIX)]
+            present = any(other.name == original for other in _foreign_keys(conn, table=fk.table))
+            restore = "" if present else f"{fk.clause(original, table)}, "
+            run_mysql_ddl(
+                conn,
+                f"ALTER TABLE `{fk.table}` {restore}DROP FOREIGN KEY `{fk.name}`,"
+                " ALGORITHM=INPLACE, LOCK=NONE",
+                fk.table,
+                report,
+            )
+
+
+@contextmanager
+def _without_key_checks(conn: Connection) -> Iterator[None]:
+    # Adding a foreign key in place (no copy, writes go on) requires the
+    # checks off; every key added here holds for every row already.
+    conn.exec_driver_sql("SET SESSION foreign_key_checks = 0")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql("SET SESSION foreign_key_checks = 1")
+
+
+def _trigger_name(table: str, event: str) -> str:
+    return f"{table}__glancedb_{event}"
+
+
+def _trigger(table: str, shadow: str, key: str, columns: Sequence[str], event: str) -> str:
+    head = (
+        f"CREATE TRIGGER `{_trigger_name(table, event)}` AFTER {event.upper()} ON `{table}`"
+        " FOR EACH ROW "
+    )
+    if event == "delete":
+        return head + f"DELETE IGNORE FROM `{shadow}` WHERE `{key}` <=> OLD.`{key}`"
+    # An upsert, not REPLACE: REPLACE deletes first, which a row referenced
+    # by another table's foreign key refuses.
+    upsert = (
+        f"INSERT INTO `{shadow}` ({_names(columns)})"
+        f" VALUES ({', '.join(f'NEW.`{column}`' for column in columns)})"
+        " ON DUPLICATE KEY UPDATE "
+        + ", ".join(f"`{column}` = VALUES(`{column}`)" for column in columns)
+    )
+    if event == "insert":
+        return head + upsert
+    return (
+        head + f"BEGIN DELETE IGNORE FROM `{shadow}` WHERE `{key}` <=> OLD.`{key}`"
+        f" AND NOT (OLD.`{key}` <=> NEW.`{key}`); {upsert}; END"
+    )
+
+
+def _names(columns: Sequence[str]) -> str:
+    return ", ".join(f"`{column}`" for column in columns)
+
+
+def _code(exc: sa_exc.DBAPIError) -> Any:
+    return exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+
+
+def _columns(conn: Connection, table: str) -> list[str]:
+    return list(
+        conn.execute(
+            text(
+                "SELECT COLUMN_NAME FROM information_schema.COLUMNS"
+                " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table"
+                " ORDER BY ORDINAL_POSITION"
+            ),
+            {"table": table},
+        ).scalars()
+    )
+
+
+def _primary_key(conn: Connection, table: str) -> list[str]:
+    return list(
+        conn.execute(
+            text(
+                "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE"
+                " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table"
+                " AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION"
+            ),
+            {"table": table},
+        ).scalars()
+    )
+
+
+def _has_rows(conn: Connection, table: str, count: int) -> bool:
+    """Whether ``table`` holds at least ``count`` rows (reads at most that many)."""
+    if count <= 0:
+        return True
+    found = conn.exec_driver_sql(f"SELECT 1 FROM `{table}` LIMIT 1 OFFSET {count - 1}").first()
+    return found is not None
+
+
+def _estimated_rows(conn: Connection, table: str) -> int:
+    rows = conn.execute(
+        text(
+            "SELECT TABLE_ROWS FROM information_schema.TABLES"
+            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table"
+        ),
+        {"table": table},
+    ).scalar()
+    return int(rows or 0)
+
+
+def _foreign_keys(
+    conn: Connection, *, table: str | None = None, referenced_table: str | None = None
+) -> list[ForeignKey]:
+    """The foreign keys of ``table``, or those referencing ``referenced_table``."""
+    column, value = (
+        ("TABLE_NAME", table)
+        if table is not None
+        else (
+            "REFERENCED_TABLE_NAME",
+            referenced_table,
+        )
+    )
+    rows = conn.execute(
+        text(
+            "SELECT r.CONSTRAINT_NAME, r.TABLE_NAME, r.REFERENCED_TABLE_NAME,"
+            " r.DELETE_RULE, r.UPDATE_RULE, k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME"
+            " FROM information_schema.REFERENTIAL_CONSTRAINTS r"
+            " JOIN information_schema.KEY_COLUMN_USAGE k"
+            " ON k.CONSTRAINT_SCHEMA = r.CONSTRAINT_SCHEMA"
+            " AND k.CONSTRAINT_NAME = r.CONSTRAINT_NAME AND k.TABLE_NAME = r.TABLE_NAME"
+            f" WHERE r.CONSTRAINT_SCHEMA = DATABASE() AND r.{column} = :value"
+            " ORDER BY r.TABLE_NAME, r.CONSTRAINT_NAME, k.ORDINAL_POSITION"
+        ),
+        {"value": value},
+    ).all()
+    keys: dict[tuple[str, str], list[Any]] = {}
+    for name, owner, referenced, on_delete, on_update, own, their in rows:
+        entry = keys.setdefault((owner, name), [referenced, on_delete, on_update, [], []])
+        entry[3].append(own)
+        entry[4].append(their)
+    return [
+        ForeignKey(name, owner, tuple(own), referenced, tuple(their), on_delete, on_update)
+        for (owner, name), (referenced, on_delete, on_update, own, their) in keys.items()
+    ]
