@@ -85,6 +85,16 @@ def foreign_keys(conn: Connection) -> list[tuple[str, ...]]:
     ]
 
 
+def definition(conn: Connection, table: str) -> list[str]:
+    """``table``'s columns, indexes and constraints as the server shows them,
+    in order, timestamps at either precision, without the next id."""
+    ddl = conn.exec_driver_sql(f"SHOW CREATE TABLE `{table}`").one()[1]
+    return [
+        line.strip().rstrip(",").replace("datetime(6)", "datetime")
+        for line in ddl.splitlines()[1:-1]
+    ]
+
+
 def leftovers(conn: Connection) -> list[str]:
     tables = conn.exec_driver_sql("SHOW TABLES").scalars().all()
     triggers = conn.exec_driver_sql("SHOW TRIGGERS").scalars().all()
@@ -165,6 +175,7 @@ def test_every_write_made_during_the_copy_is_in_the_table_afterwards(fresh: Data
     on_chunk(fresh.engine, "image_properties", 3, write_properties)
     with fresh.engine.connect() as conn:
         keys_before = foreign_keys(conn)
+        tables_before = {table: definition(conn, table) for table in ("images", "image_properties")}
     lines: list[str] = []
     migration.upgrade(fresh.engine, MICROSECONDS, progress=lines.append)
 
@@ -175,6 +186,7 @@ def test_every_write_made_during_the_copy_is_in_the_table_afterwards(fresh: Data
         assert rows(conn, "images") == expected["images"]
         assert rows(conn, "image_properties") == expected["image_properties"]
         assert foreign_keys(conn) == keys_before
+        assert {table: definition(conn, table) for table in tables_before} == tables_before
         assert leftovers(conn) == []
         kind = conn.exec_driver_sql(
             "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"

@@ -8,21 +8,23 @@ a minute.  So :func:`alter_table` rebuilds a large table the way online
 schema-change tools do:
 
 1. a *shadow* table, ``<table>__glancedb_new``, created ``LIKE`` the table
-   (indexes, checks, options), altered while it is empty, and given the
-   table's foreign keys;
+   (checks, options), altered while it is empty, with its primary key alone;
 2. triggers on the table repeat each insert, update and delete on the
    shadow, inside the writer's own transaction;
 3. the rows are copied in primary-key chunks, each a short transaction that
    share-locks the rows it copies: a writer of one of them waits for one
    chunk at most, and a chunk never copies a row older than one a trigger
    already wrote;
-4. the foreign keys of other tables that reference the table are pointed at
+4. the shadow gets the table's other indexes, built online in one sorted
+   pass each (several times faster than filling them row by row), and its
+   foreign keys;
+5. the foreign keys of other tables that reference the table are pointed at
    the shadow as well (it holds every row by then), under temporary names,
    and their own are dropped;
-5. one ``RENAME TABLE`` swaps the shadow in, atomically.  The referencing
-   keys follow the shadow, and InnoDB renames the shadow's generated
+6. one ``RENAME TABLE`` swaps the shadow in, atomically.  The referencing
+   keys follow the shadow, and InnoDB renames the shadow's
    ``<shadow>_ibfk_N`` constraints to ``<table>_ibfk_N``;
-6. the referencing keys get their names back and the old table is dropped,
+7. the referencing keys get their names back and the old table is dropped,
    its triggers with it.
 
 Every step that needs the table's metadata lock waits for it at most
@@ -40,6 +42,7 @@ directly: a copy of a few thousand rows holds writes for well under a second.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -158,13 +161,11 @@ def _copy(
     (nothing is left behind)."""
     shadow = table + SHADOW_SUFFIX
     columns = _columns(conn, table)
+    indexes = _secondary_indexes(conn, table)
     conn.exec_driver_sql(f"CREATE TABLE `{shadow}` LIKE `{table}`")
-    shadow_keys = ", ".join(
-        key_.clause(shadow + key_.name[len(table) :], key_.referenced_table) for key_ in own_keys
-    )
-    conn.exec_driver_sql(
-        f"ALTER TABLE `{shadow}` {alterations}" + (f", {shadow_keys}" if shadow_keys else "")
-    )
+    # The copy fills the primary key alone (step 4 builds the others).
+    dropped = "".join(f", DROP INDEX `{name}`" for name, _clause in indexes)
+    conn.exec_driver_sql(f"ALTER TABLE `{shadow}` {alterations}{dropped}")
     try:
         for event in TRIGGER_EVENTS:
             run_mysql_ddl(conn, _trigger(table, shadow, key, columns, event), table, report)
@@ -182,6 +183,7 @@ def _copy(
             f"copied table {table}",
         ):
             _copy_rows(conn, table, shadow, key, columns, report)
+            _complete_shadow(conn, table, shadow, indexes, own_keys, report)
             _swap(conn, table, shadow, report)
     except BaseException:
         # An interrupt in mid-statement leaves the connection unusable: the
@@ -244,8 +246,45 @@ def _copy_rows(
             reported = time.monotonic()
 
 
+def _complete_shadow(
+    conn: Connection,
+    table: str,
+    shadow: str,
+    indexes: Sequence[tuple[str, str]],
+    own_keys: Sequence[ForeignKey],
+    report: Progress | None,
+) -> None:
+    """Give the filled shadow ``table``'s indexes and foreign keys, online."""
+    if indexes:
+        with reported_step(
+            report,
+            f"  {table}: building the indexes of the copy",
+            f"  {table}: built the indexes of the copy",
+            monitored=conn,
+        ):
+            run_mysql_ddl(
+                conn,
+                f"ALTER TABLE `{shadow}` {', '.join(clause for _name, clause in indexes)},"
+                " ALGORITHM=INPLACE, LOCK=NONE",
+                table,
+                report,
+            )
+    if own_keys:
+        # Named <shadow>_ibfk_N, which the swap renames to <table>_ibfk_N.
+        clauses = ", ".join(
+            fk.clause(shadow + fk.name[len(table) :], fk.referenced_table) for fk in own_keys
+        )
+        with _without_key_checks(conn):
+            run_mysql_ddl(
+                conn,
+                f"ALTER TABLE `{shadow}` {clauses}, ALGORITHM=INPLACE, LOCK=NONE",
+                table,
+                report,
+            )
+
+
 def _swap(conn: Connection, table: str, shadow: str, report: Progress | None) -> None:
-    """Point the referencing keys at the shadow, then swap it in (steps 4 to 6)."""
+    """Point the referencing keys at the shadow, then swap it in (steps 5 to 7)."""
     referencing = _foreign_keys(conn, referenced_table=table)
     with _without_key_checks(conn):
         for fk in referencing:
@@ -389,6 +428,21 @@ def _primary_key(conn: Connection, table: str) -> list[str]:
             {"table": table},
         ).scalars()
     )
+
+
+_INDEX_LINE = re.compile(r"^\s*((?:UNIQUE |FULLTEXT |SPATIAL )?KEY `((?:[^`]|``)+)` .+?),?$")
+
+
+def _secondary_indexes(conn: Connection, table: str) -> list[tuple[str, str]]:
+    """(name, ``ADD ...`` clause) of every index of ``table`` but its primary
+    key, exactly as the server shows them (prefix lengths included)."""
+    ddl = conn.exec_driver_sql(f"SHOW CREATE TABLE `{table}`").one()[1]
+    found = []
+    for line in str(ddl).splitlines():
+        match = _INDEX_LINE.match(line)
+        if match is not None:
+            found.append((match.group(2).replace("``", "`"), f"ADD {match.group(1)}"))
+    return found
 
 
 def _has_rows(conn: Connection, table: str, count: int) -> bool:
