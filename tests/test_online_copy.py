@@ -382,3 +382,18 @@ def test_writers_going_on_through_the_copy_all_land(fresh: Database) -> None:
         last_update[updated] = name
     for updated, name in last_update.items():
         assert values[updated] == name
+
+
+def test_the_downgrade_narrows_large_tables_online_too(fresh: Database) -> None:
+    """Back to Glance's DATETIME columns the same way, progress reported."""
+    fill(fresh.engine)
+    with fresh.engine.connect() as conn:
+        before = {table: (definition(conn, table), rows(conn, table)) for table in ("images",)}
+    migration.upgrade(fresh.engine, MICROSECONDS)
+    lines: list[str] = []
+    fresh.db_downgrade(BEFORE_MICROSECONDS, progress=lines.append)
+    assert "copying table images to narrow its timestamps (writes go on)" in lines
+    with fresh.engine.connect() as conn:
+        assert {table: (definition(conn, table), rows(conn, table)) for table in before} == before
+        assert "datetime(6)" not in conn.exec_driver_sql("SHOW CREATE TABLE images").one()[1]
+        assert leftovers(conn) == []

@@ -372,18 +372,19 @@ def upgrade(engine: Engine, rev: str = "head", *, progress: Progress | None = No
         command.upgrade(alembic_config(_settled(connection), progress), rev)
 
 
-def downgrade(engine: Engine, rev: str) -> None:
+def downgrade(engine: Engine, rev: str, *, progress: Progress | None = None) -> None:
     """Downgrade the database to glancedb revision ``rev`` (``base``: nothing).
 
     When Glance shares the database (``alembic_version`` exists), going below
     the first revision only removes glancedb's stamp: the tables belong to
-    Glance and are kept.
+    Glance and are kept.  ``progress`` receives a line of text per step of
+    a long table copy.
     """
     with _migrating(engine) as connection:
         if rev == "base" and _current(connection) is None:
             return  # nothing of glancedb's to remove
         shared = GLANCE_VERSION_TABLE in _table_names(connection)
-        config = alembic_config(_settled(connection))
+        config = alembic_config(_settled(connection), progress)
         if shared and _reaches_base(rev):
             command.downgrade(config, FIRST_REVISION)
             _settled(connection)

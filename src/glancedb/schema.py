@@ -78,12 +78,17 @@ class SchemaAPI(DatabaseCore):
         migration.upgrade(self.engine, revision, progress=progress)
         return migration.current_revision(self.engine)
 
-    def db_downgrade(self, revision: str) -> str | None:
+    def db_downgrade(
+        self, revision: str, progress: Callable[[str], None] | None = None
+    ) -> str | None:
         """Downgrade the schema to ``revision``; return the new revision (None at base).
 
         ``base`` removes glancedb's schema; on a database Glance shares it
         only removes glancedb's stamp and additions: Glance's tables and rows
         stay.
+
+        :param progress: as for :meth:`db_sync` (MySQL/MariaDB: narrowing the
+            timestamps copies each large table).
         """
-        migration.downgrade(self.engine, revision)
+        migration.downgrade(self.engine, revision, progress=progress)
         return migration.current_revision(self.engine)

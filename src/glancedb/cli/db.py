@@ -113,7 +113,8 @@ def downgrade_command(state: CLIState, revision: str) -> None:
     On a database Glance shares, going to base only removes glancedb's stamp
     and additions: Glance's tables and rows stay.
     """
-    current = state.open(write=True, check_schema=False).db_downgrade(revision)
+    database = state.open(write=True, check_schema=False)
+    current = database.db_downgrade(revision, progress=click.echo)
     click.echo(f"Database at revision {current or 'base'}.")
 
 
