@@ -11,10 +11,11 @@ schema-change tools do:
    (checks, options), altered while it is empty, with its primary key alone;
 2. triggers on the table repeat each insert, update and delete on the
    shadow, inside the writer's own transaction;
-3. the rows are copied in primary-key chunks, each a short transaction that
-   share-locks the rows it copies: a writer of one of them waits for one
-   chunk at most, and a chunk never copies a row older than one a trigger
-   already wrote;
+3. the rows are copied in primary-key chunks, each a short READ COMMITTED
+   transaction that share-locks the rows it copies and no gaps: a writer of
+   one of them waits for one chunk at most, a writer of new rows not at
+   all, and a chunk never copies a row older than one a trigger already
+   wrote;
 4. the shadow gets the table's other indexes, built online in one sorted
    pass each (several times faster than filling them row by row), and its
    foreign keys;
@@ -208,6 +209,14 @@ def _copy_rows(
 ) -> None:
     estimate = _estimated_rows(conn, table)
     names = _names(columns)
+    # READ COMMITTED: a chunk locks the rows it copies and no gaps, so a
+    # writer inserting beside them neither waits for it nor deadlocks with
+    # it (a deadlock's victim would be the writer, the smaller transaction).
+    # Statement-based binary logging refuses INSERT ... SELECT at that level.
+    statement_logged = conn.exec_driver_sql(
+        "SELECT @@GLOBAL.log_bin AND @@SESSION.binlog_format = 'STATEMENT'"
+    ).scalar()
+    isolation = "" if statement_logged else "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
     copied = 0
     last: Any = None
     reported = time.monotonic()
@@ -230,6 +239,8 @@ def _copy_rows(
         )
         for attempt in range(1, CHUNK_ATTEMPTS + 1):
             try:
+                if isolation:
+                    conn.exec_driver_sql(isolation)  # the next transaction: the chunk's
                 conn.execute(chunk, {"last": last, "upper": upper})
                 break
             except sa_exc.OperationalError as exc:
