@@ -9,8 +9,9 @@ tags each, see :mod:`benchmarks.catalogue`) in a database at revision
 table's rebuild on its own (the server's copy for a small table, glancedb's
 online copy for a large one: :mod:`glancedb.migrations.online_copy`), and the
 downgrade back.
-``--per-column`` also times the same widening done one ``ALTER TABLE`` per
-column (Alembic's ``alter_column``), for comparison.  The database
+``--direct`` also times the revision with every table left to the server's
+own copy (which blocks writes), ``--per-column`` the same widening done one
+``ALTER TABLE`` per column (Alembic's ``alter_column``), for comparison.  The database
 (default ``glancedb_bench_microseconds`` on the server of
 ``GLANCEDB_BENCH_MYSQL_URL``, else the local default server) is dropped and
 created again: point ``--url`` at a database of your own.
@@ -32,7 +33,7 @@ from sqlalchemy.engine import make_url
 
 from benchmarks.catalogue import build_catalogue
 from glancedb import Database, migration
-from glancedb.migrations import online
+from glancedb.migrations import online, online_copy
 from glancedb.models import tables as t
 
 BEFORE = "0004_images_name"
@@ -71,6 +72,20 @@ class TableTimes:
         return found
 
 
+def _direct(run: Any, engine: Any, target: str, progress: Any) -> None:
+    """``run`` with no table copied online (the server's own, write-blocking copy)."""
+    saved = online_copy.DIRECT_BELOW_ROWS
+    online_copy.DIRECT_BELOW_ROWS = sys.maxsize
+    try:
+        run(engine, target, progress=progress)
+    finally:
+        online_copy.DIRECT_BELOW_ROWS = saved
+
+
+_direct_upgrade = partial(_direct, migration.upgrade)
+_direct_downgrade = partial(_direct, migration.downgrade)
+
+
 def row_counts(db: Database) -> dict[str, int]:
     with db.engine.connect() as conn:
         return {
@@ -96,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--per-column", action="store_true", help="also time one ALTER TABLE per column"
     )
+    parser.add_argument(
+        "--direct",
+        action="store_true",
+        help="also time the revision with every table altered by the server's own copy",
+    )
     args = parser.parse_args(argv)
     url = make_url(args.url or os.environ.get("GLANCEDB_BENCH_MYSQL_URL") or DEFAULT_URL)
     if url.get_backend_name() not in ("mysql", "mariadb"):
@@ -111,10 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     print(", ".join(f"{name} {count}" for name, count in counts.items() if count))
     # Every rebuild reports its end, however quick.
     online.QUIET_SECONDS = 0.0
-    for label, run, target in (
+    steps = [
         (f"upgrade {BEFORE} -> {REVISION}", migration.upgrade, REVISION),
         (f"downgrade {REVISION} -> {BEFORE}", migration.downgrade, BEFORE),
-    ):
+    ]
+    if args.direct:
+        steps.append(("upgrade again, every table altered directly", _direct_upgrade, REVISION))
+        steps.append(("downgrade again, every table altered directly", _direct_downgrade, BEFORE))
+    for label, run, target in steps:
         tables = TableTimes()
         timed(label, partial(run, db.engine, target, progress=tables))
         for table, how, seconds in tables.tables():
