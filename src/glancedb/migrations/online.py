@@ -229,8 +229,7 @@ def run_mysql_ddl(
                 conn.exec_driver_sql(ddl)
                 return
             except sa_exc.OperationalError as exc:
-                code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-                if code != _MYSQL_LOCK_WAIT_TIMEOUT or time.monotonic() > deadline:
+                if error_code(exc) != _MYSQL_LOCK_WAIT_TIMEOUT or time.monotonic() > deadline:
                     raise
                 say(
                     report,
@@ -240,6 +239,11 @@ def run_mysql_ddl(
                 time.sleep(MYSQL_RETRY_PAUSE)
     finally:
         conn.exec_driver_sql(f"SET SESSION lock_wait_timeout = {previous}")
+
+
+def error_code(exc: sa_exc.DBAPIError) -> Any:
+    """The driver's error number of ``exc`` (MySQL's 1205, ...), if it has one."""
+    return exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
 
 
 # --- progress -----------------------------------------------------------------------

@@ -56,6 +56,7 @@ from sqlalchemy import exc as sa_exc
 from glancedb.migrations.online import (
     PROGRESS_INTERVAL,
     Progress,
+    error_code,
     reported_step,
     run_mysql_ddl,
     say,
@@ -171,7 +172,7 @@ def _copy(
         for event in TRIGGER_EVENTS:
             run_mysql_ddl(conn, _trigger(table, shadow, key, columns, event), table, report)
     except sa_exc.DBAPIError as exc:
-        if _code(exc) not in _NO_TRIGGER_PRIVILEGE:
+        if error_code(exc) not in _NO_TRIGGER_PRIVILEGE:
             _clean_up(conn, table)
             raise
         _clean_up(conn, table)
@@ -244,7 +245,7 @@ def _copy_rows(
                 conn.execute(chunk, {"last": last, "upper": upper})
                 break
             except sa_exc.OperationalError as exc:
-                if _code(exc) not in _CHUNK_RETRYABLE or attempt == CHUNK_ATTEMPTS:
+                if error_code(exc) not in _CHUNK_RETRYABLE or attempt == CHUNK_ATTEMPTS:
                     raise
                 time.sleep(0.1 * attempt)
         if upper is None:
@@ -411,30 +412,22 @@ def _names(columns: Sequence[str]) -> str:
     return ", ".join(f"`{column}`" for column in columns)
 
 
-def _code(exc: sa_exc.DBAPIError) -> Any:
-    return exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-
-
 def _columns(conn: Connection, table: str) -> list[str]:
-    return list(
-        conn.execute(
-            text(
-                "SELECT COLUMN_NAME FROM information_schema.COLUMNS"
-                " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table"
-                " ORDER BY ORDINAL_POSITION"
-            ),
-            {"table": table},
-        ).scalars()
-    )
+    return _column_names(conn, "COLUMNS", table)
 
 
 def _primary_key(conn: Connection, table: str) -> list[str]:
+    return _column_names(conn, "KEY_COLUMN_USAGE", table, " AND CONSTRAINT_NAME = 'PRIMARY'")
+
+
+def _column_names(conn: Connection, view: str, table: str, condition: str = "") -> list[str]:
+    """Column names of ``table`` in ``information_schema.<view>``, in order."""
     return list(
         conn.execute(
             text(
-                "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE"
-                " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table"
-                " AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION"
+                f"SELECT COLUMN_NAME FROM information_schema.{view}"
+                f" WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table{condition}"
+                " ORDER BY ORDINAL_POSITION"
             ),
             {"table": table},
         ).scalars()
