@@ -50,7 +50,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 from sqlalchemy import exc as sa_exc
 
 from glancedb.migrations.online import (
@@ -338,8 +338,22 @@ def _swap(conn: Connection, table: str, shadow: str, report: Progress | None) ->
 def _clean_up(conn: Connection, table: str) -> None:
     """Undo what an interrupted or failed rebuild of ``table`` left: its
     triggers, the referencing keys' temporary names, the shadow, the old table."""
-    for event in TRIGGER_EVENTS:
-        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS `{_trigger_name(table, event)}`")
+    # Only those that exist: without the privilege to create triggers
+    # (binary logging on), even DROP TRIGGER IF EXISTS is refused.
+    names = [_trigger_name(table, event) for event in TRIGGER_EVENTS]
+    existing = (
+        conn.execute(
+            text(
+                "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS"
+                " WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME IN :names"
+            ).bindparams(bindparam("names", expanding=True)),
+            {"names": names},
+        )
+        .scalars()
+        .all()
+    )
+    for name in existing:
+        conn.exec_driver_sql(f"DROP TRIGGER `{name}`")
     _restore_referencing_keys(conn, table, None)
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS `{table}{SHADOW_SUFFIX}`")
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS `{table}{OLD_SUFFIX}`")
