@@ -19,9 +19,9 @@ schema-change tools do:
 4. the shadow gets the table's other indexes, built online in one sorted
    pass each (several times faster than filling them row by row), and its
    foreign keys;
-5. the foreign keys of other tables that reference the table are pointed at
-   the shadow as well (it holds every row by then), under temporary names,
-   and their own are dropped;
+5. each foreign key of another table that references the table is
+   replaced, in one statement, by one on the shadow (it holds every row by
+   then) under a temporary name;
 6. one ``RENAME TABLE`` swaps the shadow in, atomically.  The referencing
    keys follow the shadow, and InnoDB renames the shadow's
    ``<shadow>_ibfk_N`` constraints to ``<table>_ibfk_N``;
@@ -172,10 +172,9 @@ def _copy(
         for event in TRIGGER_EVENTS:
             run_mysql_ddl(conn, _trigger(table, shadow, key, columns, event), table, report)
     except sa_exc.DBAPIError as exc:
-        if error_code(exc) not in _NO_TRIGGER_PRIVILEGE:
-            _clean_up(conn, table)
-            raise
         _clean_up(conn, table)
+        if error_code(exc) not in _NO_TRIGGER_PRIVILEGE:
+            raise
         say(report, f"cannot create triggers on {table} ({exc.orig}): altering it directly")
         return False
     try:
@@ -274,12 +273,8 @@ def _complete_shadow(
             f"  {table}: built the indexes of the copy",
             monitored=conn,
         ):
-            run_mysql_ddl(
-                conn,
-                f"ALTER TABLE `{shadow}` {', '.join(clause for _name, clause in indexes)},"
-                " ALGORITHM=INPLACE, LOCK=NONE",
-                table,
-                report,
+            _alter_online(
+                conn, shadow, ", ".join(clause for _name, clause in indexes), table, report
             )
     if own_keys:
         # Named <shadow>_ibfk_N, which the swap renames to <table>_ibfk_N.
@@ -287,12 +282,7 @@ def _complete_shadow(
             fk.clause(shadow + fk.name[len(table) :], fk.referenced_table) for fk in own_keys
         )
         with _without_key_checks(conn):
-            run_mysql_ddl(
-                conn,
-                f"ALTER TABLE `{shadow}` {clauses}, ALGORITHM=INPLACE, LOCK=NONE",
-                table,
-                report,
-            )
+            _alter_online(conn, shadow, clauses, table, report)
 
 
 def _swap(conn: Connection, table: str, shadow: str, report: Progress | None) -> None:
@@ -301,20 +291,8 @@ def _swap(conn: Connection, table: str, shadow: str, report: Progress | None) ->
     with _without_key_checks(conn):
         for fk in referencing:
             moved = fk.name + MOVED_KEY_SUFFIX
-            run_mysql_ddl(
-                conn,
-                f"ALTER TABLE `{fk.table}` {fk.clause(moved, shadow)},"
-                " ALGORITHM=INPLACE, LOCK=NONE",
-                fk.table,
-                report,
-            )
-            run_mysql_ddl(
-                conn,
-                f"ALTER TABLE `{fk.table}` DROP FOREIGN KEY `{fk.name}`,"
-                " ALGORITHM=INPLACE, LOCK=NONE",
-                fk.table,
-                report,
-            )
+            clauses = f"{fk.clause(moved, shadow)}, DROP FOREIGN KEY `{fk.name}`"
+            _alter_online(conn, fk.table, clauses, fk.table, report)
     auto_increment = conn.execute(
         text(
             "SELECT AUTO_INCREMENT FROM information_schema.TABLES"
@@ -370,18 +348,28 @@ def _restore_referencing_keys(conn: Connection, table: str, report: Progress | N
     ]
     if not moved:
         return
+    present = {
+        other.name
+        for owner in {fk.table for fk in moved}
+        for other in _foreign_keys(conn, table=owner)
+    }
     with _without_key_checks(conn):
         for fk in moved:
             original = fk.name[: -len(MOVED_KEY_SUFFIX)]
-            present = any(other.name == original for other in _foreign_keys(conn, table=fk.table))
-            restore = "" if present else f"{fk.clause(original, table)}, "
-            run_mysql_ddl(
-                conn,
-                f"ALTER TABLE `{fk.table}` {restore}DROP FOREIGN KEY `{fk.name}`,"
-                " ALGORITHM=INPLACE, LOCK=NONE",
-                fk.table,
-                report,
+            restore = "" if original in present else f"{fk.clause(original, table)}, "
+            _alter_online(
+                conn, fk.table, f"{restore}DROP FOREIGN KEY `{fk.name}`", fk.table, report
             )
+
+
+def _alter_online(
+    conn: Connection, target: str, clauses: str, table: str, report: Progress | None
+) -> None:
+    """``ALTER TABLE target clauses`` in place, writes going on (the server
+    refuses rather than copy); ``table`` is the table being rebuilt."""
+    run_mysql_ddl(
+        conn, f"ALTER TABLE `{target}` {clauses}, ALGORITHM=INPLACE, LOCK=NONE", table, report
+    )
 
 
 @contextmanager

@@ -61,7 +61,7 @@ TIMESTAMP_COLUMNS: dict[str, tuple[tuple[str, bool], ...]] = {
 }
 
 
-def _set_type(sql_type: str) -> None:
+def _set_type(sql_type: str, why: str) -> None:
     context = op.get_context()
     if context.dialect.name not in ("mysql", "mariadb"):
         return
@@ -81,7 +81,7 @@ def _set_type(sql_type: str) -> None:
                 table,
                 clauses,
                 progress_callback(),
-                why="to widen its timestamps" if "(6)" in sql_type else "to narrow its timestamps",
+                why=why,
                 done=_has_type(table, columns, sql_type),
             )
 
@@ -106,8 +106,8 @@ def _has_type(
 
 
 def upgrade() -> None:
-    _set_type("DATETIME(6)")
+    _set_type("DATETIME(6)", "to widen its timestamps")
 
 
 def downgrade() -> None:
-    _set_type("DATETIME")
+    _set_type("DATETIME", "to narrow its timestamps")
