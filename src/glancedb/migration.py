@@ -526,22 +526,50 @@ def analyze(engine: Engine) -> None:
         # ANALYZE reads, then writes its statistics: under a concurrent
         # writer only a transaction that holds the write lock from its BEGIN
         # is sure to get to the write.
-        begin_as_writer(connection)
+        begin_as_writer(connection, every_transaction=True)
         backend = connection.dialect.name
         present = [name for name in _IMAGE_TABLES if name in _table_names(connection)]
         if not present:
             return
         if backend == "sqlite":
-            # In full (no ``analysis_limit``): sampled statistics describe the
-            # one-valued ``deleted`` indexes as selective, and every query not
-            # shaped against them - Glance's own on a shared file, an
-            # operator's - then walks ix_images_deleted and sorts the table
-            # (SPEC 3.4).  Full statistics cost one pass over each index.
-            connection.exec_driver_sql("PRAGMA analysis_limit=0")
-            connection.exec_driver_sql("ANALYZE")
-        elif backend == "postgresql":
+            _analyze_sqlite(connection)
+            return
+        if backend == "postgresql":
             connection.exec_driver_sql("ANALYZE " + ", ".join(present))
         elif backend in ("mysql", "mariadb"):
             result = connection.exec_driver_sql("ANALYZE TABLE " + ", ".join(present))
             result.fetchall()
         connection.commit()
+
+
+def _analyze_sqlite(connection: Connection) -> None:
+    """ANALYZE every table of a SQLite database in full, one index at a time.
+
+    In full (no ``analysis_limit``): sampled statistics describe the
+    one-valued ``deleted`` indexes as selective, and every query not shaped
+    against them - Glance's own on a shared file, an operator's - then walks
+    ix_images_deleted and sorts the table (SPEC 3.4).  One index (or table
+    without index) per transaction: ANALYZE holds the write lock while it
+    runs, and one ``ANALYZE`` of a million-image file held it for 5-11 s,
+    one index at most 0.8 s (the statistics are the same).
+    """
+    connection.exec_driver_sql("PRAGMA analysis_limit=0")
+    tables = connection.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
+        " ORDER BY name"
+    ).scalars()
+    objects: list[str] = []
+    for table in list(tables):
+        indexes = connection.exec_driver_sql(f"PRAGMA index_list({_quoted(table)})").all()
+        if indexes:
+            objects.extend(str(index[1]) for index in indexes)
+        else:
+            objects.append(table)
+    connection.commit()
+    for name in objects:
+        connection.exec_driver_sql(f"ANALYZE {_quoted(name)}")
+        connection.commit()
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
