@@ -180,8 +180,8 @@ def _sqlite_build_settings(conn: Connection) -> Iterator[None]:
     it.  With worker threads (one per core) SQLite sorts runs in parallel,
     and a small page cache makes those runs small and many, so that more
     of the sort runs on them: building the ``(name, value)`` index of 10M
-    properties took 5.8-6.0 s this way, 8.5-10.8 s with the connection's
-    usual settings (no worker thread, 16 MiB of cache) on 2 cores.
+    properties took 5.8-7.1 s this way, 8.5-11.3 s with the connection's
+    usual settings (no worker thread, 16 MiB of cache), on 2 cores.
     """
     threads = min(os.cpu_count() or 1, SQLITE_BUILD_THREADS)
     cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
