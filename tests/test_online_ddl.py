@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -222,46 +222,7 @@ def test_hash_index_of_earlier_versions_is_replaced_online(fresh: Database) -> N
     ]
 
 
-@pytest.mark.backends("sqlite")
-def test_every_writing_transaction_of_a_sync_takes_the_write_lock_at_its_begin(
-    fresh: Database,
-) -> None:
-    """SQLite: a revision reads (does its index exist?) before it writes; in
-    a transaction begun without the write lock, a Glance server's commit in
-    between makes the write fail at once ("database is locked", whatever the
-    busy timeout: measured, one adoption in three at a million images)."""
-    fresh.db_sync()
-    fresh.db_downgrade(migration.FIRST_REVISION)
-    fresh.dispose()
-    statements: list[str] = []
-
-    def trace(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.set_trace_callback(statements.append)
-
-    event.listen(fresh.engine, "connect", trace)
-    try:
-        fresh.db_upgrade()
-        fresh.db_sync()  # at head: its checks and ANALYZE
-    finally:
-        event.remove(fresh.engine, "connect", trace)
-    writing = ("CREATE", "DROP", "INSERT", "UPDATE", "DELETE", "ANALYZE", "ALTER")
-    transactions: list[tuple[str, list[str]]] = []
-    for sql in statements:
-        keyword = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
-        if keyword == "BEGIN":
-            transactions.append((sql, []))
-        elif transactions and keyword not in ("COMMIT", "ROLLBACK"):
-            transactions[-1][1].append(sql)
-    written = [
-        (begin, body)
-        for begin, body in transactions
-        if any(sql.lstrip().upper().startswith(writing) for sql in body)
-    ]
-    assert len(written) >= len(migration.history()) - 1
-    assert [begin for begin, _ in written] == ["BEGIN IMMEDIATE"] * len(written)
-
-
-def _traced_statements(database: Database, work: Any) -> list[tuple[int, str]]:
+def _traced_statements(database: Database, work: Callable[[], Any]) -> list[tuple[int, str]]:
     """``(connection, SQL)`` of every statement SQLite ran for ``work()``, on
     connections the engine opens from now on."""
     database.dispose()
@@ -277,6 +238,39 @@ def _traced_statements(database: Database, work: Any) -> list[tuple[int, str]]:
     finally:
         event.remove(database.engine, "connect", trace)
     return statements
+
+
+@pytest.mark.backends("sqlite")
+def test_every_writing_transaction_of_a_sync_takes_the_write_lock_at_its_begin(
+    fresh: Database,
+) -> None:
+    """SQLite: a revision reads (does its index exist?) before it writes; in
+    a transaction begun without the write lock, a Glance server's commit in
+    between makes the write fail at once ("database is locked", whatever the
+    busy timeout: measured, one adoption in three at a million images)."""
+    fresh.db_sync()
+    fresh.db_downgrade(migration.FIRST_REVISION)
+
+    def upgrade_and_sync() -> None:
+        fresh.db_upgrade()
+        fresh.db_sync()  # at head: its checks and ANALYZE
+
+    statements = [sql for _connection, sql in _traced_statements(fresh, upgrade_and_sync)]
+    writing = ("CREATE", "DROP", "INSERT", "UPDATE", "DELETE", "ANALYZE", "ALTER")
+    transactions: list[tuple[str, list[str]]] = []
+    for sql in statements:
+        keyword = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+        if keyword == "BEGIN":
+            transactions.append((sql, []))
+        elif transactions and keyword not in ("COMMIT", "ROLLBACK"):
+            transactions[-1][1].append(sql)
+    written = [
+        (begin, body)
+        for begin, body in transactions
+        if any(sql.lstrip().upper().startswith(writing) for sql in body)
+    ]
+    assert len(written) >= len(migration.history()) - 1
+    assert [begin for begin, _ in written] == ["BEGIN IMMEDIATE"] * len(written)
 
 
 @pytest.mark.backends("sqlite")
