@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -400,6 +401,78 @@ def test_writers_going_on_through_the_copy_all_land(fresh: Database, backend: st
         last_update[updated] = name
     for updated, name in last_update.items():
         assert values[updated] == name
+
+
+@pytest.mark.parametrize("held", ["a new row", "an updated row"])
+def test_a_writer_holding_a_row_the_copy_needs_is_waited_for_not_deadlocked(
+    fresh: Database, held: str
+) -> None:
+    """A writer's open transaction holds a row of the table being copied -
+    one it inserted after the copy began, or one it updated in the chunk
+    being copied - and then writes again, which fires a trigger, which needs
+    the shadow's AUTO-INC lock.  An ``INSERT ... SELECT`` holds that lock
+    until it ends, so a chunk that waited for the writer's row while
+    copying would wait for a writer that waits for it: a deadlock, whose
+    victim was the writer (measured once at a million images).  A chunk
+    locks its rows (and the scan the row just past them) before it copies
+    them, so it waits for the writer without holding that lock."""
+    fill(fresh.engine)
+    errors: list[BaseException] = []
+    holding = threading.Event()
+    writer_conn = fresh.engine.connect()
+    second_write = threading.Thread(target=lambda: write_again())
+
+    def insert(name: str) -> None:
+        writer_conn.execute(
+            text(
+                "INSERT INTO image_properties (image_id, name, value, created_at, deleted)"
+                " VALUES (:id, :name, 'held', :at, 0)"
+            ),
+            {"id": IMAGE_IDS[6], "name": name, "at": SECOND},
+        )
+
+    def hold_a_row() -> None:
+        if holding.is_set():
+            return
+        holding.set()
+        if held == "a new row":
+            insert("first")
+        else:
+            writer_conn.execute(text("UPDATE image_properties SET value = 'held' WHERE id = 8"))
+        second_write.start()
+
+    def write_again() -> None:
+        try:
+            time.sleep(1.0)  # the copy has reached the held row by now
+            insert("second")
+            writer_conn.commit()
+        except BaseException as exc:  # reported by the test thread
+            errors.append(exc)
+
+    # Once the triggers exist, as the copy of image_properties starts.
+    watch = on_statement(fresh.engine, "SELECT `id` FROM `image_properties`", hold_a_row)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(online_copy, "CHUNK_ROWS", 100)  # one chunk: all the rows
+            migration.upgrade(fresh.engine, MICROSECONDS)
+    finally:
+        event.remove(fresh.engine, "before_cursor_execute", watch)
+        if second_write.is_alive():
+            second_write.join(timeout=60)
+        writer_conn.close()
+    assert holding.is_set()
+    assert not errors, errors
+    with fresh.engine.connect() as conn:
+        held_rows = (
+            conn.exec_driver_sql(
+                "SELECT name FROM image_properties WHERE value = 'held' ORDER BY id"
+            )
+            .scalars()
+            .all()
+        )
+        assert leftovers(conn) == []
+    expected = ["first", "second"] if held == "a new row" else ["b", "second"]
+    assert held_rows == expected
 
 
 def test_the_downgrade_narrows_large_tables_online_too(fresh: Database) -> None:

@@ -11,11 +11,11 @@ schema-change tools do:
    (checks, options), altered while it is empty, with its primary key alone;
 2. triggers on the table repeat each insert, update and delete on the
    shadow, inside the writer's own transaction;
-3. the rows are copied in primary-key chunks, each a short READ COMMITTED
-   transaction that share-locks the rows it copies and no gaps: a writer of
-   one of them waits for one chunk at most, a writer of new rows not at
-   all, and a chunk never copies a row older than one a trigger already
-   wrote;
+3. the rows there are when the copy begins are copied in primary-key
+   chunks, each a short READ COMMITTED transaction that share-locks the
+   rows it copies (first, then copies them) and no gaps: a writer of one of
+   them waits for one chunk at most, a writer of new rows not at all, and a
+   chunk never copies a row older than one a trigger already wrote;
 4. the shadow gets the table's other indexes, built online in one sorted
    pass each (several times faster than filling them row by row), and its
    foreign keys;
@@ -42,6 +42,7 @@ directly: a copy of a few thousand rows holds writes for well under a second.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -50,7 +51,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, TextClause, bindparam, text
 from sqlalchemy import exc as sa_exc
 
 from glancedb.migrations.online import (
@@ -217,37 +218,49 @@ def _copy_rows(
         "SELECT @@GLOBAL.log_bin AND @@SESSION.binlog_format = 'STATEMENT'"
     ).scalar()
     isolation = "" if statement_logged else "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
+    # Up to the last row there is now: every row written later is in the
+    # shadow already (the triggers exist), so the copy is a fixed amount of
+    # work, not a chase after rows that writers keep inserting.
+    end = conn.exec_driver_sql(f"SELECT MAX(`{key}`) FROM `{table}`").scalar()
+    if end is None:
+        return
     copied = 0
     last: Any = None
     reported = time.monotonic()
     while True:
-        after = "" if last is None else f" WHERE `{key}` > :last"
+        bounds = [] if last is None else [f"`{key}` > :last"]
         upper = conn.execute(
             text(
-                f"SELECT `{key}` FROM `{table}`{after} ORDER BY `{key}`"
-                f" LIMIT 1 OFFSET {CHUNK_ROWS - 1}"
+                f"SELECT `{key}` FROM `{table}` WHERE {' AND '.join([*bounds, f'`{key}` <= :end'])}"
+                f" ORDER BY `{key}` LIMIT 1 OFFSET {CHUNK_ROWS - 1}"
             ),
-            {"last": last},
+            {"last": last, "end": end},
         ).scalar()
-        bounds = [] if last is None else [f"`{key}` > :last"]
-        if upper is not None:
-            bounds.append(f"`{key}` <= :upper")
-        where = f" WHERE {' AND '.join(bounds)}" if bounds else ""
-        chunk = text(
-            f"INSERT IGNORE INTO `{shadow}` ({names}) SELECT {names} FROM `{table}`{where}"
-            " LOCK IN SHARE MODE"
-        )
-        for attempt in range(1, CHUNK_ATTEMPTS + 1):
-            try:
-                if isolation:
-                    conn.exec_driver_sql(isolation)  # the next transaction: the chunk's
-                conn.execute(chunk, {"last": last, "upper": upper})
-                break
-            except sa_exc.OperationalError as exc:
-                if error_code(exc) not in _CHUNK_RETRYABLE or attempt == CHUNK_ATTEMPTS:
-                    raise
-                time.sleep(0.1 * attempt)
         if upper is None:
+            upper = end
+        where = " AND ".join([*bounds, f"`{key}` <= :upper"])
+        params = {"last": last, "upper": upper}
+        _copy_chunk(
+            conn,
+            # The rows' locks first, then the copy: an INSERT ... SELECT
+            # holds the shadow's AUTO-INC lock until it ends (a "bulk
+            # insert" to InnoDB), and a writer's trigger needs that lock.
+            # Had the copy waited for a writer's row meanwhile (one in the
+            # range, or the one just past it, which the scan also locks),
+            # each would wait for the other: measured, a writer's insert
+            # refused as a deadlock at a million images.
+            text(
+                f"SELECT COUNT(*) FROM `{table}` FORCE INDEX (PRIMARY) WHERE {where}"
+                " LOCK IN SHARE MODE"
+            ),
+            text(
+                f"INSERT IGNORE INTO `{shadow}` ({names}) SELECT {names} FROM `{table}`"
+                f" WHERE {where} LOCK IN SHARE MODE"
+            ),
+            params,
+            isolation,
+        )
+        if upper == end:
             return
         last = upper
         copied += CHUNK_ROWS
@@ -255,6 +268,34 @@ def _copy_rows(
             share = min(99, 100 * copied // estimate) if estimate else 0
             report(f"  {table}: {copied:,} rows copied (about {share}%)")
             reported = time.monotonic()
+
+
+def _copy_chunk(
+    conn: Connection,
+    lock: TextClause,
+    copy: TextClause,
+    params: dict[str, Any],
+    isolation: str,
+) -> None:
+    """One chunk in one transaction: ``lock`` its rows, then ``copy`` them
+    (retried when a writer's lock outlasts the wait, or on a deadlock)."""
+    for attempt in range(1, CHUNK_ATTEMPTS + 1):
+        try:
+            if isolation:
+                conn.exec_driver_sql(isolation)  # the next transaction: the chunk's
+            conn.exec_driver_sql("START TRANSACTION")
+            conn.execute(lock, params)
+            conn.execute(copy, params)
+            conn.exec_driver_sql("COMMIT")
+            return
+        except sa_exc.DBAPIError as exc:
+            if not conn.invalidated:
+                with contextlib.suppress(sa_exc.DBAPIError):
+                    conn.exec_driver_sql("ROLLBACK")
+            retry = isinstance(exc, sa_exc.OperationalError) and attempt < CHUNK_ATTEMPTS
+            if not retry or error_code(exc) not in _CHUNK_RETRYABLE:
+                raise
+            time.sleep(0.1 * attempt)
 
 
 def _complete_shadow(
