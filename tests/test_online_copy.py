@@ -438,7 +438,13 @@ def test_a_writer_holding_a_row_the_copy_needs_is_waited_for_not_deadlocked(
         if held == "a new row":
             insert("first")
         else:
-            writer_conn.execute(text("UPDATE image_properties SET value = 'held' WHERE id = 8"))
+            writer_conn.execute(
+                text(
+                    "UPDATE image_properties SET value = 'held'"
+                    " WHERE image_id = :id AND name = 'b'"  # in the middle of the chunk
+                ),
+                {"id": IMAGE_IDS[2]},
+            )
         second_write.start()
 
     def write_again() -> None:
