@@ -272,20 +272,20 @@ def _copy_rows(
 
 def _copy_chunk(
     conn: Connection,
-    lock: TextClause,
-    copy: TextClause,
+    lock_rows: TextClause,
+    copy_rows: TextClause,
     params: dict[str, Any],
     isolation: str,
 ) -> None:
-    """One chunk in one transaction: ``lock`` its rows, then ``copy`` them
+    """One chunk in one transaction: ``lock_rows``, then ``copy_rows``
     (retried when a writer's lock outlasts the wait, or on a deadlock)."""
     for attempt in range(1, CHUNK_ATTEMPTS + 1):
         try:
             if isolation:
                 conn.exec_driver_sql(isolation)  # the next transaction: the chunk's
             conn.exec_driver_sql("START TRANSACTION")
-            conn.execute(lock, params)
-            conn.execute(copy, params)
+            conn.execute(lock_rows, params)
+            conn.execute(copy_rows, params)
             conn.exec_driver_sql("COMMIT")
             return
         except sa_exc.DBAPIError as exc:
