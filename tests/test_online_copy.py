@@ -420,7 +420,6 @@ def test_a_writer_holding_a_row_the_copy_needs_is_waited_for_not_deadlocked(
     errors: list[BaseException] = []
     holding = threading.Event()
     writer_conn = fresh.engine.connect()
-    second_write = threading.Thread(target=lambda: write_again())
 
     def insert(name: str) -> None:
         writer_conn.execute(
@@ -454,6 +453,8 @@ def test_a_writer_holding_a_row_the_copy_needs_is_waited_for_not_deadlocked(
             writer_conn.commit()
         except BaseException as exc:  # reported by the test thread
             errors.append(exc)
+
+    second_write = threading.Thread(target=write_again)
 
     # Once the triggers exist, as the copy of image_properties starts.
     watch = on_statement(fresh.engine, "SELECT `id` FROM `image_properties`", hold_a_row)
