@@ -17,6 +17,7 @@ import glancedb.api
 from glancedb import Database, Record, RequestContext
 from glancedb.exception import (
     Conflict,
+    DBError,
     Duplicate,
     Forbidden,
     ForbiddenPublicImage,
@@ -110,9 +111,11 @@ def test_create_returns_what_get_reads_in_constant_statements(
 
     small, small_count = created(1)
     big, big_count = created(30)
-    # On PostgreSQL the INSERT of the image returns the transaction id as
-    # well: the COMMIT needs no statement of its own.
-    assert small_count == big_count == 3
+    # Three INSERTs, each returning what it stored.  On PostgreSQL they are
+    # one statement (the children's as CTEs), which returns the transaction
+    # id as well: the COMMIT needs no statement of its own.
+    postgresql = db.engine.dialect.name == "postgresql"
+    assert small_count == big_count == (1 if postgresql else 3)
     for image in (small, big):
         assert image == db.image_get(ctx, image["id"])
         assert [p["name"] for p in image["properties"]] == sorted(
@@ -287,18 +290,56 @@ def test_create_is_atomic_when_a_property_is_invalid(db: Database, ctx: RequestC
         assert row_counts(db) == dict.fromkeys(row_counts(db), 0)
 
 
-def test_create_rolls_back_when_a_child_insert_fails(db: Database, ctx: RequestContext) -> None:
-    def fail_on_location_insert(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO IMAGE_LOCATIONS"):
-            raise RuntimeError("simulated failure")
+#: A trigger refusing one location URL, per backend: a failure inside the
+#: database after the image and its properties are written (in earlier
+#: statements, or earlier in the same statement on PostgreSQL).
+_FAILING_LOCATION_TRIGGER = {
+    "sqlite": [
+        "CREATE TRIGGER glancedb_test_fail BEFORE INSERT ON image_locations "
+        "WHEN NEW.value = 'file:///fail' BEGIN SELECT RAISE(ABORT, 'simulated failure'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION glancedb_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN IF NEW.value = 'file:///fail' THEN RAISE EXCEPTION 'simulated failure'; "
+        "END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER glancedb_test_fail BEFORE INSERT ON image_locations "
+        "FOR EACH ROW EXECUTE FUNCTION glancedb_test_fail()",
+    ],
+    "mysql": [
+        "CREATE TRIGGER glancedb_test_fail BEFORE INSERT ON image_locations FOR EACH ROW "
+        "BEGIN IF NEW.value = 'file:///fail' THEN "
+        "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'simulated failure'; END IF; END"
+    ],
+}
+_DROP_FAILING_LOCATION_TRIGGER = {
+    "sqlite": ["DROP TRIGGER IF EXISTS glancedb_test_fail"],
+    "postgresql": [
+        "DROP TRIGGER IF EXISTS glancedb_test_fail ON image_locations",
+        "DROP FUNCTION IF EXISTS glancedb_test_fail()",
+    ],
+    "mysql": ["DROP TRIGGER IF EXISTS glancedb_test_fail"],
+}
 
-    event.listen(db.engine, "before_cursor_execute", fail_on_location_insert)
+
+def test_create_rolls_back_when_a_child_insert_fails(db: Database, ctx: RequestContext) -> None:
+    dialect = db.engine.dialect.name
+    with db.engine.begin() as conn:
+        for statement in _FAILING_LOCATION_TRIGGER[dialect]:
+            conn.exec_driver_sql(statement)
     try:
-        with pytest.raises(RuntimeError):
-            create(db, ctx, properties={"a": "1"}, locations=[{"url": "file:///a"}])
+        with pytest.raises((Invalid, DBError), match="simulated failure"):
+            create(
+                db,
+                ctx,
+                properties={"a": "1"},
+                locations=[{"url": "file:///a"}, {"url": "file:///fail"}],
+            )
     finally:
-        event.remove(db.engine, "before_cursor_execute", fail_on_location_insert)
+        with db.engine.begin() as conn:
+            for statement in _DROP_FAILING_LOCATION_TRIGGER[dialect]:
+                conn.exec_driver_sql(statement)
     assert row_counts(db) == dict.fromkeys(row_counts(db), 0)
+    assert create(db, ctx, locations=[{"url": "file:///fail"}])["locations"]
 
 
 # --- image_update ---------------------------------------------------------------------

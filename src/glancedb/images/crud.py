@@ -6,7 +6,7 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Insert, Update, bindparam, select, update
+from sqlalchemy import ColumnElement, Connection, Update, bindparam, select, update
 
 from glancedb import commits
 from glancedb.context import (
@@ -33,6 +33,9 @@ from glancedb.images.records import attach_children, image_dicts, image_record, 
 from glancedb.images.values import prepare_create, prepare_update
 from glancedb.images.whole import whole_visible_image
 from glancedb.images.writes import (
+    created_children,
+    image_with_children_insert,
+    image_with_children_parameters,
     insert_locations,
     insert_new_properties,
     replace_locations,
@@ -49,11 +52,7 @@ from glancedb.validation import check_text, lookup_key, require_image_key
 _INSERT_IMAGE = t.images.insert()
 _INSERT_IMAGE_RETURNING = t.images.insert().returning(*t.images.c)
 
-
-@functools.cache
-def _insert_image_returning_xid(xid: ColumnElement[str]) -> Insert:
-    """The image INSERT returning its row and, last, the transaction id (PostgreSQL)."""
-    return t.images.insert().returning(*t.images.c, xid)
+_IMAGE_WIDTH = len(t.images.c)
 
 
 def _image_dict(
@@ -213,20 +212,28 @@ class ImageCrudAPI(DatabaseCore):
                 insert_locations(conn, image_id, prepared.locations, now=now)
                 return _image_dict(conn, context, image_id, v1_mode=v1_mode)
             # The INSERTs return what they stored (types, truncations and all),
-            # so the new image is not read back: three statements in all.
-            with duplicate_as(Duplicate, f"Image ID {image_id} already exists"):
-                if conn.dialect.name == "postgresql":
-                    statement = _insert_image_returning_xid(commits.transaction_id_column(conn))
-                    stored = self._keep_transaction_id(conn.execute(statement, columns).one())
-                else:
-                    stored = list(conn.execute(_INSERT_IMAGE_RETURNING, columns).one())
-            image = image_record(stored)
-            image["properties"] = insert_new_properties(
-                conn, image_id, prepared.properties or {}, now=now
-            )
-            locations = insert_locations(
-                conn, image_id, prepared.locations, now=now, returning=True
-            )
+            # so the new image is not read back: three statements in all, one
+            # on PostgreSQL.
+            properties = prepared.properties or {}
+            if conn.dialect.name == "postgresql":
+                statement = image_with_children_insert(commits.transaction_id_column(conn))
+                params = image_with_children_parameters(
+                    columns, image_id, properties, prepared.locations, now=now
+                )
+                with duplicate_as(Duplicate, f"Image ID {image_id} already exists"):
+                    returned = self._keep_transaction_id(conn.execute(statement, params).one())
+                image = image_record(returned[:_IMAGE_WIDTH])
+                image["properties"], locations = created_children(
+                    image_id, returned[_IMAGE_WIDTH:], now=now
+                )
+            else:
+                with duplicate_as(Duplicate, f"Image ID {image_id} already exists"):
+                    stored = conn.execute(_INSERT_IMAGE_RETURNING, columns).one()
+                image = image_record(stored)
+                image["properties"] = insert_new_properties(conn, image_id, properties, now=now)
+                locations = insert_locations(
+                    conn, image_id, prepared.locations, now=now, returning=True
+                )
             hidden = image["status"] == "deactivated" and not context_is_admin(context)
             image["locations"] = [] if hidden else locations
             if v1_mode:

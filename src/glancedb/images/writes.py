@@ -15,20 +15,26 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    CTE,
+    Boolean,
+    ColumnElement,
     Connection,
     CursorResult,
     DateTime,
     Insert,
+    ScalarSelect,
     Select,
     String,
     Text,
     bindparam,
+    case,
     cast,
     false,
     func,
     null,
     select,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from glancedb.exception import ImageNotFound, NotFound
 from glancedb.images.records import PROPERTY_COLUMNS
@@ -121,6 +127,140 @@ def _unnested_properties_insert(returning: bool) -> Insert:
     if returning:
         stmt = stmt.returning(*(prop.c[name] for name in PROPERTY_COLUMNS))
     return stmt
+
+
+@functools.cache
+def _unnested_locations_insert() -> Insert:
+    """PostgreSQL: one image's new locations in one statement of arrays (as
+    :func:`_unnested_properties_insert`), inserted and numbered in list order;
+    a deleting status stores its location soft-deleted at ``:now``."""
+    loc = t.image_locations
+    given = (
+        func.unnest(
+            bindparam("location_urls", type_=ARRAY(Text)),
+            bindparam("location_metadata", type_=ARRAY(Text)),
+            bindparam("location_statuses", type_=ARRAY(String(30))),
+            bindparam("location_deleted", type_=ARRAY(Boolean)),
+        )
+        .table_valued("url", "meta_data", "status", "deleted", with_ordinality="position")
+        .render_derived()
+    )
+    now = bindparam("now", type_=DateTime)
+    rows = select(
+        bindparam("image_id", type_=String(36)),
+        given.c.url,
+        given.c.meta_data,
+        given.c.status,
+        given.c.deleted,
+        case((given.c.deleted, now), else_=cast(null(), DateTime)),
+        now,
+        now,
+    ).order_by(given.c.position)
+    columns = [
+        "image_id",
+        "value",
+        "meta_data",
+        "status",
+        "deleted",
+        "deleted_at",
+        "created_at",
+        "updated_at",
+    ]
+    return (
+        loc.insert()
+        .from_select(columns, rows)
+        .returning(*(loc.c[name] for name in _RETURNED_LOCATION_COLUMNS))
+    )
+
+
+_RETURNED_PROPERTY_COLUMNS = ("id", "name", "value")
+_RETURNED_LOCATION_COLUMNS = ("id", "value", "meta_data", "status", "deleted")
+
+
+@functools.cache
+def image_with_children_insert(xid: ColumnElement[str]) -> Insert:
+    """PostgreSQL: a new image, its properties and its locations in one statement.
+
+    The image's INSERT returns its row, then the new children as arrays (one
+    per column, in id order: :func:`created_children` reads them), then the
+    transaction id ``xid``.  The children's INSERTs are data-modifying CTEs
+    over arrays of four and six parameters, so the text never changes with
+    their number; their foreign keys are checked at the end of the
+    statement, when the image is there.  One round trip and one SQLAlchemy
+    execution instead of three: measured, ``image_create`` 0.4-0.5 ms
+    faster at 10k and at 1M images (docs/performance.md).
+    """
+    properties = _unnested_properties_insert(True).cte("glancedb_new_properties")
+    locations = _unnested_locations_insert().cte("glancedb_new_locations")
+
+    def gathered(cte: CTE, name: str) -> ScalarSelect[Any]:
+        column = cte.c[name]
+        ordered = aggregate_order_by(column, cte.c.id)
+        return select(func.array_agg(ordered, type_=ARRAY(column.type))).scalar_subquery()
+
+    return (
+        t.images.insert()
+        .add_cte(properties, locations)
+        .returning(
+            *t.images.c,
+            *(gathered(properties, name) for name in _RETURNED_PROPERTY_COLUMNS),
+            *(gathered(locations, name) for name in _RETURNED_LOCATION_COLUMNS),
+            xid,
+        )
+    )
+
+
+def image_with_children_parameters(
+    columns: Mapping[str, Any],
+    image_id: str,
+    properties: Mapping[str, str | None],
+    locations: Sequence[LocationValues],
+    *,
+    now: datetime.datetime,
+) -> dict[str, Any]:
+    """The parameters of :func:`image_with_children_insert`."""
+    return {
+        **columns,
+        "image_id": image_id,
+        "names": list(properties),
+        "values": list(properties.values()),
+        "location_urls": [loc.url for loc in locations],
+        "location_metadata": [loc.meta_data for loc in locations],
+        "location_statuses": [loc.status for loc in locations],
+        "location_deleted": [loc.deleted for loc in locations],
+        "now": now,
+    }
+
+
+def created_children(
+    image_id: str, arrays: Sequence[Any], *, now: datetime.datetime
+) -> tuple[list[Record], list[Record]]:
+    """The property and (live) location dicts of a new image from the arrays
+    :func:`image_with_children_insert` returned after the image's columns."""
+    prop_ids, names, values, loc_ids, urls, meta_data, statuses, deleted = (
+        array or () for array in arrays
+    )
+    properties = [
+        Record(
+            id=prop_id,
+            image_id=image_id,
+            name=name,
+            value=value,
+            created_at=now,
+            updated_at=now,
+            deleted_at=None,
+            deleted=False,
+        )
+        for prop_id, name, value in zip(prop_ids, names, values, strict=True)
+    ]
+    locations = [
+        Record(id=loc_id, url=url, metadata=load_json(meta) or {}, status=status)
+        for loc_id, url, meta, status, gone in zip(
+            loc_ids, urls, meta_data, statuses, deleted, strict=True
+        )
+        if not gone
+    ]
+    return properties, locations
 
 
 def _insert_properties(
