@@ -182,8 +182,10 @@ class ImageMember(SoftDeleteMixin, Base):
             "deleted_at",
             name="image_members_image_id_member_deleted_at_key",
         ),
-        # glancedb's (revision 0002_image_members_member): a project's memberships.
-        Index("ix_glancedb_image_members_member_deleted", "member", "deleted"),
+        # glancedb's (revision 0009_image_members_access, superseding
+        # 0002_image_members_member's (member, deleted)): a project's
+        # memberships, read from the index alone.
+        Index("ix_glancedb_image_members_member_access", "member", "deleted", "status", "image_id"),
         MYSQL_TABLE_ARGS,
     )
 
