@@ -657,7 +657,8 @@ def test_catalogue_pages_match_the_rules(db: Database) -> None:
 @pytest.mark.backends("sqlite")  # PostgreSQL and MySQL plans: see the benchmark
 def test_sqlite_plan_walks_created_at_without_statistics(db: Database, backend: str) -> None:
     """SPEC 3.4's trap: without ANALYZE, SQLite must not pick the ``deleted``
-    or ``visibility`` indexes (and sort everything) for a tenant's page."""
+    or ``visibility`` indexes (and sort everything) for a tenant's page, and
+    checks memberships in the index that holds all they compare."""
     build_catalogue(db.engine, 300, run_analyze=False)
     with db.engine.begin() as conn:
         has_stats = conn.execute(
@@ -690,6 +691,11 @@ def test_sqlite_plan_walks_created_at_without_statistics(db: Database, backend: 
                 )
             assert "USING INDEX created_at_image_idx" in plan, (filters, plan)
             assert "ix_images_deleted" not in plan and "visibility_image_idx" not in plan
+            if not context.is_admin:
+                # Each membership probe: one lookup in revision 0009's index alone.
+                index = "ix_glancedb_image_members_member_access"
+                probe = f"SEARCH image_members USING COVERING INDEX {index}"
+                assert f"{probe} (member=? AND deleted=? AND status=? AND image_id=?)" in plan, plan
 
 
 # --- hostile input (SPEC 12): the leaks the fuzz test found ---------------------------

@@ -303,19 +303,18 @@ def _text(value: str) -> ColumnElement[Any]:
     return literal_column(f"'{value}'", String)
 
 
-def _member_exists(
-    any_status: bool, *, opaque: bool = True, planner_chooses: bool = False
-) -> ColumnElement[bool]:
+def _member_exists(any_status: bool, *, planner_chooses: bool = False) -> ColumnElement[bool]:
     member = t.image_members
-    # Opaque for the reason of :func:`column_condition`: MariaDB would
-    # intersect ``ix_image_members_deleted`` (every live membership) with the
-    # (member, deleted) index on every tenant page; without it, it reads the
-    # project's own memberships only.
-    live = not_deleted(member.c.deleted, opaque=opaque)
+    # ``deleted`` compared plainly on every backend (unlike the images'
+    # flags): with the status, the four columns of revision 0009's (member,
+    # deleted, status, image_id) index are all equalities, so each probe is
+    # one lookup in that index alone.  Measured at a million images, MariaDB
+    # and SQLite then read no membership row per walked image (MariaDB's
+    # tenant tag page 43-47 -> 37-38 ms, SQLite's 5.9 -> 4.3 ms).
     conditions = [
         member.c.image_id == t.images.c.id,
         member.c.member == bindparam("owner"),
-        live,
+        member.c.deleted == false(),
     ]
     if not any_status:
         conditions.append(member.c.status == bindparam("member_status"))
@@ -338,9 +337,8 @@ def _member_exists(
     # rewrites an EXISTS inside the OR into IN and materialises it, once per
     # page, over all the project's memberships, which grow with the
     # catalogue (thousands at a million images), read before the first row.
-    # A LIMIT 1 subquery can only be probed per walked image, on the
-    # (image_id, member) index, and only for shared images the project does
-    # not own: the page stays O(limit).
+    # A LIMIT 1 subquery can only be probed per walked image, and only for
+    # shared images the project does not own: the page stays O(limit).
     return select(literal_column("1")).where(*conditions).limit(1).scalar_subquery().is_not(None)
 
 
@@ -369,7 +367,7 @@ def visibility_condition(shape: PageShape) -> ColumnElement[bool] | None:
     # itself; an opaque expression would only spoil its row estimates.
     vis_text = flag_text(img.visibility, opaque=opaque)
     membership = _member_exists(
-        shape.any_member_status, opaque=opaque, planner_chooses=shape.dialect == "postgresql"
+        shape.any_member_status, planner_chooses=shape.dialect == "postgresql"
     )
     member: ColumnElement[bool] = (
         and_(vis_text == _text("shared"), membership) if shape.members_match else false()
