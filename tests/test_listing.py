@@ -15,7 +15,11 @@ from glancedb.images.listing_filters import parse_query
 from glancedb.models import tables as t
 from tests.support.backends import count_statements
 from tests.support.factories import image_row, insert, insert_image, next_time
-from tests.support.plans import explained_page, rows_read_per_listing_statement
+from tests.support.plans import (
+    explained_page,
+    images_accesses,
+    rows_read_per_listing_statement,
+)
 
 A, B = "tenant-a", "tenant-b"
 
@@ -820,6 +824,40 @@ def test_name_sorted_pages_walk_the_plain_index_on_mysql(
     # '' (the first pages ascending, the last descending), 100.
     assert len(reads) == (2 if deep else 1), reads
     assert reads[-1] < 80, reads
+
+
+@pytest.mark.backends("mysql")
+@pytest.mark.parametrize("deep", [False, True], ids=["first", "marker"])
+def test_pages_walk_the_walk_index_and_read_only_their_rows_on_mysql(
+    db: Database, deep: bool
+) -> None:
+    """InnoDB keeps rows in (random) id order: a page walks revision 0010's
+    (created_at, id, deleted, status, visibility, owner) index alone, and
+    reads from the table only the images it returns."""
+    rows = [
+        image_row(owner=f"tenant-{i % 20}", visibility=("public", "private", "shared")[i % 3])
+        for i in range(2000)
+    ]
+    insert(db, t.images, rows)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE TABLE images")
+    tenant = RequestContext(project_id="tenant-1")
+    whole = ids(db.image_get_all(tenant))
+    marker = whole[len(whole) // 2] if deep else None
+    start = whole.index(marker) + 1 if marker is not None else 0
+    page: list[str] = []
+
+    def read_page() -> None:
+        page.extend(ids(db.image_get_all(tenant, limit=10, marker=marker)))
+
+    accesses = images_accesses(db, read_page)
+    assert page == whole[start : start + 10]
+    walks = [a for a in accesses if a["key"] == "ix_glancedb_images_walk"]
+    assert len(walks) == 1 and walks[0]["using_index"], accesses
+    # The walk reads about 20 entries a visible image (a twentieth of
+    # private images is the tenant's); the table gives only the page's 10.
+    (reads,) = [a for a in accesses if a is not walks[0]]
+    assert reads["key"] == "PRIMARY" and reads["rows"] == 10, accesses
 
 
 @pytest.mark.parametrize("direction", ["asc", "desc"])

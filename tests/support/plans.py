@@ -82,3 +82,40 @@ def _images_rows_read(node: Any) -> int:
     if node.get("table_name") == "images" and "r_rows" in node:
         total += round(float(node["r_rows"] or 0) * float(node.get("r_loops") or 1))
     return total + sum(_images_rows_read(value) for value in node.values())
+
+
+def images_accesses(db: Database, call: Callable[[], Any]) -> list[dict[str, Any]]:
+    """MySQL/MariaDB: each access to ``images`` in the analysed plan of the
+    page statement ``call()`` sends: its ``key``, ``using_index`` and the rows
+    it read (``r_rows`` times its loops)."""
+    statement, params = listing_statements(db, call)[-1]
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("ANALYZE FORMAT=JSON " + statement, params)
+        plan = json.loads(cursor.fetchone()[0])
+        cursor.close()
+        raw.rollback()
+    finally:
+        raw.close()
+    found: list[dict[str, Any]] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+        elif isinstance(node, dict):
+            if node.get("table_name") == "images" and "r_rows" in node:
+                rows = float(node["r_rows"] or 0) * float(node.get("r_loops") or 1)
+                found.append(
+                    {
+                        "key": node.get("key"),
+                        "using_index": bool(node.get("using_index")),
+                        "rows": round(rows),
+                    }
+                )
+            for value in node.values():
+                visit(value)
+
+    visit(plan)
+    return found

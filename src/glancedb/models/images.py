@@ -74,6 +74,20 @@ class Image(SoftDeleteMixin, Base):
         Index("ix_glancedb_images_size_order", "size", "created_at", "id").ddl_if(
             dialect=PLAIN_ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
         ),
+        # glancedb's (revision 0010_mysql_images_walk): InnoDB stores rows
+        # in (random) id order; a page walks this index, which holds what
+        # the page's filters test, instead of the rows.
+        Index(
+            "ix_glancedb_images_walk",
+            "created_at",
+            "id",
+            "deleted",
+            "status",
+            "visibility",
+            "owner",
+        ).ddl_if(
+            dialect=PLAIN_ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
+        ),
         MYSQL_TABLE_ARGS,
     )
 
