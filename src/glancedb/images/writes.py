@@ -35,6 +35,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.types import TypeEngine
 
 from glancedb.exception import ImageNotFound, NotFound
 from glancedb.images.records import PROPERTY_COLUMNS
@@ -91,6 +93,16 @@ _INSERT_LOCATIONS = t.image_locations.insert().returning(
 )
 
 
+def _unnested(*arrays: tuple[str, str, TypeEngine[Any]]) -> TableValuedAlias:
+    """PostgreSQL: rows from parallel array parameters, ``(parameter, column,
+    element type)`` each, with their ``position`` (``WITH ORDINALITY``)."""
+    parameters = [bindparam(name, type_=ARRAY(element)) for name, _column, element in arrays]
+    columns = [column for _name, column, _element in arrays]
+    return (
+        func.unnest(*parameters).table_valued(*columns, with_ordinality="position").render_derived()
+    )
+
+
 @functools.cache
 def _unnested_properties_insert(returning: bool) -> Insert:
     """PostgreSQL: one image's new properties in one statement of four
@@ -104,14 +116,7 @@ def _unnested_properties_insert(returning: bool) -> Insert:
     prepares it.  Rows are inserted (and take their ids) in the given order.
     """
     prop = t.image_properties
-    given = (
-        func.unnest(
-            bindparam("names", type_=ARRAY(String(255))),
-            bindparam("values", type_=ARRAY(Text)),
-        )
-        .table_valued("name", "value", with_ordinality="position")
-        .render_derived()
-    )
+    given = _unnested(("names", "name", String(255)), ("values", "value", Text()))
     now = bindparam("now", type_=DateTime)
     rows = select(
         bindparam("image_id", type_=String(36)),
@@ -135,15 +140,11 @@ def _unnested_locations_insert() -> Insert:
     :func:`_unnested_properties_insert`), inserted and numbered in list order;
     a deleting status stores its location soft-deleted at ``:now``."""
     loc = t.image_locations
-    given = (
-        func.unnest(
-            bindparam("location_urls", type_=ARRAY(Text)),
-            bindparam("location_metadata", type_=ARRAY(Text)),
-            bindparam("location_statuses", type_=ARRAY(String(30))),
-            bindparam("location_deleted", type_=ARRAY(Boolean)),
-        )
-        .table_valued("url", "meta_data", "status", "deleted", with_ordinality="position")
-        .render_derived()
+    given = _unnested(
+        ("location_urls", "url", Text()),
+        ("location_metadata", "meta_data", Text()),
+        ("location_statuses", "status", String(30)),
+        ("location_deleted", "deleted", Boolean()),
     )
     now = bindparam("now", type_=DateTime)
     rows = select(
