@@ -92,9 +92,9 @@ def test_downgrade_to_glances_schema_and_back(fresh: Database) -> None:
     assert "index ix_glancedb_images_name missing on images" in lines
     narrow = [line for line in lines if line.endswith(" has type DATETIME, expected DATETIME(6)")]
     # The revision, each of glancedb's indexes (five everywhere: the two
-    # order indexes on expressions or, on MySQL, on plain columns; MySQL's
-    # walk index besides), and on MySQL its 33 timestamp columns still
-    # without microseconds.
+    # order indexes on expressions or, on MySQL, on the plain columns; on
+    # MySQL the created_at walk index besides), and on MySQL its 33
+    # timestamp columns still without microseconds.
     mysql = fresh.backend in ("mysql", "mariadb")
     assert len(narrow) == (33 if mysql else 0)
     assert len(lines) == 1 + 5 + (1 if mysql else 0) + len(narrow)

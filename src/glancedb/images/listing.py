@@ -27,6 +27,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Subquery,
     and_,
     bindparam,
     case,
@@ -536,27 +537,37 @@ def shaped_page_statement(shape: PageShape) -> Select[Any]:
 def _walked_page_statement(
     keys: Sequence[OrderKey], conditions: Sequence[ColumnElement[bool]]
 ) -> Select[Any]:
-    """MySQL/MariaDB: the page's walk as a derived table of ids and sort
-    values, its images then read by id.
-
-    InnoDB stores rows in (random UUID) id order, so every image a walk
-    tests costs a read from anywhere in the table.  The derived table only
-    names columns of revision 0010's ``ix_glancedb_images_walk`` (and of the
-    sort key), so a walk in ``created_at`` order whose filters test those
-    columns reads that index alone, and only the page's images are read
-    from the table: a tenant's page at a million images walks thousands of
-    images for its 25 (docs/performance.md).
-    """
-    columns = {t.images.c.id.key: t.images.c.id}
-    for key in keys:
-        columns.setdefault(key.column.key, key.column)
+    """MySQL/MariaDB: a page whose walk names only the ids and sort values,
+    its images then read by id (see :func:`_read_walked`)."""
     walk = (
-        select(*columns.values())
+        select(*_walk_columns(keys))
         .where(*conditions)
         .order_by(*order_terms(keys))
         .limit(bindparam("page_limit", type_=Integer))
         .subquery("walk")
     )
+    return _read_walked(walk, keys)
+
+
+def _walk_columns(keys: Sequence[OrderKey]) -> list[Column[Any]]:
+    """The columns a walk returns: the image id and the sort columns."""
+    columns = {t.images.c.id.key: t.images.c.id}
+    for key in keys:
+        columns.setdefault(key.column.key, key.column)
+    return list(columns.values())
+
+
+def _read_walked(walk: Subquery, keys: Sequence[OrderKey]) -> Select[Any]:
+    """The images of a walked page, read by id, in the page's order.
+
+    InnoDB stores rows in (random UUID) id order, so every image a walk
+    tests costs a read from anywhere in the table.  A walk that names only
+    columns of one of revision 0010's indexes - the page's order followed by
+    what the visibility test reads - reads that index alone, and only the
+    page's images are read from the table: a tenant's page at a million
+    images walks thousands of images for its 25 (docs/performance.md).  A
+    filter on another column still reads each walked row.
+    """
     order = [ClauseAdapter(walk).traverse(term) for term in order_terms(keys)]
     return select(t.images).join(walk, walk.c.id == t.images.c.id).order_by(*order)
 
@@ -567,6 +578,7 @@ def _split_page_statement(shape: PageShape, split: NullSplit) -> Select[Any]:
     descending = keys[0].direction == "desc"
     limit = bindparam("page_limit", type_=Integer)
     conditions = page_conditions(shape)
+    walked = _walk_columns(keys)
 
     def native(key: OrderKey) -> ColumnElement[Any]:
         return key.column.desc() if key.direction == "desc" else key.column.asc()
@@ -576,7 +588,7 @@ def _split_page_statement(shape: PageShape, split: NullSplit) -> Select[Any]:
         start = bindparam("split_value", type_=column.type)
         value_bounds.append(column <= start if descending else column >= start)
     walks = [
-        select(t.images)
+        select(*walked)
         .where(*value_bounds, *conditions)
         .order_by(*(native(key) for key in keys))
         .limit(limit)
@@ -588,17 +600,19 @@ def _split_page_statement(shape: PageShape, split: NullSplit) -> Select[Any]:
             start = bindparam("split_created_at", type_=created.type)
             null_bounds.append(created <= start if descending else created >= start)
         walks.append(
-            select(t.images)
+            select(*walked)
             .where(*null_bounds, *conditions)
             .order_by(*(native(key) for key in keys[1:]))
             .limit(limit)
         )
     if len(walks) == 1:
-        return walks[0]  # its order is the page's: no NULL among its rows
+        # Its order is the page's: no NULL among its rows.
+        return _read_walked(walks[0].subquery("walk"), keys)
     merged = union_all(*walks).subquery("page")
     # The page's order, its columns taken from the merged walks.
     order = [ClauseAdapter(merged).traverse(term) for term in order_terms(keys)]
-    return select(*merged.c).order_by(*order).limit(limit)
+    page = select(*merged.c).order_by(*order).limit(limit).subquery("walk")
+    return _read_walked(page, keys)
 
 
 def splits_nulls(shape: PageShape) -> bool:

@@ -35,6 +35,9 @@ PROPERTY_VALUE_INDEXED = f"octet_length(value) < {PROPERTY_VALUE_MAX_BYTES}"
 ORDER_INDEX_DIALECTS = ("sqlite", "postgresql")
 #: The backends that index the plain columns instead.
 PLAIN_ORDER_INDEX_DIALECTS = ("mysql", "mariadb")
+#: What a regular context's visibility test reads of an image: the columns
+#: after the order in MySQL's walk indexes (revision 0010_mysql_images_walk).
+WALK_VISIBILITY_COLUMNS = ("deleted", "status", "visibility", "owner")
 
 # A native enum on PostgreSQL and MySQL; a plain VARCHAR(9) without CHECK on
 # SQLite, exactly as Glance creates it.
@@ -58,35 +61,29 @@ class Image(SoftDeleteMixin, Base):
         Index("ix_glancedb_images_name", "name"),
         # glancedb's (revision 0006_images_sort_order): pages sorted by name
         # or size walk these instead of sorting every match; the expressions
-        # are the ones glancedb.keyset sorts nullable columns by.  MySQL and
-        # MariaDB cannot index an expression: there (revision
-        # 0008_mysql_images_sort_order) the same names index the plain
-        # columns, and a page reads the NULLs apart (glancedb.images.listing).
+        # are the ones glancedb.keyset sorts nullable columns by.
         Index("ix_glancedb_images_name_order", text(NAME_ORDER), "created_at", "id").ddl_if(
             dialect=ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
         ),
         Index("ix_glancedb_images_size_order", text(SIZE_ORDER), "created_at", "id").ddl_if(
             dialect=ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
         ),
-        Index("ix_glancedb_images_name_order", "name", "created_at", "id").ddl_if(
-            dialect=PLAIN_ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
-        ),
-        Index("ix_glancedb_images_size_order", "size", "created_at", "id").ddl_if(
-            dialect=PLAIN_ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
-        ),
-        # glancedb's (revision 0010_mysql_images_walk): InnoDB stores rows
-        # in (random) id order; a page walks this index, which holds what
-        # the page's filters test, instead of the rows.
-        Index(
-            "ix_glancedb_images_walk",
-            "created_at",
-            "id",
-            "deleted",
-            "status",
-            "visibility",
-            "owner",
-        ).ddl_if(
-            dialect=PLAIN_ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
+        # glancedb's (revision 0010_mysql_images_walk, superseding 0008's
+        # plain (name, created_at, id) and (size, created_at, id)): MySQL and
+        # MariaDB cannot index an expression, so these index the plain
+        # columns and a sorted page reads the NULLs apart; and InnoDB stores
+        # rows in (random) id order, so each order is followed by what the
+        # visibility test reads: a page walks the index, not the rows
+        # (glancedb.images.listing).
+        *(
+            Index(name, *order, *WALK_VISIBILITY_COLUMNS).ddl_if(
+                dialect=PLAIN_ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
+            )
+            for name, order in (
+                ("ix_glancedb_images_walk", ("created_at", "id")),
+                ("ix_glancedb_images_name_walk", ("name", "created_at", "id")),
+                ("ix_glancedb_images_size_walk", ("size", "created_at", "id")),
+            )
         ),
         MYSQL_TABLE_ARGS,
     )
