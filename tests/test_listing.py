@@ -824,6 +824,16 @@ def test_name_sorted_pages_walk_the_plain_index_on_mysql(
     # '' (the first pages ascending, the last descending), 100.
     assert len(reads) == (2 if deep else 1), reads
     assert reads[-1] < 80, reads
+    # The walks read revision 0010's (name, created_at, id, ...) index alone;
+    # the table gives the page's 10 images.
+    accesses = images_accesses(
+        db, lambda: db.image_get_all(tenant, limit=10, marker=marker, **options)
+    )
+    walks = [a for a in accesses if a["key"] != "PRIMARY"]
+    assert walks and all(
+        a["key"] == "ix_glancedb_images_name_walk" and a["using_index"] for a in walks
+    ), accesses
+    assert [a["rows"] for a in accesses if a["key"] == "PRIMARY"] == [10], accesses
 
 
 @pytest.mark.backends("mysql")
