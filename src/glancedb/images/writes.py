@@ -39,10 +39,10 @@ from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlalchemy.types import TypeEngine
 
 from glancedb.exception import ImageNotFound, NotFound
-from glancedb.images.records import PROPERTY_COLUMNS
+from glancedb.images.records import PROPERTY_COLUMNS, location_record, property_record
 from glancedb.images.values import LocationValues
 from glancedb.models import tables as t
-from glancedb.records import Record, load_json
+from glancedb.records import Record
 from glancedb.rows import chunks, slot_count, slot_parameters
 from glancedb.statements import fetch_all
 from glancedb.validation import is_int32
@@ -242,20 +242,11 @@ def created_children(
         array or () for array in arrays
     )
     properties = [
-        Record(
-            id=prop_id,
-            image_id=image_id,
-            name=name,
-            value=value,
-            created_at=now,
-            updated_at=now,
-            deleted_at=None,
-            deleted=False,
-        )
+        property_record(prop_id, image_id, name, value, now, now, None, False)
         for prop_id, name, value in zip(prop_ids, names, values, strict=True)
     ]
     locations = [
-        Record(id=loc_id, url=url, metadata=load_json(meta) or {}, status=status)
+        location_record(loc_id, url, meta, status)
         for loc_id, url, meta, status, gone in zip(
             loc_ids, urls, meta_data, statuses, deleted, strict=True
         )
@@ -432,7 +423,7 @@ def insert_locations(
         return []
     stored = sorted(result.all(), key=lambda row: int(row[0]))
     return [
-        Record(id=row_id, url=url, metadata=load_json(meta_data) or {}, status=status)
+        location_record(row_id, url, meta_data, status)
         for row_id, url, meta_data, status, deleted in stored
         if not deleted
     ]
