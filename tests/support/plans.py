@@ -57,65 +57,53 @@ def explained_page(db: Database, call: Callable[[], Any], *, sorting: bool = Fal
 def rows_read_per_listing_statement(db: Database, call: Callable[[], Any]) -> list[int]:
     """MySQL/MariaDB: the ``images`` rows each listing statement of ``call()``
     actually read (``ANALYZE FORMAT=JSON``, the statements replayed as sent)."""
-    sent = listing_statements(db, call)
-    reads: list[int] = []
-    raw = db.engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        for statement, params in sent:
-            cursor.execute("ANALYZE FORMAT=JSON " + statement, params)
-            reads.append(_images_rows_read(json.loads(cursor.fetchone()[0])))
-        cursor.close()
-        raw.rollback()
-    finally:
-        raw.close()
-    return reads
-
-
-def _images_rows_read(node: Any) -> int:
-    """Rows read from ``images`` in an analysed plan: each access's rows times its loops."""
-    if isinstance(node, list):
-        return sum(_images_rows_read(item) for item in node)
-    if not isinstance(node, dict):
-        return 0
-    total = 0
-    if node.get("table_name") == "images" and "r_rows" in node:
-        total += round(float(node["r_rows"] or 0) * float(node.get("r_loops") or 1))
-    return total + sum(_images_rows_read(value) for value in node.values())
+    return [
+        sum(access["rows"] for access in _images_accesses(plan))
+        for plan in _analysed(db, listing_statements(db, call))
+    ]
 
 
 def images_accesses(db: Database, call: Callable[[], Any]) -> list[dict[str, Any]]:
     """MySQL/MariaDB: each access to ``images`` in the analysed plan of the
     page statement ``call()`` sends: its ``key``, ``using_index`` and the rows
     it read (``r_rows`` times its loops)."""
-    statement, params = listing_statements(db, call)[-1]
+    (plan,) = _analysed(db, listing_statements(db, call)[-1:])
+    return _images_accesses(plan)
+
+
+def _analysed(db: Database, sent: list[tuple[str, Any]]) -> list[Any]:
+    """MySQL/MariaDB: the ``ANALYZE FORMAT=JSON`` plans of ``sent`` statements, replayed."""
+    plans: list[Any] = []
     raw = db.engine.raw_connection()
     try:
         cursor = raw.cursor()
-        cursor.execute("ANALYZE FORMAT=JSON " + statement, params)
-        plan = json.loads(cursor.fetchone()[0])
+        for statement, params in sent:
+            cursor.execute("ANALYZE FORMAT=JSON " + statement, params)
+            plans.append(json.loads(cursor.fetchone()[0]))
         cursor.close()
         raw.rollback()
     finally:
         raw.close()
+    return plans
+
+
+def _images_accesses(node: Any) -> list[dict[str, Any]]:
+    """The accesses to ``images`` in an analysed plan: key, whether from the
+    index alone, rows read (each access's rows times its loops)."""
+    if isinstance(node, list):
+        return [access for item in node for access in _images_accesses(item)]
+    if not isinstance(node, dict):
+        return []
     found: list[dict[str, Any]] = []
-
-    def visit(node: Any) -> None:
-        if isinstance(node, list):
-            for item in node:
-                visit(item)
-        elif isinstance(node, dict):
-            if node.get("table_name") == "images" and "r_rows" in node:
-                rows = float(node["r_rows"] or 0) * float(node.get("r_loops") or 1)
-                found.append(
-                    {
-                        "key": node.get("key"),
-                        "using_index": bool(node.get("using_index")),
-                        "rows": round(rows),
-                    }
-                )
-            for value in node.values():
-                visit(value)
-
-    visit(plan)
+    if node.get("table_name") == "images" and "r_rows" in node:
+        rows = float(node["r_rows"] or 0) * float(node.get("r_loops") or 1)
+        found.append(
+            {
+                "key": node.get("key"),
+                "using_index": bool(node.get("using_index")),
+                "rows": round(rows),
+            }
+        )
+    for value in node.values():
+        found.extend(_images_accesses(value))
     return found
