@@ -824,48 +824,66 @@ def test_name_sorted_pages_walk_the_plain_index_on_mysql(
     # '' (the first pages ascending, the last descending), 100.
     assert len(reads) == (2 if deep else 1), reads
     assert reads[-1] < 80, reads
-    # The walks read revision 0010's (name, created_at, id, ...) index alone;
+    # The walks read revision 0011's (name, created_at, id, ...) index alone;
     # the table gives the page's 10 images.
     accesses = images_accesses(
         db, lambda: db.image_get_all(tenant, limit=10, marker=marker, **options)
     )
     walks = [a for a in accesses if a["key"] != "PRIMARY"]
     assert walks and all(
-        a["key"] == "ix_glancedb_images_name_walk" and a["using_index"] for a in walks
+        a["key"] == "ix_glancedb_images_name_walk_filters" and a["using_index"] for a in walks
     ), accesses
     assert [a["rows"] for a in accesses if a["key"] == "PRIMARY"] == [10], accesses
 
 
+#: Filters the walk indexes hold (revision 0011), by a short name.
+WALKED_FILTERS: dict[str, dict[str, Any]] = {
+    "unfiltered": {},
+    "disk_format_in": {"disk_format": "in:raw,iso"},
+    "hidden_and_container": {"os_hidden": False, "container_format": "bare"},
+}
+
+
 @pytest.mark.backends("mysql")
+@pytest.mark.parametrize("filters", list(WALKED_FILTERS))
 @pytest.mark.parametrize("deep", [False, True], ids=["first", "marker"])
 def test_pages_walk_the_walk_index_and_read_only_their_rows_on_mysql(
-    db: Database, deep: bool
+    db: Database, deep: bool, filters: str
 ) -> None:
-    """InnoDB keeps rows in (random) id order: a page walks revision 0010's
-    (created_at, id, deleted, status, visibility, owner) index alone, and
-    reads from the table only the images it returns."""
+    """InnoDB keeps rows in (random) id order: a page walks revision 0011's
+    (created_at, id, deleted, status, visibility, owner, os_hidden,
+    disk_format, container_format) index alone, also when it filters on
+    those columns, and reads from the table only the images it returns."""
     rows = [
-        image_row(owner=f"tenant-{i % 20}", visibility=("public", "private", "shared")[i % 3])
+        image_row(
+            owner=f"tenant-{i % 20}",
+            visibility=("public", "private", "shared")[i % 3],
+            disk_format=("raw", "qcow2", "iso", "vmdk")[i % 4],
+            container_format=("bare", "ovf")[i % 7 // 6],
+            os_hidden=i % 11 == 0,
+        )
         for i in range(2000)
     ]
     insert(db, t.images, rows)
     with db.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE TABLE images")
     tenant = RequestContext(project_id="tenant-1")
-    whole = ids(db.image_get_all(tenant))
+    options: dict[str, Any] = {"filters": WALKED_FILTERS[filters]}
+    whole = ids(db.image_get_all(tenant, **options))
+    assert len(whole) > 40
     marker = whole[len(whole) // 2] if deep else None
     start = whole.index(marker) + 1 if marker is not None else 0
     page: list[str] = []
 
     def read_page() -> None:
-        page.extend(ids(db.image_get_all(tenant, limit=10, marker=marker)))
+        page.extend(ids(db.image_get_all(tenant, limit=10, marker=marker, **options)))
 
     accesses = images_accesses(db, read_page)
     assert page == whole[start : start + 10]
-    walks = [a for a in accesses if a["key"] == "ix_glancedb_images_walk"]
+    walks = [a for a in accesses if a["key"] == "ix_glancedb_images_walk_filters"]
     assert len(walks) == 1 and walks[0]["using_index"], accesses
-    # The walk reads about 20 entries a visible image (a twentieth of
-    # private images is the tenant's); the table gives only the page's 10.
+    # The walk reads tens of entries a listed image (a twentieth of private
+    # images is the tenant's); the table gives only the page's 10.
     (reads,) = [a for a in accesses if a is not walks[0]]
     assert reads["key"] == "PRIMARY" and reads["rows"] == 10, accesses
 

@@ -97,7 +97,7 @@ ORDER_INDEX_COLUMNS = frozenset({"name", "size"})
 #: expression ``COALESCE(column, empty)`` there, so a page reads the images
 #: with a value and those without one apart (see :class:`NullSplit`).
 PLAIN_ORDER_INDEX_DIALECTS = frozenset(models.PLAIN_ORDER_INDEX_DIALECTS)
-#: Where a page walks revision 0010's index in a derived table
+#: Where a page walks the walk indexes (revisions 0010 and 0011) in a derived table
 #: (:func:`_walked_page_statement`).
 WALK_INDEX_DIALECTS = PLAIN_ORDER_INDEX_DIALECTS
 ORDER_INDEX_DIALECTS = frozenset(models.ORDER_INDEX_DIALECTS) | PLAIN_ORDER_INDEX_DIALECTS
@@ -562,11 +562,13 @@ def _read_walked(walk: Subquery, keys: Sequence[OrderKey]) -> Select[Any]:
 
     InnoDB stores rows in (random UUID) id order, so every image a walk
     tests costs a read from anywhere in the table.  A walk that names only
-    columns of one of revision 0010's indexes - the page's order followed by
-    what the visibility test reads - reads that index alone, and only the
-    page's images are read from the table: a tenant's page at a million
-    images walks thousands of images for its 25 (docs/performance.md).  A
-    filter on another column still reads each walked row.
+    columns of one of revision 0011's indexes - the page's order followed by
+    what the visibility test and the usual filters (``os_hidden``,
+    ``disk_format``, ``container_format``) read - reads that index alone,
+    and only the page's images are read from the table: a tenant's page at a
+    million images walks thousands of images for its 25
+    (docs/performance.md).  A filter on another column still reads each
+    walked row.
     """
     order = [ClauseAdapter(walk).traverse(term) for term in order_terms(keys)]
     return select(t.images).join(walk, walk.c.id == t.images.c.id).order_by(*order)

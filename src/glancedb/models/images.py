@@ -35,9 +35,18 @@ PROPERTY_VALUE_INDEXED = f"octet_length(value) < {PROPERTY_VALUE_MAX_BYTES}"
 ORDER_INDEX_DIALECTS = ("sqlite", "postgresql")
 #: The backends that index the plain columns instead.
 PLAIN_ORDER_INDEX_DIALECTS = ("mysql", "mariadb")
-#: What a regular context's visibility test reads of an image: the columns
-#: after the order in MySQL's walk indexes (revision 0010_mysql_images_walk).
-WALK_VISIBILITY_COLUMNS = ("deleted", "status", "visibility", "owner")
+#: The columns after the order in MySQL's walk indexes (revision
+#: 0011_mysql_images_walk_filters): what a regular context's visibility test
+#: reads of an image, then the columns listing pages filter on most.
+WALK_COLUMNS = (
+    "deleted",
+    "status",
+    "visibility",
+    "owner",
+    "os_hidden",
+    "disk_format",
+    "container_format",
+)
 
 # A native enum on PostgreSQL and MySQL; a plain VARCHAR(9) without CHECK on
 # SQLite, exactly as Glance creates it.
@@ -68,21 +77,22 @@ class Image(SoftDeleteMixin, Base):
         Index("ix_glancedb_images_size_order", text(SIZE_ORDER), "created_at", "id").ddl_if(
             dialect=ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
         ),
-        # glancedb's (revision 0010_mysql_images_walk, superseding 0008's
-        # plain (name, created_at, id) and (size, created_at, id)): MySQL and
-        # MariaDB cannot index an expression, so these index the plain
-        # columns and a sorted page reads the NULLs apart; and InnoDB stores
-        # rows in (random) id order, so each order is followed by what the
-        # visibility test reads: a page walks the index, not the rows
+        # glancedb's (revision 0011_mysql_images_walk_filters, superseding
+        # 0010's and, through them, 0008's plain (name, created_at, id) and
+        # (size, created_at, id)): MySQL and MariaDB cannot index an
+        # expression, so these index the plain columns and a sorted page
+        # reads the NULLs apart; and InnoDB stores rows in (random) id order,
+        # so each order is followed by what the visibility test and the
+        # usual filters read: a page walks the index, not the rows
         # (glancedb.images.listing).
         *(
-            Index(name, *order, *WALK_VISIBILITY_COLUMNS).ddl_if(
+            Index(name, *order, *WALK_COLUMNS).ddl_if(
                 dialect=PLAIN_ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
             )
             for name, order in (
-                ("ix_glancedb_images_walk", ("created_at", "id")),
-                ("ix_glancedb_images_name_walk", ("name", "created_at", "id")),
-                ("ix_glancedb_images_size_walk", ("size", "created_at", "id")),
+                ("ix_glancedb_images_walk_filters", ("created_at", "id")),
+                ("ix_glancedb_images_name_walk_filters", ("name", "created_at", "id")),
+                ("ix_glancedb_images_size_walk_filters", ("size", "created_at", "id")),
             )
         ),
         MYSQL_TABLE_ARGS,
