@@ -283,9 +283,10 @@ class Op:
     write_mapping: Callable[[Any], dict[tuple[type, Any], Any]] | None = None
 
 
-#: Every operation key, in table order (the first 11 are listings).
+#: Every operation key, in table order (the first 12 are listings).
 OP_KEYS = (
     "first_page",
+    "first_page_shown",
     "deep_page",
     "prop_rare",
     "prop_common",
@@ -303,7 +304,7 @@ OP_KEYS = (
     "image_create",
     "image_update",
 )
-LISTING_KEYS = OP_KEYS[:11]
+LISTING_KEYS = OP_KEYS[:12]
 #: Listings whose page statement is also timed with literal values.
 LITERAL_KEYS = ("first_page", "prop_rare", "prop_common", "prop_pair", "sort_name_asc")
 
@@ -461,6 +462,12 @@ def build_operations(db: Database, only: Sequence[str] | None = None) -> list[Op
         marker, depth = deep_marker(db, ctx) if "deep_page" in wanted else (None, 0)
         listing = [
             ("first_page", "first page", page(filters=LIVE)),
+            (
+                # Glance's image list leaves hidden images out unless asked.
+                "first_page_shown",
+                "first page, os_hidden=False",
+                page(filters={**LIVE, "os_hidden": False}),
+            ),
             (
                 "prop_rare",
                 "property build_id (1 match)",
