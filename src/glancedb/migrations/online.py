@@ -37,7 +37,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -152,6 +152,27 @@ def drop_index(name: str, table: str) -> None:
         conn.exec_driver_sql(f"DROP INDEX {name} ON {table}")
     else:
         conn.exec_driver_sql(f"DROP INDEX {name}")
+
+
+def replace_indexes(
+    table: str,
+    built: Mapping[str, Sequence[str]],
+    dropped: Iterable[str],
+    *,
+    dialects: Collection[str] | None = None,
+) -> None:
+    """Build the indexes ``built`` (name -> columns) on ``table``, then drop
+    those named ``dropped``, which they supersede (see :func:`create_index`
+    and :func:`drop_index`); only on ``dialects`` when given.
+
+    Built first, so that queries always have one of them to use.
+    """
+    if dialects is not None and op.get_context().dialect.name not in dialects:
+        return
+    for name, columns in built.items():
+        create_index(name, table, columns)
+    for name in dropped:
+        drop_index(name, table)
 
 
 def _index_exists(conn: Connection, table: str, name: str) -> bool:

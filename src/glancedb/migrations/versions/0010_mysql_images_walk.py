@@ -25,9 +25,7 @@ SQLite store rows in insertion order, close to ``created_at`` order.
 
 from __future__ import annotations
 
-from alembic import op
-
-from glancedb.migrations.online import create_index, drop_index
+from glancedb.migrations.online import replace_indexes
 
 revision = "0010_mysql_images_walk"
 down_revision = "0009_image_members_access"
@@ -50,18 +48,8 @@ DIALECTS = ("mysql", "mariadb")
 
 
 def upgrade() -> None:
-    if op.get_context().dialect.name not in DIALECTS:
-        return
-    for name, columns in INDEXES.items():
-        create_index(name, "images", columns)
-    for name in SUPERSEDED:
-        drop_index(name, "images")
+    replace_indexes("images", INDEXES, SUPERSEDED, dialects=DIALECTS)
 
 
 def downgrade() -> None:
-    if op.get_context().dialect.name not in DIALECTS:
-        return
-    for name, columns in SUPERSEDED.items():
-        create_index(name, "images", columns)
-    for name in INDEXES:
-        drop_index(name, "images")
+    replace_indexes("images", SUPERSEDED, INDEXES, dialects=DIALECTS)

@@ -21,9 +21,7 @@ revision does nothing (see revision 0010).
 
 from __future__ import annotations
 
-from alembic import op
-
-from glancedb.migrations.online import create_index, drop_index
+from glancedb.migrations.online import replace_indexes
 
 revision = "0011_mysql_images_walk_filters"
 down_revision = "0010_mysql_images_walk"
@@ -51,18 +49,8 @@ DIALECTS = ("mysql", "mariadb")
 
 
 def upgrade() -> None:
-    if op.get_context().dialect.name not in DIALECTS:
-        return
-    for name, columns in INDEXES.items():
-        create_index(name, "images", columns)
-    for name in SUPERSEDED:
-        drop_index(name, "images")
+    replace_indexes("images", INDEXES, SUPERSEDED, dialects=DIALECTS)
 
 
 def downgrade() -> None:
-    if op.get_context().dialect.name not in DIALECTS:
-        return
-    for name, columns in SUPERSEDED.items():
-        create_index(name, "images", columns)
-    for name in INDEXES:
-        drop_index(name, "images")
+    replace_indexes("images", SUPERSEDED, INDEXES, dialects=DIALECTS)
