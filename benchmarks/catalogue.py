@@ -261,7 +261,9 @@ def batches(n: int, seed: int = 42, size: int = BATCH) -> Iterator[Batch]:
             if rng.random() < 0.05:
                 # A property removed earlier: soft-deleted whatever the image.
                 gone = created + datetime.timedelta(seconds=10)
-                properties.append((iid, "old_kernel_id", f"kernel-{rank}", created, gone, gone, True))
+                properties.append(
+                    (iid, "old_kernel_id", f"kernel-{rank}", created, gone, gone, True)
+                )
             loc_status = "deleted" if deleted else "active"
             locations.append(
                 (iid, f"file:///var/lib/glance/images/{iid}", _LOCATION_META[0], loc_status, *child)
