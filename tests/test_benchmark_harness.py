@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 from benchmarks import harness, report
+from benchmarks.catalogue import generate
 from benchmarks.run import Options, run_one
+from sqlalchemy import Table
 
 from glancedb import Database, get_admin_context
+from glancedb.models import tables as t
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +123,23 @@ def test_recording_keeps_the_begin_sqlite_is_sent(tmp_path: Path) -> None:
     assert len(read.statements) == 1 + read.counted == 3
     assert not any(s.is_begin for s in one_statement.statements)
     assert one_statement.counted == 1
+
+
+def test_the_newest_images_are_the_same_at_every_size() -> None:
+    """A page reads the newest images: each catalogue size must hold the same
+    ones (with their children), so that comparing sizes measures the size."""
+    small, large = generate(500), generate(3000)
+
+    def newest(rows: dict[Table, list[dict[str, Any]]], count: int) -> list[Any]:
+        images = sorted(rows[t.images], key=lambda image: image["created_at"], reverse=True)
+        ids = {image["id"] for image in images[:count]}
+        children = [
+            sorted((row for row in rows[table] if row["image_id"] in ids), key=repr)
+            for table in (t.image_properties, t.image_locations, t.image_tags, t.image_members)
+        ]
+        return [images[:count], *children]
+
+    # The fixed shared images of either catalogue (ranks 249 and 333 of
+    # the small one) are not among the 150 newest.
+    assert newest(small, 150) == newest(large, 150)
+    assert newest(small, 150) != newest(generate(500, seed=7), 150)
