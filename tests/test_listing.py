@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -784,6 +785,26 @@ def test_sorted_pages_walk_the_order_index(
     assert index in plan and "TEMP B-TREE" not in plan and "Sort" not in plan, plan
 
 
+def _tenant_pages_on_mysql(
+    db: Database, rows: list[dict[str, Any]], options: dict[str, Any], *, deep: bool
+) -> tuple[Callable[[], list[str]], list[str], list[str]]:
+    """Insert ``rows`` (MySQL's statistics refreshed); return a reader of
+    tenant-1's page of 10 listed with ``options`` (from the middle of the
+    whole listing when ``deep``), the whole listing, and the page expected."""
+    insert(db, t.images, rows)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE TABLE images")
+    tenant = RequestContext(project_id="tenant-1")
+    whole = ids(db.image_get_all(tenant, **options))
+    marker = whole[len(whole) // 2] if deep else None
+    start = whole.index(marker) + 1 if marker is not None else 0
+
+    def read_page() -> list[str]:
+        return ids(db.image_get_all(tenant, limit=10, marker=marker, **options))
+
+    return read_page, whole, whole[start : start + 10]
+
+
 @pytest.mark.backends("mysql")
 @pytest.mark.parametrize("direction", ["asc", "desc"])
 @pytest.mark.parametrize("deep", [False, True], ids=["first", "marker"])
@@ -803,21 +824,11 @@ def test_name_sorted_pages_walk_the_plain_index_on_mysql(
         )
         for i in range(2000)
     ]
-    insert(db, t.images, rows)
-    with db.engine.begin() as conn:
-        conn.exec_driver_sql("ANALYZE TABLE images")
-    tenant = RequestContext(project_id="tenant-1")
     options: dict[str, Any] = {"sort_key": ["name"], "sort_dir": [direction]}
-    whole = ids(db.image_get_all(tenant, **options))
-    marker = whole[len(whole) // 2] if deep else None
-    start = whole.index(marker) + 1 if marker is not None else 0
+    read_page, _whole, expected = _tenant_pages_on_mysql(db, rows, options, deep=deep)
     page: list[str] = []
-
-    def read_page() -> None:
-        page.extend(ids(db.image_get_all(tenant, limit=10, marker=marker, **options)))
-
-    reads = rows_read_per_listing_statement(db, read_page)
-    assert page == whole[start : start + 10]
+    reads = rows_read_per_listing_statement(db, lambda: page.extend(read_page()))
+    assert page == expected
     # The marker lookup (by id), then the page: two walks of about twice the
     # page each (the tenant sees about half the images).  Reading and sorting
     # every match would read 2,000 rows; reading every image that sorts as
@@ -826,9 +837,7 @@ def test_name_sorted_pages_walk_the_plain_index_on_mysql(
     assert reads[-1] < 80, reads
     # The walks read revision 0011's (name, created_at, id, ...) index alone;
     # the table gives the page's 10 images.
-    accesses = images_accesses(
-        db, lambda: db.image_get_all(tenant, limit=10, marker=marker, **options)
-    )
+    accesses = images_accesses(db, read_page)
     walks = [a for a in accesses if a["key"] != "PRIMARY"]
     assert walks and all(
         a["key"] == "ix_glancedb_images_name_walk_filters" and a["using_index"] for a in walks
@@ -864,22 +873,12 @@ def test_pages_walk_the_walk_index_and_read_only_their_rows_on_mysql(
         )
         for i in range(2000)
     ]
-    insert(db, t.images, rows)
-    with db.engine.begin() as conn:
-        conn.exec_driver_sql("ANALYZE TABLE images")
-    tenant = RequestContext(project_id="tenant-1")
     options: dict[str, Any] = {"filters": WALKED_FILTERS[filters]}
-    whole = ids(db.image_get_all(tenant, **options))
+    read_page, whole, expected = _tenant_pages_on_mysql(db, rows, options, deep=deep)
     assert len(whole) > 40
-    marker = whole[len(whole) // 2] if deep else None
-    start = whole.index(marker) + 1 if marker is not None else 0
     page: list[str] = []
-
-    def read_page() -> None:
-        page.extend(ids(db.image_get_all(tenant, limit=10, marker=marker, **options)))
-
-    accesses = images_accesses(db, read_page)
-    assert page == whole[start : start + 10]
+    accesses = images_accesses(db, lambda: page.extend(read_page()))
+    assert page == expected
     walks = [a for a in accesses if a["key"] == "ix_glancedb_images_walk_filters"]
     assert len(walks) == 1 and walks[0]["using_index"], accesses
     # The walk reads tens of entries a listed image (a twentieth of private
