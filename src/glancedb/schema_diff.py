@@ -259,9 +259,10 @@ def _compare_keys(inspector: Inspector, table: Table) -> list[str]:
 Key = tuple[tuple[str, ...], bool]
 
 #: How an index stores its entries beyond its columns: MySQL prefix lengths
-#: (``value(255)``) and PostgreSQL's access method (``hash``).
-Form = tuple[tuple[tuple[str, int], ...], str, str]
-_PLAIN: Form = ((), "btree", "")
+#: (``value(255)``), PostgreSQL's access method (``hash``), predicate and
+#: included columns (``INCLUDE (image_id)``).
+Form = tuple[tuple[tuple[str, int], ...], str, str, tuple[str, ...]]
+_PLAIN: Form = ((), "btree", "", ())
 
 
 def index_applies(index: Index, dialect: str) -> bool:
@@ -282,8 +283,8 @@ def _expected_form(index: Index, dialect: str) -> Form:
     if dialect in ("mysql", "mariadb"):
         lengths = index.dialect_options["mysql"]["length"] or {}
         if isinstance(lengths, dict):
-            return (tuple(sorted((str(k), int(v)) for k, v in lengths.items())), "btree", "")
-        return (tuple((c.name, int(lengths)) for c in index.columns), "btree", "")
+            return (tuple(sorted((str(k), int(v)) for k, v in lengths.items())), "btree", "", ())
+        return (tuple((c.name, int(lengths)) for c in index.columns), "btree", "", ())
     if dialect == "postgresql":
         options = index.dialect_options["postgresql"]
         where = options["where"]
@@ -291,6 +292,7 @@ def _expected_form(index: Index, dialect: str) -> Form:
             (),
             str(options["using"] or "btree").lower(),
             _predicate_text(None if where is None else str(where)),
+            tuple(str(column) for column in options["include"] or ()),
         )
     return _PLAIN
 
@@ -306,6 +308,7 @@ def _actual_form(index_info: Any) -> Form:
         tuple(sorted((str(k), int(v)) for k, v in lengths.items())),
         using,
         _predicate_text(None if where is None else str(where)),
+        tuple(str(column) for column in options.get("postgresql_include") or ()),
     )
 
 
@@ -329,12 +332,13 @@ def _balanced(text: str) -> bool:
 
 
 def _form_text(form: Form) -> str:
-    lengths, using, where = form
+    lengths, using, where, include = form
     parts = [f"{column}({length})" for column, length in lengths]
     return (
         f"using {using}"
         + (f", prefixes {', '.join(parts)}" if parts else "")
         + (f", where {where}" if where else "")
+        + (f", including {', '.join(include)}" if include else "")
     )
 
 
