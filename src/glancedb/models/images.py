@@ -30,9 +30,6 @@ SIZE_ORDER = "coalesce(size, 0)"
 #: whose B-tree entries are limited to about 2.7 kB.
 PROPERTY_VALUE_MAX_BYTES = 1000
 PROPERTY_VALUE_INDEXED = f"octet_length(value) < {PROPERTY_VALUE_MAX_BYTES}"
-#: The backends whose (name, value) property index is revision 0003's
-#: (PostgreSQL's is revision 0012's).
-PROPERTY_INDEX_DIALECTS = ("sqlite", "mysql", "mariadb")
 #: The backends that can index those expressions (SQLAlchemy accepts a tuple
 #: of dialects for ``Index.ddl_if``; its annotation says str).
 ORDER_INDEX_DIALECTS = ("sqlite", "postgresql")
@@ -133,26 +130,18 @@ class ImageProperty(SoftDeleteMixin, Base):
         Index("ix_image_properties_image_id", "image_id"),
         Index("ix_image_properties_deleted", "deleted"),
         UniqueConstraint("image_id", "name", name="ix_image_properties_image_id_name"),
-        # glancedb's (revision 0003_image_properties_value): property
-        # filters.  A prefix index on MySQL (value is TEXT).
+        # glancedb's (revisions 0003_image_properties_value and, on
+        # PostgreSQL, 0007_image_properties_btree): property filters.  A
+        # prefix index on MySQL (value is TEXT); on PostgreSQL a partial one
+        # over the values short enough for a B-tree entry (longer values must
+        # still insert; a filter on one is not served by an index).
         Index(
             "ix_glancedb_image_properties_name_value",
             "name",
             "value",
             mysql_length={"value": 255},
-        ).ddl_if(dialect=PROPERTY_INDEX_DIALECTS),  # type: ignore[arg-type]
-        # glancedb's on PostgreSQL (revision 0012_image_properties_covering,
-        # superseding 0003's and 0007's): partial, over the values short
-        # enough for a B-tree entry (longer values must still insert; a
-        # filter on one is not served by an index), and carrying image_id and
-        # deleted, so that a value's matches are read from the index alone.
-        Index(
-            "ix_glancedb_image_properties_name_value_covering",
-            "name",
-            "value",
             postgresql_where=text(PROPERTY_VALUE_INDEXED),
-            postgresql_include=["image_id", "deleted"],
-        ).ddl_if(dialect="postgresql"),
+        ),
         MYSQL_TABLE_ARGS,
     )
 
