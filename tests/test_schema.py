@@ -564,6 +564,17 @@ def test_long_property_values_fit_the_property_index(fresh: Database) -> None:
         ),
         pytest.param(
             "DROP INDEX ix_glancedb_image_properties_name_value;"
+            " CREATE INDEX ix_glancedb_image_properties_name_value"
+            " ON image_properties (name, value) INCLUDE (image_id)"
+            " WHERE octet_length(value) < 1000",
+            "index ix_glancedb_image_properties_name_value on image_properties is using btree,"
+            " where octet_length(value) < 1000, including image_id, expected using btree,"
+            " where octet_length(value) < 1000",
+            marks=pytest.mark.backends("postgresql"),
+            id="postgresql-include",
+        ),
+        pytest.param(
+            "DROP INDEX ix_glancedb_image_properties_name_value;"
             " CREATE INDEX ix_glancedb_image_properties_name_value ON image_properties (name)",
             "index ix_glancedb_image_properties_name_value on image_properties has columns"
             " (name), expected (name, value)",

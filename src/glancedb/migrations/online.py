@@ -85,15 +85,13 @@ def create_index(
     *,
     postgresql_using: str | None = None,
     postgresql_where: str | None = None,
-    postgresql_include: Sequence[str] = (),
     dialect_elements: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
     """Build index ``name`` on ``table`` without blocking writes (see the module).
 
     ``elements``: the index's columns or expressions as SQL text;
     ``dialect_elements`` overrides them per backend (``{"mysql":
-    ["name", "value(255)"]}``); ``postgresql_where`` makes it partial there,
-    ``postgresql_include`` adds columns its entries carry (``INCLUDE``).
+    ["name", "value(255)"]}``); ``postgresql_where`` makes it partial there.
     An index of that name that already exists (valid) is kept: a revision
     interrupted after its build re-runs cleanly.
     """
@@ -104,8 +102,7 @@ def create_index(
     if family == "postgresql":
         using = f" USING {postgresql_using}" if postgresql_using else ""
         where = f" WHERE {postgresql_where}" if postgresql_where else ""
-        include = f" INCLUDE ({', '.join(postgresql_include)})" if postgresql_include else ""
-        ddl = f"CREATE INDEX CONCURRENTLY {name} ON {table}{using} ({parts}){include}{where}"
+        ddl = f"CREATE INDEX CONCURRENTLY {name} ON {table}{using} ({parts}){where}"
         if context.as_sql:  # offline SQL for a DBA: the statement, outside a transaction
             with context.autocommit_block():
                 op.execute(ddl.replace("CONCURRENTLY", "CONCURRENTLY IF NOT EXISTS", 1))
