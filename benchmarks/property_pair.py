@@ -47,6 +47,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from benchmarks.catalogue import TENANT
 from benchmarks.store import prepare
@@ -57,6 +58,7 @@ from glancedb.models.images import PROPERTY_VALUE_INDEXED
 PAIR = {"os_distro": "fedora", "os_version": "7"}
 HEAD_INDEX = "ix_glancedb_image_properties_name_value"
 STUDY_INDEX = "ix_study_name_value_image"
+LENGTH_STATISTICS = "st_study_value_length"
 
 STUDY_DDL = {
     "sqlite": f"CREATE INDEX {STUDY_INDEX} ON image_properties (name, value, image_id)",
@@ -122,12 +124,9 @@ def index_size_mib(conn: Connection, backend: str) -> float | None:
         )
     try:
         size = conn.execute(text(query), {"n": STUDY_INDEX}).scalar()
-    except Exception:  # dbstat is a compile-time option of SQLite
+    except SQLAlchemyError:  # dbstat is a compile-time option of SQLite
         return None
     return None if size is None else int(size) / 2**20
-
-
-LENGTH_STATISTICS = "st_study_value_length"
 
 
 def study(
