@@ -745,6 +745,10 @@ def test_hostile_filter_values_get_the_same_answer_everywhere(
         db.image_get_all(admin_ctx, member_status=["accepted"])  # type: ignore[arg-type]
     with pytest.raises(exception.InvalidSortKey):
         db.image_get_all(admin_ctx, sort_key=7)  # type: ignore[arg-type]
+    with pytest.raises(exception.Invalid, match="is_public"):
+        db.image_get_all(admin_ctx, is_public=[])  # type: ignore[arg-type]
+    # A scalar is taken for its truth, as image_create takes it.
+    assert names(db.image_get_all(admin_ctx, is_public=0)) == ["plain"]  # type: ignore[arg-type]
 
 
 @pytest.mark.backends("sqlite", "postgresql")

@@ -298,6 +298,10 @@ def parse_filters(
     """
     if filters is not None and not isinstance(filters, Mapping):
         raise Invalid(f"filters must be a dict, not {filters!r}")
+    if is_public is not None:
+        # Taken for its truth, as image_create takes values['is_public'].
+        check_scalar("is_public", is_public)
+        is_public = bool(is_public)
     remaining = dict(filters or {})
     conditions: list[ColumnCondition] = []
     properties: list[PropertyCondition] = []
