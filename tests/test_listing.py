@@ -739,6 +739,19 @@ def test_hostile_filter_values_get_the_same_answer_everywhere(
         db.image_get_all(admin_ctx, filters={"size_min": -(2**63) - 1})
     with pytest.raises(exception.Invalid, match="limit"):
         db.image_get_all(admin_ctx, limit=2**64)
+    # 64-bit values beyond the 32-bit columns and parameters compare as
+    # numbers everywhere (PostgreSQL refused them as "integer out of range").
+    assert names(db.image_get_all(admin_ctx, limit=2**31)) == ["plain"]
+    assert names(db.image_get_all(admin_ctx, limit=2**63 - 1, sort_key=["name"])) == ["plain"]
+    for filters, found in (
+        ({"min_ram": 2**31}, []),
+        ({"min_disk": -(2**40)}, []),
+        ({"min_ram_min": 2**31}, []),
+        ({"min_ram_max": 2**62}, ["plain"]),
+        ({"min_disk_min": -(2**62)}, ["plain"]),
+        ({"min_disk_max": -(2**31) - 1}, []),
+    ):
+        assert names(db.image_get_all(admin_ctx, filters=filters)) == found, filters
     with pytest.raises(exception.ImageNotFound):
         db.image_get_all(admin_ctx, marker=2**64)  # type: ignore[arg-type]
     with pytest.raises(exception.Invalid, match="member status"):

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    BigInteger,
+    BindParameter,
     Column,
     ColumnElement,
     Connection,
@@ -449,6 +451,11 @@ def column_condition(
     if comparison is None:
         raise Invalid(f"Unknown filter operator {op!r}")  # pragma: no cover - parser guards it
     value: Any = bindparam(f"filter_{index}")
+    if isinstance(col.type, Integer):
+        # The parser admits any 64-bit value; bound as the column's 32-bit
+        # type, psycopg's cast would make PostgreSQL refuse 2**31 where the
+        # other backends compare (min_ram = 2**31 matches no image).
+        value = bindparam(f"filter_{index}", type_=BigInteger)
     if literal is not None:
         value = true() if literal else false()
     result: ColumnElement[bool] = comparison(col, value)
@@ -530,8 +537,15 @@ def shaped_page_statement(shape: PageShape) -> Select[Any]:
         return _walked_page_statement(keys, conditions)
     stmt = select(t.images).where(*conditions).order_by(*order_terms(keys))
     if shape.limited:
-        stmt = stmt.limit(bindparam("page_limit", type_=Integer))
+        stmt = stmt.limit(_page_limit())
     return stmt
+
+
+def _page_limit() -> BindParameter[int]:
+    """The page size, bound.  A 64-bit integer as :func:`~glancedb.keyset.check_limit`
+    admits: typed ``Integer``, psycopg's statement would cast it to
+    PostgreSQL's 32-bit ``integer``, which refuses a limit of 2**31."""
+    return bindparam("page_limit", type_=BigInteger)
 
 
 def _walked_page_statement(
@@ -543,7 +557,7 @@ def _walked_page_statement(
         select(*_walk_columns(keys))
         .where(*conditions)
         .order_by(*order_terms(keys))
-        .limit(bindparam("page_limit", type_=Integer))
+        .limit(_page_limit())
         .subquery("walk")
     )
     return _read_walked(walk, keys)
@@ -578,7 +592,7 @@ def _split_page_statement(shape: PageShape, split: NullSplit) -> Select[Any]:
     keys = order_keys(shape.sort)
     column = keys[0].column
     descending = keys[0].direction == "desc"
-    limit = bindparam("page_limit", type_=Integer)
+    limit = _page_limit()
     conditions = page_conditions(shape)
     walked = _walk_columns(keys)
 
