@@ -697,6 +697,15 @@ image_values = mostly_valid(IMAGE_FIELDS, required=("status",))
 image_update_values = mostly_valid(IMAGE_FIELDS)
 
 _filter_values = st.one_of(small_text, st.integers(-5, 5), st.booleans(), st.none())
+#: Valid 64-bit values beyond the 32-bit columns: an integer filter or a limit
+#: must compare them on every backend, not pass them to a 32-bit parameter.
+_wide_ints = st.sampled_from([2**31 - 1, 2**31, -(2**31) - 1, 2**63 - 1, -(2**63)])
+
+
+def _small_or_wide(low: int, high: int) -> st.SearchStrategy[int]:
+    return st.one_of(st.integers(low, high), _wide_ints)
+
+
 FILTER_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "visibility": st.sampled_from(["public", "private", "shared", "community", "all"]),
     "deleted": st.booleans(),
@@ -706,10 +715,10 @@ FILTER_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "os_hidden": st.booleans(),
     "properties": st.dictionaries(st.sampled_from(PROPERTY_NAMES), _filter_values),
     "tags": st.lists(st.sampled_from(TAG_VALUES), max_size=2),
-    "size_min": st.integers(0, 2000),
-    "size_max": st.integers(0, 2000),
-    "min_ram_min": st.integers(0, 5),
-    "virtual_size_max": st.integers(0, 5),
+    "size_min": _small_or_wide(0, 2000),
+    "size_max": _small_or_wide(0, 2000),
+    "min_ram_min": _small_or_wide(0, 5),
+    "virtual_size_max": _small_or_wide(0, 5),
     "name_min": _filter_values,
     "created_at": _syntax_text,
     "updated_at": st.one_of(valid_times, _syntax_text),
@@ -719,7 +728,7 @@ FILTER_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "container_format": _filter_values,
     "disk_format": _filter_values,
     "owner": known_owners,
-    "min_disk": st.integers(0, 5),
+    "min_disk": _small_or_wide(0, 5),
     "protected": st.booleans(),
     "os_distro": _filter_values,
     "hw_disk_bus": _filter_values,
@@ -732,7 +741,7 @@ sort_dirs = text_param(st.one_of(st.none(), st.sampled_from(["asc", "desc"])))
 image_sort_dirs = text_param(
     st.one_of(sort_dirs.valid, st.lists(st.sampled_from(["asc", "desc"]), max_size=3))
 )
-limits = int_param(st.one_of(st.none(), st.integers(0, 5)))
+limits = int_param(st.one_of(st.none(), st.integers(0, 5), _wide_ints.filter(lambda n: n >= 0)))
 
 MEMBER_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "image_id": known_images,
