@@ -18,7 +18,7 @@ import pytest
 
 import glancedb.api
 from glancedb import Database, Record, RequestContext
-from glancedb.exception import Forbidden
+from glancedb.exception import Forbidden, Invalid
 from tests.support.backends import count_statements
 from tests.support.factories import add_member
 
@@ -182,3 +182,23 @@ def test_image_dict_from_api_or_plain_dict(db: Database) -> None:
     assert not db.is_image_visible(caller, plain)
     assert db.is_image_visible(caller, {**plain, "owner": None})
     assert glancedb.api.is_image_mutable(caller, {**plain, "owner": "tenant-a"})
+
+
+@pytest.mark.parametrize("project", ["tenant\x00", "\udcff", "tenant-\U0001f600"])
+def test_a_context_project_no_row_can_name_is_invalid(db: Database, project: str) -> None:
+    """A context whose project holds a NUL, a lone surrogate or a 4-byte
+    character is refused the same way on every backend (PostgreSQL, MySQL's
+    utf8 columns and the drivers each refused it differently)."""
+    image = db.image_create(RequestContext(is_admin=True), {"status": "active"})
+    ctx = RequestContext(project_id=project)
+    calls = {
+        "image_get_all": lambda: db.image_get_all(ctx),
+        "image_get": lambda: db.image_get(ctx, image["id"]),
+        "image_member_find": lambda: db.image_member_find(ctx, member="tenant"),
+        "task_get_all": lambda: db.task_get_all(ctx),
+        "metadef_namespace_get_all": lambda: db.metadef_namespace_get_all(ctx),
+    }
+    for name, call in calls.items():
+        with pytest.raises(Invalid, match="context's project"):
+            call()
+            pytest.fail(f"{name} accepted the project {project!r}")

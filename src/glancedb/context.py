@@ -11,6 +11,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from glancedb.exception import Invalid
+from glancedb.validation import text_problem
+
 # Foreign contexts are accepted by duck typing, so the API is typed with Any.
 ContextLike = Any
 
@@ -79,9 +82,21 @@ def context_is_admin(context: ContextLike) -> bool:
 
 
 def context_owner(context: ContextLike) -> str | None:
-    """The owner (project) of ``context``, or None."""
+    """The owner (project) of ``context``, or None.
+
+    :raises Invalid: an owner holding a NUL, a lone surrogate or a 4-byte
+        character: no row can name such a project, and PostgreSQL (NUL),
+        MySQL's utf8 columns (4-byte) and every driver (a lone surrogate)
+        would each refuse it in their own way.
+    """
     owner = context.owner if hasattr(context, "owner") else getattr(context, "project_id", None)
-    return None if owner is None else str(owner)
+    if owner is None:
+        return None
+    text = str(owner)
+    problem = text_problem(text)
+    if problem is not None:
+        raise Invalid(f"The context's project {text!r} {problem}")
+    return text
 
 
 def context_can_see_deleted(context: ContextLike) -> bool:

@@ -587,7 +587,12 @@ def mostly_valid(
 #: The parameters of one call, by name.
 Params = dict[str, Param]
 
-_CONTEXT = Param(st.sampled_from(CONTEXTS), st.sampled_from(CONTEXTS))
+#: A context whose project no row can name (NUL, lone surrogate, 4-byte
+#: character...) or that is not text at all (taken as its ``str``).
+_HOSTILE_CONTEXTS = st.builds(
+    lambda project: RequestContext(project_id=project), st.one_of(hostile_text, junk)
+)
+_CONTEXT = Param(st.sampled_from(CONTEXTS), st.one_of(st.sampled_from(CONTEXTS), _HOSTILE_CONTEXTS))
 
 
 def _as_param(value: Param | st.SearchStrategy[Any]) -> Param:
