@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from glancedb import exception
 from glancedb.images.listing_filters import (
+    MAX_MATCH_FILTERS,
     ColumnCondition,
     PropertyCondition,
     SortKey,
@@ -251,6 +252,36 @@ def test_sort_defaults_and_tie_breakers() -> None:
         SortKey("created_at", "desc"),
     )
     assert parse_sort("name", "asc")[0] == SortKey("name", "asc")
+
+
+def test_a_repeated_sort_key_is_dropped() -> None:
+    """Its later mentions could break no tie: the order is the same without them."""
+    assert parse_sort(["name", "size", "name"], ["asc", "desc", "desc"]) == (
+        SortKey("name", "asc"),
+        SortKey("size", "desc"),
+        SortKey("created_at", "desc"),
+        SortKey("id", "desc"),
+    )
+    assert len(parse_sort(["name", "size"] * 5000, ["asc"])) == 4
+
+
+def test_tag_and_property_filters_are_bounded_together() -> None:
+    half = MAX_MATCH_FILTERS // 2
+    props = {f"p{i}": "v" for i in range(half)}
+    tags = [f"t{i}" for i in range(MAX_MATCH_FILTERS - half)]
+    query = parse_filters({"properties": props, "tags": tags})
+    assert len(query.properties) + len(query.tags) == MAX_MATCH_FILTERS
+    limit, given = MAX_MATCH_FILTERS, MAX_MATCH_FILTERS + 1
+    too_many = f"at most {limit} tag and property filters together, not {given}"
+    for filters in (
+        {"properties": props, "tags": [*tags, "one-more"]},
+        {"properties": props, "tags": tags, "os_distro": "x"},  # a property given as a key
+        # Filters no row can match count too.
+        {"properties": props, "tags": [*tags, "\U0001f600"]},
+        {"tags": [f"t{i}" for i in range(MAX_MATCH_FILTERS + 1)]},
+    ):
+        with pytest.raises(exception.InvalidParameterValue, match=too_many):
+            parse_filters(filters)
 
 
 def test_sort_errors() -> None:

@@ -758,6 +758,13 @@ def test_hostile_filter_values_get_the_same_answer_everywhere(
         db.image_get_all(admin_ctx, member_status=["accepted"])  # type: ignore[arg-type]
     with pytest.raises(exception.InvalidSortKey):
         db.image_get_all(admin_ctx, sort_key=7)  # type: ignore[arg-type]
+    # Lists long enough to make a database refuse or labour over the SQL.
+    many_keys = ["name", "size", "id", "created_at"] * 2000
+    assert names(db.image_get_all(admin_ctx, sort_key=many_keys, sort_dir=["asc"])) == ["plain"]
+    with pytest.raises(exception.InvalidParameterValue, match="at most 32 tag and property"):
+        db.image_get_all(admin_ctx, filters={"tags": [f"t{i}" for i in range(1000)]})
+    with pytest.raises(exception.InvalidParameterValue, match="at most 32 tag and property"):
+        db.image_get_all(admin_ctx, filters={"properties": {f"p{i}": "v" for i in range(33)}})
     with pytest.raises(exception.Invalid, match="is_public"):
         db.image_get_all(admin_ctx, is_public=[])  # type: ignore[arg-type]
     # A scalar is taken for its truth, as image_create takes it.
