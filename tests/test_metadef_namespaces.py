@@ -62,6 +62,13 @@ def test_create_without_any_owner_is_invalid(db: Database, admin_ctx: RequestCon
         make_ns(db, admin_ctx, "N")
 
 
+def test_an_owner_taken_from_the_context_is_checked_like_a_given_one(db: Database) -> None:
+    long_project = RequestContext(project_id="p" * 256)
+    with pytest.raises(exc.Invalid, match="owner is limited to 255 characters"):
+        make_ns(db, long_project, "N")
+    assert db.metadef_namespace_get_all(ADMIN) == []
+
+
 def test_create_duplicate_name(
     db: Database, ctx: RequestContext, other_ctx: RequestContext
 ) -> None:

@@ -26,7 +26,7 @@ from glancedb.records import Record
 from glancedb.rows import creation_times, inserted_id
 from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
-from glancedb.validation import check_mapping, check_scalar, filter_text
+from glancedb.validation import check_lengths, check_mapping, check_scalar, filter_text
 
 
 def check_namespace_values(values: dict[str, Any]) -> None:
@@ -55,7 +55,10 @@ def insert_namespace(conn: Connection, context: ContextLike, values: Mapping[str
     """Insert a namespace row (checked) in ``conn``'s transaction; return its id."""
     row = writable_values(t.metadef_namespaces, values, "namespace")
     name = require_name(row, "namespace", "namespace")
-    row.setdefault("owner", context_owner(context))
+    if "owner" not in row:
+        # The context's project becomes the owner: checked as a given one is.
+        row["owner"] = context_owner(context)
+        check_lengths(t.metadef_namespaces, row)
     if row["owner"] is None:
         raise Invalid(f"Namespace {name!r} needs an owner (the context has none)")
     check_namespace_values(row)
