@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     BindParameter,
     Column,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     String,
     Subquery,
     and_,
+    any_,
     bindparam,
     case,
     exists,
@@ -426,12 +428,20 @@ def in_parameters(index: int, values: Sequence[Any]) -> dict[str, Any]:
 
 
 def column_condition(
-    index: int, column: str, op: str, literal: bool | None, slots: int = 0, *, opaque: bool = True
+    index: int,
+    column: str,
+    op: str,
+    literal: bool | None,
+    slots: int = 0,
+    *,
+    opaque: bool = True,
+    array_in: bool = False,
 ) -> ColumnElement[bool]:
     """SQL for one column condition on ``images``; its value bound as ``:filter_<index>``.
 
     ``literal``: a boolean value written into the SQL instead of bound.
     ``slots``: the parameters of an ``in`` list (:func:`in_parameters`).
+    ``array_in``: a longer ``in`` list is one array parameter (PostgreSQL).
     """
     col = t.images.c[column]
     if opaque and column == "deleted" and op == "eq" and literal is False:
@@ -445,6 +455,10 @@ def column_condition(
     if op == "in" and slots:
         items = [bindparam(f"filter_{index}_{slot}", type_=col.type) for slot in range(slots)]
         return col.in_(items)
+    if op == "in" and array_in:
+        # psycopg sends at most 65,535 parameters: a long list expanded into
+        # one parameter per item would be refused, as one array it never is.
+        return col == any_(bindparam(f"filter_{index}", type_=ARRAY(col.type)))
     if op == "in":
         return col.in_(bindparam(f"filter_{index}", expanding=True))
     comparison = _COMPARISONS.get(op)
@@ -481,7 +495,9 @@ def column_filters(shape: PageShape) -> list[ColumnElement[bool]]:
         public = _text("public")
         conditions.append(vis == public if shape.is_public else vis != public)
     conditions.extend(
-        column_condition(i, column, op, literal, slots, opaque=opaque)
+        column_condition(
+            i, column, op, literal, slots, opaque=opaque, array_in=shape.dialect == "postgresql"
+        )
         for i, (column, op, literal, slots) in enumerate(shape.conditions)
     )
     return conditions
