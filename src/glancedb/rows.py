@@ -1,4 +1,4 @@
-"""Row helpers shared by every API area: keys, ids, caller-given times, batches."""
+"""Row helpers shared by every API area: keys, ids, caller-given times, batches, lists."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult
+from sqlalchemy import ARRAY, ColumnElement, CursorResult, all_, any_, bindparam
 
 from glancedb.exception import DBError
 from glancedb.validation import check_datetime, check_scalar, is_int32
@@ -89,3 +89,28 @@ def slot_parameters(prefix: str, values: Sequence[T]) -> dict[str, T]:
 @functools.lru_cache(maxsize=256)
 def _slot_names(prefix: str, slots: int) -> tuple[str, ...]:
     return tuple(f"{prefix}_{slot}" for slot in range(slots))
+
+
+def in_list(
+    column: ColumnElement[Any],
+    dialect: str,
+    *,
+    values: Sequence[Any] | None = None,
+    key: str | None = None,
+    negate: bool = False,
+) -> ColumnElement[bool]:
+    """``column IN`` a caller's list of any length (``NOT IN`` with ``negate``).
+
+    The list is ``values``, or bound later as parameter ``key``.  On
+    PostgreSQL it is one array parameter (``= ANY``, ``<> ALL``): psycopg
+    sends at most 65,535 parameters, and a list expanded into one parameter
+    per item, as SQLAlchemy's ``IN`` does, would be refused.  The others
+    take SQLAlchemy's expanding ``IN``.  An empty list matches nothing
+    (``NOT IN``: everything) on every backend.
+    """
+    given: dict[str, Any] = {} if values is None else {"value": list(values)}
+    if dialect == "postgresql":
+        array = bindparam(key, type_=ARRAY(column.type), **given)
+        return column != all_(array) if negate else column == any_(array)
+    expanded = bindparam(key, expanding=True, **given)
+    return column.not_in(expanded) if negate else column.in_(expanded)

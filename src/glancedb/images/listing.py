@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     BindParameter,
     Column,
@@ -32,7 +31,6 @@ from sqlalchemy import (
     String,
     Subquery,
     and_,
-    any_,
     bindparam,
     case,
     exists,
@@ -81,7 +79,7 @@ from glancedb.keyset import (
 from glancedb.models import images as models
 from glancedb.models import tables as t
 from glancedb.records import Record
-from glancedb.rows import slot_count, slot_parameters
+from glancedb.rows import in_list, slot_count, slot_parameters
 from glancedb.statements import fetch_all
 from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import MEMBER_STATUSES, image_key
@@ -435,13 +433,13 @@ def column_condition(
     slots: int = 0,
     *,
     opaque: bool = True,
-    array_in: bool = False,
+    dialect: str = "sqlite",
 ) -> ColumnElement[bool]:
     """SQL for one column condition on ``images``; its value bound as ``:filter_<index>``.
 
     ``literal``: a boolean value written into the SQL instead of bound.
     ``slots``: the parameters of an ``in`` list (:func:`in_parameters`).
-    ``array_in``: a longer ``in`` list is one array parameter (PostgreSQL).
+    ``dialect``: whom a longer ``in`` list is written for (:func:`~glancedb.rows.in_list`).
     """
     col = t.images.c[column]
     if opaque and column == "deleted" and op == "eq" and literal is False:
@@ -455,12 +453,8 @@ def column_condition(
     if op == "in" and slots:
         items = [bindparam(f"filter_{index}_{slot}", type_=col.type) for slot in range(slots)]
         return col.in_(items)
-    if op == "in" and array_in:
-        # psycopg sends at most 65,535 parameters: a long list expanded into
-        # one parameter per item would be refused, as one array it never is.
-        return col == any_(bindparam(f"filter_{index}", type_=ARRAY(col.type)))
     if op == "in":
-        return col.in_(bindparam(f"filter_{index}", expanding=True))
+        return in_list(col, dialect, key=f"filter_{index}")
     comparison = _COMPARISONS.get(op)
     if comparison is None:
         raise Invalid(f"Unknown filter operator {op!r}")  # pragma: no cover - parser guards it
@@ -495,9 +489,7 @@ def column_filters(shape: PageShape) -> list[ColumnElement[bool]]:
         public = _text("public")
         conditions.append(vis == public if shape.is_public else vis != public)
     conditions.extend(
-        column_condition(
-            i, column, op, literal, slots, opaque=opaque, array_in=shape.dialect == "postgresql"
-        )
+        column_condition(i, column, op, literal, slots, opaque=opaque, dialect=shape.dialect)
         for i, (column, op, literal, slots) in enumerate(shape.conditions)
     )
     return conditions

@@ -16,6 +16,7 @@ from glancedb.context import ContextLike
 from glancedb.exception import Invalid, NotFound
 from glancedb.images.writes import lock_image
 from glancedb.models import tables as t
+from glancedb.rows import in_list
 from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import (
@@ -47,7 +48,7 @@ def _live_tags(
     tag = t.image_tags
     stmt = select(tag.c.id, tag.c.value).where(tag.c.image_id == image_id, tag.c.deleted == false())
     if values is not None:
-        stmt = stmt.where(tag.c.value.in_(list(values)))
+        stmt = stmt.where(in_list(tag.c.value, conn.dialect.name, values=list(values)))
     return [(row.id, row.value) for row in conn.execute(stmt.order_by(tag.c.id))]
 
 
@@ -56,7 +57,7 @@ def _soft_delete(conn: Connection, ids: list[int]) -> None:
         now = utcnow()
         conn.execute(
             update(t.image_tags)
-            .where(t.image_tags.c.id.in_(ids))
+            .where(in_list(t.image_tags.c.id, conn.dialect.name, values=ids))
             .values(deleted=True, deleted_at=now, updated_at=now)
         )
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Select,
     String,
     Text,
+    Update,
     bindparam,
     case,
     cast,
@@ -43,7 +44,7 @@ from glancedb.images.records import PROPERTY_COLUMNS, location_record, property_
 from glancedb.images.values import LocationValues
 from glancedb.models import tables as t
 from glancedb.records import Record
-from glancedb.rows import chunks, slot_count, slot_parameters
+from glancedb.rows import chunks, in_list, slot_count, slot_parameters
 from glancedb.statements import fetch_all
 from glancedb.validation import is_int32
 
@@ -69,20 +70,26 @@ _UPDATE_PROPERTY = (
         updated_at=bindparam("now", type_=_PROPERTY.updated_at.type),
     )
 )
-#: Soft-deletes an image's live properties except those named in ``:keep``.
-_PURGE_PROPERTIES = (
-    t.image_properties.update()
-    .where(
-        _PROPERTY.image_id == bindparam("purged_image_id"),
-        _PROPERTY.deleted == false(),
-        _PROPERTY.name.not_in(bindparam("keep", expanding=True)),
+
+
+@functools.cache
+def _purge_properties(dialect: str) -> Update:
+    """Soft-deletes an image's live properties except those named in ``:keep``."""
+    return (
+        t.image_properties.update()
+        .where(
+            _PROPERTY.image_id == bindparam("purged_image_id"),
+            _PROPERTY.deleted == false(),
+            in_list(_PROPERTY.name, dialect, key="keep", negate=True),
+        )
+        .values(
+            deleted=True,
+            deleted_at=bindparam("now", type_=_PROPERTY.deleted_at.type),
+            updated_at=bindparam("now", type_=_PROPERTY.updated_at.type),
+        )
     )
-    .values(
-        deleted=True,
-        deleted_at=bindparam("now", type_=_PROPERTY.deleted_at.type),
-        updated_at=bindparam("now", type_=_PROPERTY.updated_at.type),
-    )
-)
+
+
 _LOCATION = t.image_locations.c
 _INSERT_LOCATIONS = t.image_locations.insert().returning(
     _LOCATION.id,
@@ -369,7 +376,10 @@ def set_properties(
         conn.execute(_UPDATE_PROPERTY, updates)
     if purge:
         keep = sorted(set(properties) | atomic_names)
-        conn.execute(_PURGE_PROPERTIES, {"purged_image_id": image_id, "keep": keep, "now": now})
+        conn.execute(
+            _purge_properties(conn.dialect.name),
+            {"purged_image_id": image_id, "keep": keep, "now": now},
+        )
 
 
 def insert_new_properties(
@@ -448,7 +458,9 @@ def update_locations(
     # An id beyond the 32-bit key column cannot exist (PostgreSQL would
     # reject it as a parameter): it is simply missing.
     possible = [location_id for location_id in ids if is_int32(location_id)]
-    stmt = select(loc.c.id).where(loc.c.image_id == image_id, loc.c.id.in_(possible))
+    stmt = select(loc.c.id).where(
+        loc.c.image_id == image_id, in_list(loc.c.id, conn.dialect.name, values=possible)
+    )
     found = set(conn.execute(stmt).scalars())
     missing = [location_id for location_id in ids if location_id not in found]
     if missing:
@@ -498,7 +510,11 @@ def replace_locations(
     update_locations(conn, image_id, [loc for loc in locations if loc.id is not None], now=now)
     conn.execute(
         loc.update()
-        .where(loc.c.image_id == image_id, loc.c.deleted == false(), loc.c.id.not_in(keep))
+        .where(
+            loc.c.image_id == image_id,
+            loc.c.deleted == false(),
+            in_list(loc.c.id, conn.dialect.name, values=keep, negate=True),
+        )
         .values(status="deleted", deleted=True, deleted_at=now, updated_at=now)
     )
     insert_locations(conn, image_id, [loc for loc in locations if loc.id is None], now=now)

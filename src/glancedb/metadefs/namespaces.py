@@ -23,7 +23,7 @@ from glancedb.metadefs.common import (
 )
 from glancedb.models import tables as t
 from glancedb.records import Record
-from glancedb.rows import creation_times, inserted_id
+from glancedb.rows import creation_times, in_list, inserted_id
 from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import check_lengths, check_mapping, check_scalar, filter_text
@@ -134,7 +134,10 @@ class MetadefNamespacesAPI(DatabaseCore):
                 exists(
                     select(assoc.c.namespace_id)
                     .join_from(assoc, rt, assoc.c.resource_type_id == rt.c.id)
-                    .where(assoc.c.namespace_id == ns.c.id, rt.c.name.in_(names))
+                    .where(
+                        assoc.c.namespace_id == ns.c.id,
+                        in_list(rt.c.name, self.engine.dialect.name, values=names),
+                    )
                 )
             )
         with self._reading() as conn:

@@ -19,7 +19,7 @@ from glancedb.metadefs.common import (
 )
 from glancedb.models import tables as t
 from glancedb.records import Record
-from glancedb.rows import creation_times, row_id
+from glancedb.rows import creation_times, in_list, row_id
 from glancedb.timeutils import utcnow
 from glancedb.transactions import DatabaseCore, retrying
 from glancedb.validation import check_datetime, check_mapping, check_scalar, filter_text
@@ -184,7 +184,10 @@ class MetadefTagsAPI(DatabaseCore):
             if can_append:
                 existing = conn.execute(
                     select(tags.c.name)
-                    .where(tags.c.namespace_id == namespace.id, tags.c.name.in_(names))
+                    .where(
+                        tags.c.namespace_id == namespace.id,
+                        in_list(tags.c.name, conn.dialect.name, values=names),
+                    )
                     .limit(1)
                 ).first()
                 if existing is not None:
@@ -197,7 +200,10 @@ class MetadefTagsAPI(DatabaseCore):
                 conn.execute(tags.insert(), rows)
             created = conn.execute(
                 select(tags)
-                .where(tags.c.namespace_id == namespace.id, tags.c.name.in_(names))
+                .where(
+                    tags.c.namespace_id == namespace.id,
+                    in_list(tags.c.name, conn.dialect.name, values=names),
+                )
                 .order_by(tags.c.id)
             ).all()
         by_name = {row.name: row for row in created}
