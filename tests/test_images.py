@@ -28,7 +28,14 @@ from glancedb.images.records import IMAGE_COLUMNS
 from glancedb.models import tables as t
 from glancedb.timeutils import utcnow
 from tests.support.backends import clear_tables, count_statements
-from tests.support.factories import add_member, add_tag, row_counts, snapshot, table_rows
+from tests.support.factories import (
+    add_member,
+    add_tag,
+    insert_image,
+    row_counts,
+    snapshot,
+    table_rows,
+)
 from tests.support.shapes import PROPERTY_KEYS
 
 OLD = datetime.datetime(2020, 1, 2, 3, 4, 5)
@@ -969,4 +976,33 @@ def test_update_options_of_the_wrong_type(db: Database, ctx: RequestContext) -> 
     # A from_state no image can be in is a conflict like any other wrong state.
     with pytest.raises(Conflict):
         db.image_update(ctx, image["id"], {"name": "x"}, from_state="act\x00ive")
+    assert snapshot(db) == before
+
+
+def test_a_value_nested_beyond_the_recursion_limit_is_invalid(
+    db: Database, admin_ctx: RequestContext
+) -> None:
+    """Walking, encoding or showing it in a message raises RecursionError in
+    Python; every public call answers Invalid instead, and writes nothing."""
+    deep: Any = "leaf"
+    for _ in range(5000):
+        deep = {"k": deep}
+    image_id = insert_image(db)
+    before = snapshot(db)
+    calls = {
+        "image_create": lambda: db.image_create(
+            admin_ctx,
+            {"status": "active", "locations": [{"url": "file:///a", "metadata": deep}]},
+        ),
+        "image_location_add": lambda: db.image_location_add(
+            admin_ctx, image_id, {"url": "file:///b", "metadata": deep, "status": "active"}
+        ),
+        "image_update": lambda: db.image_update(admin_ctx, image_id, {"properties": deep}),
+        "image_get_all": lambda: db.image_get_all(admin_ctx, filters={"tags": [deep]}),
+        "purge_deleted_rows": lambda: db.purge_deleted_rows(admin_ctx, deep, 10),
+    }
+    for name, call in calls.items():
+        with pytest.raises(Invalid, match="nested too deeply"):
+            call()
+            pytest.fail(f"{name} took the value")
     assert snapshot(db) == before

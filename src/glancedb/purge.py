@@ -35,7 +35,7 @@ from glancedb.driver_errors import translated_errors
 from glancedb.exception import Invalid
 from glancedb.models import tables as t
 from glancedb.timeutils import utcnow
-from glancedb.transactions import DatabaseCore, retrying
+from glancedb.transactions import DatabaseCore, nested_too_deeply, retrying
 from glancedb.validation import check_int32, check_max_rows, to_int
 
 LOG = logging.getLogger("glancedb.purge")
@@ -105,6 +105,22 @@ class _Plan:
         self.order = [table.c.deleted_at, table.c.id]
 
 
+def _purge_options(
+    age_in_days: Any, max_rows: Any, batch_size: Any, progress: Any
+) -> tuple[datetime.datetime, int, int]:
+    """The cutoff time, row limit and batch size of a purge call, checked
+    (its progress callback too)."""
+    try:
+        cutoff = cutoff_for(age_in_days)
+        limit = check_max_rows(max_rows)
+        size = _batch_size(batch_size)
+        _check_progress(progress)
+    except RecursionError:
+        # These calls are not @retrying, which turns it into Invalid elsewhere.
+        raise nested_too_deeply() from None
+    return cutoff, limit, size
+
+
 class PurgeAPI(DatabaseCore):
     """Purging soft-deleted rows in bounded batches (SPEC 10).
 
@@ -131,10 +147,7 @@ class PurgeAPI(DatabaseCore):
         ``dry_run`` nothing is deleted and the counts say what would be.
         ``progress(table, rows)`` is called after each batch.
         """
-        cutoff = cutoff_for(age_in_days)
-        limit = check_max_rows(max_rows)
-        size = _batch_size(batch_size)
-        _check_progress(progress)
+        cutoff, limit, size = _purge_options(age_in_days, max_rows, batch_size, progress)
         result: dict[str, int] = {}
         if dry_run:
             result.update(self._count_tasks(cutoff, limit))
@@ -174,10 +187,7 @@ class PurgeAPI(DatabaseCore):
         kept}``; ``dry_run`` and ``progress`` as for
         :meth:`purge_deleted_rows`.
         """
-        cutoff = cutoff_for(age_in_days)
-        limit = check_max_rows(max_rows)
-        size = _batch_size(batch_size)
-        _check_progress(progress)
+        cutoff, limit, size = _purge_options(age_in_days, max_rows, batch_size, progress)
         plan = _Plan(t.images, [*_purgeable(t.images, cutoff), *_unreferenced_image()])
         if dry_run:
             deleted = self._count(plan, limit)

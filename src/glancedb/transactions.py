@@ -53,6 +53,7 @@ from glancedb.exception import (
     DBDeadlock,
     DBError,
     GlanceDBError,
+    Invalid,
 )
 from glancedb.thread_connections import ThreadConnections
 
@@ -138,6 +139,8 @@ def retrying(function: Callable[P, R]) -> Callable[P, R]:
                 if outer is not None and outer.failure is None:
                     outer.failure = exc
                 raise exc.final from exc.__cause__
+            except RecursionError:
+                raise nested_too_deeply() from None
         deadline = time.monotonic() + RETRY_BUDGET
         delay = RETRY_FIRST_DELAY
         for number in range(1, RETRY_ATTEMPTS + 1):
@@ -147,6 +150,8 @@ def retrying(function: Callable[P, R]) -> Callable[P, R]:
                 return function(*args, **kwargs)
             except TransientError as exc:
                 failure = exc
+            except RecursionError:
+                raise nested_too_deeply() from None
             except Exception:
                 if attempt.failure is None:
                     raise
@@ -169,6 +174,14 @@ def retrying(function: Callable[P, R]) -> Callable[P, R]:
         raise AssertionError("unreachable")  # pragma: no cover
 
     return wrapper
+
+
+def nested_too_deeply() -> Invalid:
+    """The error for a value nested deeper than Python's recursion limit (a
+    list in a list in a list...): walking, encoding or even showing such a
+    value in a message raises ``RecursionError``, which a public call turns
+    into this (a transaction it interrupted has already rolled back)."""
+    return Invalid("A value given is nested too deeply to be handled")
 
 
 def _deadline() -> float:

@@ -497,17 +497,58 @@ scalars = st.one_of(st.none(), st.booleans(), integers, floats, texts, datetimes
 _hashable = st.one_of(st.none(), st.booleans(), integers, texts)
 _keys = st.one_of(texts, _hashable, st.tuples(_hashable, _hashable), st.frozensets(_hashable))
 
-#: JSON-like values and worse: nested lists, tuples, sets and dicts of any leaves.
-junk = st.recursive(
-    scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3),
-        st.tuples(inner),
-        st.frozensets(_hashable, max_size=3),
-        st.sets(_hashable, max_size=3),
-        st.dictionaries(_keys, inner, max_size=3),
+
+class _DeepList(list[Any]):
+    """The outermost of many nested lists, shown short (to Hypothesis too):
+    glancedb must cope with walking it, a test report must not."""
+
+    def __repr__(self) -> str:
+        return f"<a string in {DEEP} nested lists>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
+
+class _DeepDict(dict[str, Any]):
+    """The outermost of many nested dicts (see :class:`_DeepList`)."""
+
+    def __repr__(self) -> str:
+        return f"<a string in {DEEP} nested dicts>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
+
+DEEP = 5000
+
+
+def _nested(container: str) -> Any:
+    """A string inside :data:`DEEP` lists (or single-key dicts)."""
+    value: Any = "leaf"
+    for _ in range(DEEP - 1):
+        value = [value] if container == "list" else {"k": value}
+    return _DeepList([value]) if container == "list" else _DeepDict(k=value)
+
+
+#: Deeper than Python's recursion limit: walking, encoding or showing such
+#: a value in a message raises RecursionError.
+_too_deep = st.sampled_from([_nested("list"), _nested("dict")])
+
+#: JSON-like values and worse: nested lists, tuples, sets and dicts of any
+#: leaves, now and then nested beyond Python's recursion limit.
+junk = st.one_of(
+    st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3),
+            st.tuples(inner),
+            st.frozensets(_hashable, max_size=3),
+            st.sets(_hashable, max_size=3),
+            st.dictionaries(_keys, inner, max_size=3),
+        ),
+        max_leaves=6,
     ),
-    max_leaves=6,
+    _too_deep,
 )
 
 
