@@ -9,11 +9,38 @@ array parameter there (:func:`glancedb.rows.in_list`).
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import String, literal, select
+
 from glancedb import Database, RequestContext
+from glancedb.rows import in_list
 from tests.support.factories import insert_image
 
 #: Beyond psycopg's 65,535 parameters.
 LONG = 66_000
+
+
+@pytest.mark.parametrize(
+    ("values", "found"),
+    [
+        ([], False),
+        (["a"], True),
+        (["b"], False),
+        (["b", "a"], True),
+        ([f"x{i}" for i in range(LONG)], False),
+    ],
+)
+def test_in_list_answers_alike_on_every_backend(
+    db: Database, values: list[str], found: bool
+) -> None:
+    """``IN`` and ``NOT IN`` of ``'a'``, the empty list included, whether the
+    list is expanded or sent as one array."""
+    dialect = db.engine.dialect.name
+    with db.engine.connect() as conn:
+        for negate in (False, True):
+            condition = in_list(literal("a", String(10)), dialect, values=values, negate=negate)
+            rows = conn.execute(select(literal(1)).where(condition)).all()
+            assert bool(rows) is (found is not negate), (values[:3], negate)
 
 
 def test_tag_set_all_replaces_a_long_list_by_another(
