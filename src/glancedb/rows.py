@@ -95,7 +95,7 @@ def in_list(
     column: ColumnElement[Any],
     dialect: str,
     *,
-    values: Sequence[Any] | None = None,
+    values: Iterable[Any] | None = None,
     key: str | None = None,
     negate: bool = False,
 ) -> ColumnElement[bool]:

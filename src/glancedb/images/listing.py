@@ -458,12 +458,11 @@ def column_condition(
     comparison = _COMPARISONS.get(op)
     if comparison is None:
         raise Invalid(f"Unknown filter operator {op!r}")  # pragma: no cover - parser guards it
-    value: Any = bindparam(f"filter_{index}")
-    if isinstance(col.type, Integer):
-        # The parser admits any 64-bit value; bound as the column's 32-bit
-        # type, psycopg's cast would make PostgreSQL refuse 2**31 where the
-        # other backends compare (min_ram = 2**31 matches no image).
-        value = bindparam(f"filter_{index}", type_=BigInteger)
+    # The parser admits any 64-bit value; bound as the column's 32-bit
+    # type, psycopg's cast would make PostgreSQL refuse 2**31 where the
+    # other backends compare (min_ram = 2**31 matches no image).
+    wide = BigInteger if isinstance(col.type, Integer) else None
+    value: Any = bindparam(f"filter_{index}", type_=wide)
     if literal is not None:
         value = true() if literal else false()
     result: ColumnElement[bool] = comparison(col, value)

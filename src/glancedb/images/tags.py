@@ -48,7 +48,7 @@ def _live_tags(
     tag = t.image_tags
     stmt = select(tag.c.id, tag.c.value).where(tag.c.image_id == image_id, tag.c.deleted == false())
     if values is not None:
-        stmt = stmt.where(in_list(tag.c.value, conn.dialect.name, values=list(values)))
+        stmt = stmt.where(in_list(tag.c.value, conn.dialect.name, values=values))
     return [(row.id, row.value) for row in conn.execute(stmt.order_by(tag.c.id))]
 
 
