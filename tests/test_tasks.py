@@ -399,6 +399,21 @@ def test_listing_soft_deletes_callers_expired_tasks(
     assert admin_view.deleted is False
 
 
+def test_a_task_expiring_this_very_moment_is_expired(
+    db: Database, ctx: RequestContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Glance's rule is expires_at <= now: the boundary belongs to the past.
+    now = datetime.datetime(2031, 5, 6, 7, 8, 9, 123456)
+    monkeypatch.setattr("glancedb.tasks.utcnow", lambda: now)
+    at_now = task_row(expires_at=now)
+    just_after = task_row(expires_at=now + datetime.timedelta(microseconds=1))
+    insert(db, t.tasks, [at_now, just_after])
+    listed = {task.id: task for task in db.task_get_all(ctx)}
+    assert listed[at_now["id"]].deleted is True
+    assert listed[at_now["id"]].deleted_at == now
+    assert listed[just_after["id"]].deleted is False
+
+
 def test_get_all_statement_count_is_constant(db: Database, ctx: RequestContext) -> None:
     insert(db, t.tasks, [task_row() for _ in range(40)])
     with count_statements(db) as few:

@@ -131,9 +131,7 @@ def _membership_id(memb_id: Any) -> int:
     return number
 
 
-def _live_duplicate(
-    conn: Connection, image_id: str, member: str, except_id: int | None = None
-) -> None:
+def _live_duplicate(conn: Connection, image_id: str, member: str) -> None:
     """Raise Duplicate when ``member`` already has a live membership of the image."""
     memb = t.image_members
     stmt = select(memb.c.id).where(
@@ -141,8 +139,6 @@ def _live_duplicate(
         memb.c.member == member,
         memb.c.deleted == false(),
     )
-    if except_id is not None:
-        stmt = stmt.where(memb.c.id != except_id)
     if conn.execute(stmt.limit(1)).first() is not None:
         raise Duplicate(f"Image {image_id} is already shared with member {member!r}")
 
@@ -224,8 +220,10 @@ class ImageMembersAPI(DatabaseCore):
             record.update(changes, deleted=False, updated_at=utcnow())
             key_changed = any(record[k] != found[k] for k in ("image_id", "member"))
             if found["deleted"] or key_changed:
+                # The membership itself cannot match: it is deleted, or the
+                # pair it moves to is not its own.
                 lock_image(conn, record["image_id"])
-                _live_duplicate(conn, record["image_id"], record["member"], found["id"])
+                _live_duplicate(conn, record["image_id"], record["member"])
             conn.execute(
                 update(memb)
                 .where(memb.c.id == found["id"])
