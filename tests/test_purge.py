@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections import defaultdict
 from typing import Any
 
@@ -174,6 +175,25 @@ def test_purge_images_first_skips_every_referenced_image(
     # Every old deleted image still has child rows: all skipped, no FK error.
     assert result == {"images": 0, "images_skipped": len(data.purge["images"]) + 2}
     assert count_rows(db, t.images) == before
+
+
+def test_a_row_deleted_exactly_at_the_cutoff_is_kept(
+    db: Database, admin_ctx: RequestContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "More than age_in_days ago": deleted_at < now - age, as Glance's purge.
+    now = datetime.datetime(2031, 5, 6, 7, 8, 9, 123456)
+    monkeypatch.setattr("glancedb.purge.utcnow", lambda: now)
+    cutoff = now - datetime.timedelta(days=CUTOFF_DAYS)
+    just_before = cutoff - datetime.timedelta(microseconds=1)
+    at_cutoff = image_row(deleted=True, deleted_at=cutoff, status="deleted")
+    older = image_row(deleted=True, deleted_at=just_before, status="deleted")
+    tasks = [task_row(deleted=True, deleted_at=when) for when in (cutoff, just_before)]
+    insert(db, t.images, [at_cutoff, older])
+    insert(db, t.tasks, tasks)
+    assert db.purge_deleted_rows(admin_ctx, CUTOFF_DAYS, -1)["tasks"] == 1
+    assert db.purge_deleted_rows_from_images(admin_ctx, CUTOFF_DAYS, -1)["images"] == 1
+    assert ids(db, t.images) == {at_cutoff["id"]}
+    assert ids(db, t.tasks) == {tasks[0]["id"]}
 
 
 def test_purge_age_zero_takes_everything_deleted(db: Database, admin_ctx: RequestContext) -> None:
