@@ -123,6 +123,9 @@ def test_a_session_lost_unflagged_is_retried_on_a_new_connection(db: Database) -
     assert write("http://node-1") == "http://node-1"
     assert len(sessions) == 2 and sessions[1] is not sessions[0]
     assert node_urls(db) == ["http://node-1"]
+    # The lost session was closed, not given back to the pool for a later call.
+    with pytest.raises(db.engine.dialect.loaded_dbapi.Error):
+        sessions[0].cursor().execute("SELECT 1")  # type: ignore[attr-defined]
 
 
 def test_persistent_deadlock_gives_up_after_bounded_attempts(db: Database) -> None:
