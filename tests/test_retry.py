@@ -333,6 +333,43 @@ def test_a_writer_behind_a_long_sqlite_lock_gives_up_within_the_budget(
 
 
 @pytest.mark.backends("sqlite")
+def test_sqlite_writers_of_one_database_take_turns(db: Database, ctx: RequestContext) -> None:
+    """No writer starves behind busy neighbours: SQLite's own busy handler
+    only polls, ever more slowly, and a writer that polls while the others
+    keep retaking the lock was passed by hundreds of their writes (measured,
+    8 threads of 150 writes: 554-1049 of 1200 at worst, against 50-143 with
+    the turns)."""
+    threads, calls = 8, 150
+    committed = 0
+    overtaken: list[int] = []
+    errors: list[BaseException] = []
+    books = threading.Lock()
+
+    def write() -> None:
+        nonlocal committed
+        for _ in range(calls):
+            before = committed
+            try:
+                db.image_create(ctx, {"status": "queued", "owner": ctx.owner})
+            except Exception as exc:  # counted, checked below
+                errors.append(exc)
+            with books:
+                overtaken.append(committed - before)
+                committed += 1
+
+    workers = [threading.Thread(target=write) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert errors == []
+    assert len(overtaken) == threads * calls
+    # How many other writes finished while one call waited: a handful of
+    # rounds of the other threads at most, never most of the run.
+    assert max(overtaken) <= 300, sorted(overtaken)[-10:]
+
+
+@pytest.mark.backends("sqlite")
 def test_a_sqlite_write_takes_the_write_lock_at_begin_and_a_read_never_does(
     db: Database, ctx: RequestContext
 ) -> None:
