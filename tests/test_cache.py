@@ -139,6 +139,17 @@ def test_listing_and_lookups(nodes: Database, admin_ctx: RequestContext) -> None
     assert nodes.is_image_cached_for_node(admin_ctx, "http://unknown", "img-c") is False
 
 
+def test_least_recently_accessed_breaks_a_tie_by_the_first_recorded(
+    nodes: Database, admin_ctx: RequestContext
+) -> None:
+    when = 1_800_000_000.25
+    for image in ("img-b", "img-a", "img-c"):
+        nodes.insert_cache_details(admin_ctx, NODE, image, 1, last_accessed=when)
+    assert nodes.get_least_recently_accessed(admin_ctx, NODE) == "img-b"
+    nodes.delete_cached_image(admin_ctx, "img-b", NODE)
+    assert nodes.get_least_recently_accessed(admin_ctx, NODE) == "img-a"
+
+
 def test_deletes(nodes: Database, admin_ctx: RequestContext) -> None:
     for image in ("img-1", "img-2", "img-3"):
         nodes.insert_cache_details(admin_ctx, NODE, image, 1)

@@ -401,6 +401,19 @@ def test_update_coercions_and_v1_mode(db: Database, ctx: RequestContext) -> None
     assert db.image_get(ctx, image["id"])["visibility"] == "public"
 
 
+def test_update_takes_any_value_for_the_flags_by_its_truth(
+    db: Database, ctx: RequestContext
+) -> None:
+    # As image_create does: Glance's API hands over what it parsed.
+    image = create(db, ctx)
+    updated = db.image_update(ctx, image["id"], {"protected": "yes", "os_hidden": 1})
+    assert updated["protected"] is True and updated["os_hidden"] is True
+    updated = db.image_update(ctx, image["id"], {"protected": 0, "os_hidden": ""})
+    assert updated["protected"] is False and updated["os_hidden"] is False
+    read = db.image_get(ctx, image["id"])
+    assert read["protected"] is False and read["os_hidden"] is False
+
+
 @pytest.mark.parametrize(
     ("values", "match"),
     [
