@@ -189,6 +189,7 @@ def test_delete_with_given_time(
     assert db.image_location_delete(ctx, image["id"], loc_id, status, delete_time=WHEN) is None
     (row,) = table_rows(db, t.image_locations)
     assert (row["deleted"], row["status"], row["deleted_at"]) == (True, status, WHEN)
+    assert row["updated_at"] == WHEN
     assert live(db, ctx, image["id"]) == []
 
 
@@ -198,6 +199,7 @@ def test_delete_defaults_to_now(db: Database, ctx: RequestContext, image: Record
     db.image_location_delete(ctx, image["id"], loc_id, "deleted")
     (row,) = table_rows(db, t.image_locations)
     assert abs(row["deleted_at"] - utcnow()) < datetime.timedelta(seconds=5)
+    assert row["updated_at"] == row["deleted_at"]
 
 
 def test_delete_errors(db: Database, ctx: RequestContext, image: Record) -> None:

@@ -374,6 +374,17 @@ def test_create_tags_replaces_existing(db: Database, ctx: RequestContext, ns: st
     assert [r["name"] for r in listed] == ["old1", "x", "y"]
 
 
+def test_create_tags_replaces_only_its_own_namespace_tags(
+    db: Database, ctx: RequestContext, ns: str
+) -> None:
+    db.metadef_namespace_create(ctx, {"namespace": "Neighbour"})
+    neighbours = _tags(db, ctx, "Neighbour", ["old1", "kept"])
+    _tags(db, ctx, ns, ["old1"])
+    db.metadef_tag_create_tags(ctx, ns, [{"name": "x"}])
+    listed = db.metadef_tag_get_all(ctx, "Neighbour", sort_key="created_at", sort_dir="asc")
+    assert listed == neighbours
+
+
 def test_create_tags_append(db: Database, ctx: RequestContext, ns: str) -> None:
     _tags(db, ctx, ns, ["old"])
     created = db.metadef_tag_create_tags(ctx, ns, [{"name": "new"}], can_append=True)
