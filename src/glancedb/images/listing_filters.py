@@ -310,10 +310,10 @@ def parse_filters(
         is_public = bool(is_public)
     remaining = dict(filters or {})
     conditions: list[ColumnCondition] = []
-    properties: list[PropertyCondition] = []
+    # Tag and property filters as given; None for one no row can match
+    # (it still counts towards MAX_MATCH_FILTERS).
+    properties: list[PropertyCondition | None] = []
     matches_nothing = False
-    # Tag and property filters no row can match, counted towards the limit.
-    dropped = 0
 
     visibility = remaining.pop("visibility", None)
     if visibility is not None and (
@@ -358,28 +358,16 @@ def parse_filters(
     if props is not None:
         if not isinstance(props, Mapping):
             raise InvalidParameterValue(f"Filter 'properties' needs a dict, not {props!r}")
-        for name, value in props.items():
-            condition = _property_condition(name, value)
-            if condition is None:
-                matches_nothing = True
-                dropped += 1
-            else:
-                properties.append(condition)
+        properties.extend(_property_condition(name, value) for name, value in props.items())
 
-    tags: list[str] = []
+    tags: list[str | None] = []
     tag_values = remaining.pop("tags", None)
     if tag_values is not None:
         if isinstance(tag_values, str):
             tag_values = [tag_values]
         if not isinstance(tag_values, list | tuple | set | frozenset):
             raise InvalidParameterValue(f"Filter 'tags' needs a list, not {tag_values!r}")
-        for tag in tag_values:
-            text = _as_filter_text("tags", tag)
-            if text is None:
-                matches_nothing = True
-                dropped += 1
-            else:
-                tags.append(text)
+        tags.extend(_as_filter_text("tags", tag) for tag in tag_values)
 
     for key, value in remaining.items():
         if value is None:
@@ -405,22 +393,19 @@ def parse_filters(
             else:
                 conditions.append(ColumnCondition(key, "eq", coerced))
         else:
-            condition = _property_condition(key, value)
-            if condition is None:
-                matches_nothing = True
-                dropped += 1
-            else:
-                properties.append(condition)
+            properties.append(_property_condition(key, value))
 
-    if len(properties) + len(tags) + dropped > MAX_MATCH_FILTERS:
+    if len(properties) + len(tags) > MAX_MATCH_FILTERS:
         raise InvalidParameterValue(
             f"A listing takes at most {MAX_MATCH_FILTERS} tag and property filters "
-            f"together, not {len(properties) + len(tags) + dropped}"
+            f"together, not {len(properties) + len(tags)}"
         )
+    if None in tags or any(condition is None for condition in properties):
+        matches_nothing = True
     return ImageQuery(
         conditions=tuple(conditions),
-        properties=tuple(properties),
-        tags=tuple(tags),
+        properties=tuple(condition for condition in properties if condition is not None),
+        tags=tuple(tag for tag in tags if tag is not None),
         visibility=visibility,
         is_public=is_public,
         showing_deleted=showing_deleted,
