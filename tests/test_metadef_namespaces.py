@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -233,18 +234,26 @@ def test_get_all_paging_with_marker_id(db: Database, ctx: RequestContext) -> Non
     assert db.metadef_namespace_get_all(ctx, limit=0) == []
 
 
+@pytest.mark.parametrize(
+    ("sort_key", "values", "empty"),
+    [
+        ("display_name", ["b", None, "a", None, "b", "c", None], ""),
+        ("protected", [True, None, False, None, True, False, None], False),
+    ],
+)
 def test_get_all_sort_key_with_nulls_and_ties_pages_completely(
-    db: Database, ctx: RequestContext
+    db: Database, ctx: RequestContext, sort_key: str, values: list[Any], empty: Any
 ) -> None:
-    for i, display in enumerate(["b", None, "a", None, "b", "c", None]):
-        make_ns(db, ctx, f"n{i}", display_name=display)
+    """A NULL sorts as the column's empty value ('' / False), on every backend."""
+    for i, value in enumerate(values):
+        make_ns(db, ctx, f"n{i}", **{sort_key: value})
     for direction in ("asc", "desc"):
-        full = db.metadef_namespace_get_all(ctx, sort_key="display_name", sort_dir=direction)
+        full = db.metadef_namespace_get_all(ctx, sort_key=sort_key, sort_dir=direction)
         seen: list[str] = []
         marker = None
         while True:
             page = db.metadef_namespace_get_all(
-                ctx, marker=marker, limit=2, sort_key="display_name", sort_dir=direction
+                ctx, marker=marker, limit=2, sort_key=sort_key, sort_dir=direction
             )
             if not page:
                 break
@@ -252,8 +261,8 @@ def test_get_all_sort_key_with_nulls_and_ties_pages_completely(
             marker = page[-1]["id"]
         assert seen == names(full)
         assert sorted(seen) == [f"n{i}" for i in range(7)]
-        displays = [r["display_name"] or "" for r in full]
-        assert displays == sorted(displays, reverse=direction == "desc")
+        found = [empty if r[sort_key] is None else r[sort_key] for r in full]
+        assert found == sorted(found, reverse=direction == "desc")
 
 
 def test_get_all_bad_arguments(
@@ -261,8 +270,9 @@ def test_get_all_bad_arguments(
 ) -> None:
     with pytest.raises(exc.InvalidSortKey, match="bogus"):
         db.metadef_namespace_get_all(ctx, sort_key="bogus")
-    with pytest.raises(exc.InvalidSortDir, match="up"):
-        db.metadef_namespace_get_all(ctx, sort_dir="up")
+    for bad in ("up", "ASC", " desc"):
+        with pytest.raises(exc.InvalidSortDir, match=bad.strip()):
+            db.metadef_namespace_get_all(ctx, sort_dir=bad)
     with pytest.raises(exc.Invalid, match="limit"):
         db.metadef_namespace_get_all(ctx, limit=-1)
     with pytest.raises(exc.MetadefNamespaceNotFound):

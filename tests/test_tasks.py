@@ -324,7 +324,7 @@ def test_get_all_sorting_and_marker_paging(db: Database, ctx: RequestContext) ->
     assert [task.id for task in db.task_get_all(ctx)] == [task.id for task in expected_desc]
 
     key_of = {task.id: task for task in created}
-    for sort_key in ("created_at", "status", "id", "image_id"):
+    for sort_key in ("created_at", "status", "id", "image_id", "deleted"):
         for sort_dir in ("asc", "desc"):
             full = [task.id for task in db.task_get_all(ctx, sort_key=sort_key, sort_dir=sort_dir)]
             assert len(full) == 7
@@ -359,8 +359,9 @@ def test_get_all_limit_and_bad_arguments(db: Database, ctx: RequestContext) -> N
         db.task_get_all(ctx, sort_key="input")
     with pytest.raises(exception.InvalidSortKey, match="name; drop"):
         db.task_get_all(ctx, sort_key="name; drop table tasks")
-    with pytest.raises(exception.InvalidSortDir, match="up"):
-        db.task_get_all(ctx, sort_dir="up")
+    for bad in ("up", "ASC", " desc"):
+        with pytest.raises(exception.InvalidSortDir, match=bad.strip()):
+            db.task_get_all(ctx, sort_dir=bad)
 
 
 def test_get_all_marker_errors_and_deleted_marker(
@@ -472,7 +473,7 @@ def test_tasks_get_by_image(
         ),
         max_size=9,
     ),
-    sort_key=st.sampled_from(["created_at", "status", "image_id", "expires_at", "id"]),
+    sort_key=st.sampled_from(["created_at", "status", "image_id", "expires_at", "id", "deleted"]),
     sort_dir=st.sampled_from(["asc", "desc"]),
     limit=st.integers(1, 4),
 )

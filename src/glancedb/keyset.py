@@ -162,7 +162,7 @@ def after_marker(keys: Sequence[OrderKey], marker: Mapping[Any, Any]) -> ColumnE
         (
             sort_expression(key.column),
             key.direction,
-            sort_value(key.column, marker[key.column.name]),
+            _comparable(sort_value(key.column, marker[key.column.name])),
         )
         for key in keys
     ]
@@ -180,6 +180,15 @@ def after_marker(keys: Sequence[OrderKey], marker: Mapping[Any, Any]) -> ColumnE
         else first_expression >= first_value
     )
     return and_(bound, condition)
+
+
+def _comparable(value: Any) -> Any:
+    """``value`` as the right side of ``<`` / ``>``: a boolean bound as a parameter.
+
+    SQLAlchemy turns a Python boolean into the constant ``true`` / ``false``,
+    which it compares with ``=`` and ``!=`` only.
+    """
+    return literal(value, Boolean()) if isinstance(value, bool) else value
 
 
 def marker_parameters(keys: Sequence[OrderKey], prefix: str = "marker_") -> dict[str, Any]:
