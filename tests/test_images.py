@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import inspect
 import pickle
+import re
 import uuid
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import event
 import glancedb.api
 from glancedb import Database, Record, RequestContext
 from glancedb.exception import (
+    MAX_MESSAGE_LENGTH,
     Conflict,
     DBError,
     Duplicate,
@@ -231,27 +233,38 @@ FOUR_BYTE = "\U0001f600"
 
 
 @pytest.mark.parametrize(
-    "values",
+    ("values", "where"),
     [
-        {"name": f"smile{FOUR_BYTE}"},
-        {"properties": {f"key{FOUR_BYTE}": "v"}},
-        {"properties": {"key": f"value{FOUR_BYTE}"}},
-        {"locations": [{"url": f"file:///{FOUR_BYTE}", "metadata": {}, "status": "active"}]},
-        {"locations": [{"url": "file:///a", "metadata": {"k": FOUR_BYTE}, "status": "active"}]},
-        {"locations": [{"url": "file:///a", "metadata": {FOUR_BYTE: "v"}, "status": "active"}]},
-        {f"na{FOUR_BYTE}me": "x"},
+        ({"name": f"smile{FOUR_BYTE}"}, "image 'name' "),
+        ({"properties": {f"key{FOUR_BYTE}": "v"}}, "image 'properties' key "),
+        ({"properties": {"key": f"value{FOUR_BYTE}"}}, "image 'properties' 'key' "),
+        (
+            {"locations": [{"url": f"file:///{FOUR_BYTE}", "metadata": {}, "status": "active"}]},
+            "image 'locations' 'url' ",
+        ),
+        (
+            {"locations": [{"url": "file:///a", "metadata": {"k": FOUR_BYTE}, "status": "active"}]},
+            "image 'locations' 'metadata' 'k' ",
+        ),
+        (
+            {"locations": [{"url": "file:///a", "metadata": {FOUR_BYTE: "v"}, "status": "active"}]},
+            "image 'locations' 'metadata' key ",
+        ),
+        ({f"na{FOUR_BYTE}me": "x"}, "image key "),
     ],
     ids=["name", "prop-key", "prop-value", "loc-url", "loc-meta-value", "loc-meta-key", "key"],
 )
 def test_four_byte_characters_are_rejected_everywhere(
-    db: Database, ctx: RequestContext, values: dict[str, Any]
+    db: Database, ctx: RequestContext, values: dict[str, Any], where: str
 ) -> None:
-    with pytest.raises(Invalid, match="4-byte"):
+    """Refused, and the message says where the text is."""
+    expected = f"^{re.escape(where)}.* contains 4-byte UTF-8 characters"
+    with pytest.raises(Invalid, match=expected):
         db.image_create(ctx, {"status": "queued", **values})
     assert row_counts(db) == dict.fromkeys(row_counts(db), 0)
     image = create(db, ctx, name="ok", properties={"a": "1"})
     before = snapshot(db)
-    with pytest.raises(Invalid, match="4-byte"):
+    with pytest.raises(Invalid, match=expected):
         db.image_update(ctx, image["id"], values)
     assert snapshot(db) == before
 
@@ -939,6 +952,24 @@ def test_unstorable_values_are_invalid_and_write_nothing(
     with pytest.raises(Invalid, match=match):
         db.image_update(ctx, image["id"], values)
     assert snapshot(db) == before
+
+
+def test_an_error_names_a_huge_value_in_a_few_words(db: Database, ctx: RequestContext) -> None:
+    """A caller's megabyte of bad input is named in a few words, not echoed back."""
+    huge = ["x" * 1_000_000]
+    for call in (
+        lambda: db.image_create(ctx, {"status": "queued", "name": huge}),
+        lambda: db.image_create(ctx, {"status": "queued", "name": "\U0001f600" + "x" * 10**6}),
+        lambda: db.image_get_all(ctx, filters={"size_min": huge}),
+    ):
+        with pytest.raises(Invalid) as caught:
+            call()
+        message = str(caught.value)
+        assert len(message) <= MAX_MESSAGE_LENGTH, message[:2000]
+        assert "characters" in message
+    # The reason, at the end of the message, is kept.
+    with pytest.raises(Invalid, match=r"needs a 64-bit integer$"):
+        db.image_get_all(ctx, filters={"size_max": huge})
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,20 @@ exception leaves the public API.
 
 from __future__ import annotations
 
+#: The longest message an error carries.  A message naming a caller's
+#: megabyte of bad input (or a driver error quoting a statement with
+#: thousands of parameters) keeps its start and its end, where the reason is.
+MAX_MESSAGE_LENGTH = 1000
+_MESSAGE_HEAD, _MESSAGE_TAIL = 600, 300
+
+
+def bounded_message(message: str) -> str:
+    """``message``, its middle left out when it is longer than :data:`MAX_MESSAGE_LENGTH`."""
+    if len(message) <= MAX_MESSAGE_LENGTH:
+        return message
+    left_out = len(message) - _MESSAGE_HEAD - _MESSAGE_TAIL
+    return f"{message[:_MESSAGE_HEAD]}[... {left_out} characters ...]{message[-_MESSAGE_TAIL:]}"
+
 
 class GlanceDBError(Exception):
     """Base class of every error raised by glancedb."""
@@ -15,7 +29,7 @@ class GlanceDBError(Exception):
     default_message = "An unknown glancedb error occurred"
 
     def __init__(self, message: str | None = None) -> None:
-        self.msg = message or self.default_message
+        self.msg = bounded_message(message) if message else self.default_message
         super().__init__(self.msg)
 
 
