@@ -135,3 +135,15 @@ def test_unload_asks_for_confirmation(db: Database, tmp_path: Path) -> None:
     accepted = CliRunner().invoke(main, ["--db-url", url_of(db), "metadefs", "unload"], input="y\n")
     assert accepted.exit_code == 0, accepted.output
     assert set(metadef_row_counts(db).values()) == {0}
+
+
+def test_verbose_adds_progress_notes(db: Database, tmp_path: Path) -> None:
+    write_json(tmp_path / "in", "good.json", sample())
+    quiet = run(db, "load", "--path", str(tmp_path / "in"))
+    assert quiet.exit_code == 0 and "INFO" not in quiet.stderr
+    verbose = CliRunner().invoke(
+        main, ["-v", "--db-url", url_of(db), "metadefs", "export", "--path", str(tmp_path / "out")]
+    )
+    assert verbose.exit_code == 0, verbose.output
+    assert "INFO: Exported 1 namespaces to" in verbose.stderr
+    assert "DEBUG" not in verbose.stderr

@@ -54,8 +54,21 @@ def test_empty_url_is_an_error_never_a_fallback(tmp_path: Path) -> None:
     for empty in ("", "   "):
         with pytest.raises(DBConfigurationError, match="empty"):
             resolve(tmp_path, db_url=empty)
-    # An empty environment variable counts as unset.
-    assert resolve(tmp_path, environ={ENV: ""}).url == "sqlite:///glancedb.sqlite"
+    # An empty (or blank) environment variable counts as unset.
+    for empty in ("", "  \t"):
+        assert resolve(tmp_path, environ={ENV: empty}).url == "sqlite:///glancedb.sqlite"
+
+
+def test_a_blank_slave_connection_is_no_read_url(tmp_path: Path) -> None:
+    conf = write(
+        tmp_path / "a.conf", "[database]\nconnection = sqlite:///main\nslave_connection =  \n"
+    )
+    assert resolve(tmp_path, config_files=[conf]).read_url is None
+
+
+def test_urls_are_taken_without_surrounding_blanks(tmp_path: Path) -> None:
+    assert resolve(tmp_path, db_url=" sqlite:///flag\n").url == "sqlite:///flag"
+    assert resolve(tmp_path, environ={ENV: "  sqlite:///env "}).url == "sqlite:///env"
 
 
 def test_files_merge_key_by_key_later_wins(tmp_path: Path) -> None:

@@ -126,8 +126,18 @@ def test_same_database_and_bad_arguments_are_refused(tmp_path: Path) -> None:
     Database(url).db_sync()
     with pytest.raises(exception.Invalid, match="same database"):
         copy.copy_database(url, f"sqlite:///{tmp_path}/../{tmp_path.name}/one.sqlite")
-    with pytest.raises(exception.Invalid, match="batch_size"):
-        copy.copy_database(url, f"sqlite:///{tmp_path / 'two.sqlite'}", batch_size=0)
+    # The same server database under another driver or with other options;
+    # refused before anything connects.
+    server = "postgresql+psycopg://glance:secret@127.0.0.1:1/glance"
+    for other in (
+        "postgresql://glance:secret@127.0.0.1:1/glance",
+        f"{server}?connect_timeout=5",
+    ):
+        with pytest.raises(exception.Invalid, match="same database"):
+            copy.copy_database(server, other)
+    for bad in (0, -1, True, 2.5, "100"):
+        with pytest.raises(exception.Invalid, match="batch_size"):
+            copy.copy_database(url, f"sqlite:///{tmp_path / 'two.sqlite'}", batch_size=bad)
     empty = tmp_path / "empty.sqlite"
     Database(f"sqlite:///{empty}").engine.connect().close()
     with pytest.raises(exception.SchemaError, match="nothing to copy"):
@@ -187,6 +197,21 @@ def test_db_copy_reports_a_mismatch(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     error = result.stderr.splitlines()[-1]
     assert error.startswith("Error: The copy does not match the source: ")
     assert "; images: 4 rows read, 0 found;" in error
+
+
+def test_a_copy_whose_rows_differ_is_not_verified(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As many rows on both sides is not enough: their contents must hash alike."""
+    source = Database(f"sqlite:///{tmp_path / 'src.sqlite'}")
+    source.db_sync()
+    fill(source)
+    real = copy._target_checksum
+    monkeypatch.setattr(copy, "_target_checksum", lambda *args: (real(*args)[0], "f" * 64))
+    result = copy.copy_database(source, f"sqlite:///{tmp_path / 'dst.sqlite'}")
+    assert all(table.source_rows == table.target_rows for table in result.tables)
+    assert not result.verified
+    assert not any(table.verified for table in result.tables if table.source_rows)
 
 
 def test_db_copy_interrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -155,6 +155,14 @@ def test_deleted_filter() -> None:
     assert query.showing_deleted
     assert query.conditions == (ColumnCondition("deleted", "eq", True),)
     assert parse_filters({"deleted": None}).conditions == (ColumnCondition("deleted", "is_null"),)
+    # Text as oslo's bool_from_string reads it: blanks and case do not matter.
+    for text, flag in ((" True ", True), ("FALSE", False), ("1", True), (" 0", False)):
+        assert parse_filters({"deleted": text}).conditions[0] == ColumnCondition(
+            "deleted", "eq", flag
+        )
+    for bad in (2, -1, "yes", "", 0.5):
+        with pytest.raises(exception.InvalidParameterValue, match="deleted"):
+            parse_filters({"deleted": bad})
 
 
 @pytest.mark.parametrize("key", ["checksum", "os_hash_value", "os_hidden"])
@@ -289,8 +297,9 @@ def test_sort_errors() -> None:
         parse_sort(["bogus"], None)
     with pytest.raises(exception.InvalidSortKey, match="properties"):
         parse_sort(["properties"], None)
-    with pytest.raises(exception.InvalidSortDir, match="'up'"):
-        parse_sort(["name"], ["up"])
+    for bad in ("up", "ASC", "desc "):
+        with pytest.raises(exception.InvalidSortDir, match=repr(bad)):
+            parse_sort(["name"], [bad])
     with pytest.raises(exception.InvalidSortDir):
         parse_sort(["name", "size", "id"], ["asc", "desc"])
 

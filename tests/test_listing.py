@@ -750,6 +750,10 @@ def test_hostile_filter_values_get_the_same_answer_everywhere(
         ({"min_ram_max": 2**62}, ["plain"]),
         ({"min_disk_min": -(2**62)}, ["plain"]),
         ({"min_disk_max": -(2**31) - 1}, []),
+        # The 64-bit range's own ends are values like any other.
+        ({"min_ram_min": -(2**63)}, ["plain"]),
+        ({"min_ram_max": 2**63 - 1}, ["plain"]),
+        ({"min_ram_max": -(2**63)}, []),
     ):
         assert names(db.image_get_all(admin_ctx, filters=filters)) == found, filters
     with pytest.raises(exception.ImageNotFound):

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 
 from glancedb import Database
 from glancedb import exception as exc
 from glancedb.metadefs import loader
 from glancedb.metadefs.loader import export_metadefs, load_metadefs, unload_metadefs
+from glancedb.models import tables as t
 from tests.support.backends import count_statements
 from tests.support.metadef_support import (
     ADMIN,
@@ -111,6 +113,7 @@ def test_existing_namespace_is_skipped_without_merge(db: Database, tmp_path: Pat
     result = load_metadefs(db, str(tmp_path)).results[0]
     assert result.action == "skipped"
     assert result.created == result.updated == 0
+    assert result.skipped == 6  # every definition of the file: 2 associations, 1 + 1 + 2
     assert snapshot(db) == before
 
 
@@ -192,6 +195,25 @@ def test_prefer_new_replaces_changed_definitions(db: Database, tmp_path: Path) -
     # A second identical load changes nothing.
     same = load_metadefs(db, str(tmp_path), merge=True, prefer_new=True).results[0]
     assert (same.created, same.updated) == (0, 0)
+
+
+def test_prefer_new_compares_json_by_value_not_by_spelling(db: Database, tmp_path: Path) -> None:
+    """A schema another tool wrote with other spacing and key order is not a change."""
+    write_json(tmp_path, "sample.json", sample())
+    load_metadefs(db, str(tmp_path))
+    prop = t.metadef_properties
+    respelled = {}
+    with db.engine.begin() as conn:
+        for row in conn.execute(select(prop.c.id, prop.c.json_schema)):
+            value = json.loads(row.json_schema)
+            text = json.dumps(dict(reversed(value.items())), separators=(",", ":"))
+            assert text != row.json_schema
+            conn.execute(update(prop).where(prop.c.id == row.id).values(json_schema=text))
+            respelled[row.id] = text
+    result = load_metadefs(db, str(tmp_path), merge=True, prefer_new=True).results[0]
+    assert (result.created, result.updated) == (0, 0)
+    with db.engine.connect() as conn:
+        assert dict(conn.execute(select(prop.c.id, prop.c.json_schema)).all()) == respelled
 
 
 def test_overwrite_replaces_the_namespace_content(db: Database, tmp_path: Path) -> None:
@@ -389,6 +411,17 @@ def test_export_file_names_are_safe_and_unique(db: Database, tmp_path: Path) -> 
     assert all(os.path.dirname(p) == str(tmp_path) for p in written)
     loaded = {json.loads(Path(p).read_text())["namespace"] for p in written}
     assert loaded == {"OS::A", "OS:A", "with/slash"}
+
+
+def test_export_lists_associations_by_resource_type_name(db: Database, tmp_path: Path) -> None:
+    """An export is the same file whatever order the associations were made in."""
+    names = ["OS::Nova::Flavor", "OS::Cinder::Volume", "OS::Glance::Image", "OS::Nova::Aggregate"]
+    doc = sample(resource_type_associations=[{"name": name} for name in names])
+    write_json(tmp_path / "in", "sample.json", doc)
+    assert load_metadefs(db, str(tmp_path / "in")).ok
+    (written,) = export_metadefs(db, str(tmp_path / "out"))
+    exported = json.loads(Path(written).read_text())["resource_type_associations"]
+    assert [association["name"] for association in exported] == sorted(names)
 
 
 def test_glance_named_aliases(db: Database, tmp_path: Path) -> None:

@@ -239,8 +239,6 @@ def to_int(name: str, value: Any) -> int:
     value ``int()`` refuses (NaN, infinity, a malformed string) or a number
     beyond 64 bits is invalid.
     """
-    if isinstance(value, bool):
-        return int(value)
     if not isinstance(value, int | float | decimal.Decimal | str):
         raise Invalid(f"{name} must be an integer, got {type(value).__name__} {_shown(value)}")
     try:
