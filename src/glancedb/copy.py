@@ -159,8 +159,9 @@ def copy_database(
         _check_source(source_db)
         result = CopyResult()
         result.target_schema = target_db.db_sync()
+        # A read transaction is one snapshot on every backend (PostgreSQL's
+        # runs at REPEATABLE READ): every table is read as of one moment.
         with source_db.transaction(write=False) as source_conn:
-            _snapshot(source_conn)
             tables = [*COPY_ORDER]
             if _has_table(source_conn, GLANCE_VERSION_TABLE):
                 tables.append(GLANCE_VERSION)
@@ -212,12 +213,6 @@ def _check_source(source: Database) -> None:
             "The source has neither glancedb's schema nor Glance's: nothing to copy"
             " ('glancedb db check' on it says what it holds)"
         )
-
-
-def _snapshot(connection: Connection) -> None:
-    """Make the source transaction one snapshot of every table."""
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
 
 def _has_table(connection: Connection, name: str) -> bool:
