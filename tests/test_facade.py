@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import inspect
 import json
 import os
@@ -69,11 +70,16 @@ def test_lazy_default_is_the_embedded_file(
     assert api.get_engine().url.database == "glancedb.sqlite"
 
 
-def test_in_memory_sqlite_keeps_its_data_across_calls(ctx: RequestContext) -> None:
-    memory = Database("sqlite://")
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_in_memory_sqlite_keeps_its_data_across_calls(ctx: RequestContext, url: str) -> None:
+    """Either spelling is one database for every call, from any thread."""
+    memory = Database(url)
     memory.db_sync()
     image = memory.image_create(ctx, {"status": "queued", "owner": ctx.owner})
     assert memory.image_get(ctx, image["id"])["id"] == image["id"]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        found = pool.submit(memory.image_get, ctx, image["id"]).result()
+    assert found["id"] == image["id"]
     memory.dispose()
 
 

@@ -781,7 +781,8 @@ FILTER_FIELDS: dict[str, st.SearchStrategy[Any]] = {
 }
 image_filters = st.one_of(st.none(), mostly_valid(FILTER_FIELDS))
 
-_image_sort_keys = st.sampled_from(["created_at", "name", "size", "id", "status", "owner"])
+# Every column: each type of marker value is compared with (booleans once were refused).
+_image_sort_keys = st.sampled_from([column.name for column in t.images.c])
 image_sort_keys = text_param(st.one_of(st.none(), _image_sort_keys, st.lists(_image_sort_keys)))
 sort_dirs = text_param(st.one_of(st.none(), st.sampled_from(["asc", "desc"])))
 image_sort_dirs = text_param(
@@ -839,7 +840,7 @@ task_filters = st.one_of(
         }
     ),
 )
-task_sort_keys = text_param(st.sampled_from(["created_at", "status", "type", "expires_at", "id"]))
+task_sort_keys = text_param(st.sampled_from([column.name for column in t.tasks.c]))
 
 NAMESPACE_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "namespace": st.sampled_from([*NAMESPACES, "Fuzz::New"]),
@@ -885,7 +886,12 @@ namespace_filters = st.one_of(
         }
     ),
 )
-metadef_sort_keys = text_param(st.sampled_from(["created_at", "name", "namespace", "id"]))
+# The namespace listing's columns and the tag listing's (each one's are invalid for the other).
+metadef_sort_keys = text_param(
+    st.sampled_from(
+        sorted({c.name for table in (t.metadef_namespaces, t.metadef_tags) for c in table.c})
+    )
+)
 metadef_tag_filters = st.one_of(
     st.none(),
     mostly_valid(
