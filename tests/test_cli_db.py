@@ -294,3 +294,13 @@ def test_read_only_commands_never_create_a_sqlite_file(tmp_path: Path) -> None:
             " does not exist: run 'glancedb db sync' to create it"
         ], command
         assert not path.exists(), command
+
+
+def test_a_file_uri_names_its_sqlite_file(tmp_path: Path) -> None:
+    """A ``file:`` URI (with or without a host part) is the file it names, checked alike."""
+    path = tmp_path / "typo.sqlite"
+    for url in (f"sqlite:///file:{path}?uri=true", f"sqlite:///file://localhost{path}?uri=true"):
+        result = run(url, "image", "list")
+        assert result.exit_code == 1, (url, result.output)
+        assert f"The SQLite database {str(path)!r} (from --db-url) does not exist" in result.stderr
+        assert not path.exists()

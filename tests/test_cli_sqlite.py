@@ -69,6 +69,21 @@ def test_sync_of_a_new_file_chooses_wal(tmp_path: Path) -> None:
     assert journal_mode(path) == "wal"
 
 
+def test_a_path_with_uri_characters_opens_read_only(tmp_path: Path) -> None:
+    """A read-only command opens the file as a ``file:`` URI: a ``#`` and
+    spaces in its path are quoted, not read as the URI's own syntax."""
+    folder = tmp_path / "a dir #1"
+    folder.mkdir()
+    path = folder / "my images.sqlite"
+    url = f"sqlite:///{path}"
+    assert invoke("--db-url", url, "db", "sync").exit_code == 0
+    assert invoke("--db-url", url, "image", "create", "--name", "only").exit_code == 0
+    listed = invoke("--db-url", url, "image", "list", "-f", "json")
+    assert listed.exit_code == 0, listed.output
+    assert '"only"' in listed.output
+    assert [p.name for p in tmp_path.iterdir()] == ["a dir #1"]
+
+
 @pytest.fixture
 def fresh(pristine: PristineDatabases) -> Iterator[Database]:
     database = pristine.get("cli_state")

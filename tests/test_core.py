@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from glancedb import Database, Record, RequestContext, exception
+from glancedb import Database, Record, RequestContext, exception, get_admin_context
 from glancedb.context import context_can_see_deleted, context_is_admin, context_owner
 from glancedb.engines import SQLITE_CACHE_KIB
 
@@ -59,6 +59,9 @@ def test_request_context() -> None:
     admin = ctx.elevated()
     assert admin.is_admin and "admin" in admin.roles and admin.owner == "p1"
     assert not ctx.is_admin and "admin" not in ctx.roles
+    assert RequestContext(is_admin=True).roles == ["admin"]
+    assert get_admin_context().owner is None and not get_admin_context().show_deleted
+    assert get_admin_context(show_deleted=True).show_deleted
 
 
 def test_foreign_context_duck_typing() -> None:
@@ -68,6 +71,11 @@ def test_foreign_context_duck_typing() -> None:
         show_deleted = True
 
     assert context_owner(OsloLike()) == "p2"
+
+    class OwnerNotProject(OsloLike):
+        owner = "u2"  # Glance's context with owner_is_tenant=False: the user owns
+
+    assert context_owner(OwnerNotProject()) == "u2"
     assert context_can_see_deleted(OsloLike())
     assert not context_is_admin(OsloLike())
 

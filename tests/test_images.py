@@ -195,8 +195,12 @@ def test_create_v1_mode(db: Database, ctx: RequestContext) -> None:
 @pytest.mark.parametrize(
     ("values", "match"),
     [
-        ({"name": "no status"}, "status"),
-        ({"status": None}, "status"),
+        ({"name": "no status"}, "status is required"),
+        ({"status": None}, "status is required"),
+        ({"status": ""}, "status is required"),
+        ({"status": "queued", "id": 123}, "id must be a string"),
+        ({"status": "queued", "name": 5}, "name must be a string"),
+        ({"status": "queued", "checksum": 1.5}, "checksum must be a string"),
         ({"status": "bogus"}, "bogus"),
         ({"status": "queued", "is_public": True, "visibility": "public"}, "is_public"),
         ({"status": "queued", "visibility": "secret"}, "secret"),
@@ -211,6 +215,7 @@ def test_create_v1_mode(db: Database, ctx: RequestContext) -> None:
         ({"status": "queued", "id": "i" * 37}, "id"),
         ({"status": "queued", "properties": {"p" * 256: "v"}}, "name"),
         ({"status": "queued", "properties": ["not", "a", "dict"]}, "properties"),
+        ({"status": "queued", "properties": {"": "v"}}, "Property names must be non-empty"),
         ({"status": "queued", "locations": [{"metadata": {}}]}, "url"),
         ({"status": "queued", "locations": "file:///x"}, "locations"),
         ({"status": "queued", "created_at": "yesterday"}, "created_at"),

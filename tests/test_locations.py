@@ -324,6 +324,14 @@ def test_location_ids_no_row_can_have_are_not_found(
     for location_id in (2**31, 2**70):
         with pytest.raises(NotFound):
             db.image_location_update(ctx, image["id"], {"id": location_id, "url": "file:///b"})
+    # A boolean is no id (True would be location 1): a bad value, not a key.
+    for location_id in (True, False):
+        with pytest.raises(Invalid, match="location id must be an integer"):
+            db.image_location_update(ctx, image["id"], {"id": location_id, "url": "file:///b"})
+        with pytest.raises(Invalid, match="location id must be an integer"):
+            db.image_update(ctx, image["id"], {"locations": [{"id": location_id, "url": "u"}]})
+        with pytest.raises(NotFound):
+            db.image_location_delete(ctx, image["id"], location_id, "deleted")
     for image_id in ("nul\x00", "\U0001f600"):
         with pytest.raises(NotFound):
             db.image_location_update(ctx, image_id, {"id": 1, "url": "file:///b"})

@@ -266,7 +266,11 @@ def test_broken_files_are_reported_and_the_rest_load(db: Database, tmp_path: Pat
     write_json(tmp_path, "long-name.json", sample(namespace="N2", properties={"p" * 81: {}}))
     write_json(tmp_path, "emoji.json", sample(namespace="N3", description="\U0001f600"))
     write_json(tmp_path, "bad-visibility.json", sample(namespace="N4", visibility="shared"))
+    twice = {"name": "o1", "properties": {}}
+    write_json(tmp_path, "object-twice.json", sample(namespace="N5", objects=[twice, twice]))
+    write_json(tmp_path, "tag-twice.json", sample(namespace="N6", tags=["t", {"name": "t"}]))
     (tmp_path / "notes.txt").write_text("not a namespace file", encoding="utf-8")
+    (tmp_path / "a-directory.json").mkdir()  # not a file: not loaded, not a failure
     summary = load_metadefs(db, str(tmp_path))
     assert not summary.ok
     reasons = {r.file: r.error or "" for r in summary.failures}
@@ -278,6 +282,8 @@ def test_broken_files_are_reported_and_the_rest_load(db: Database, tmp_path: Pat
         "long-name.json",
         "emoji.json",
         "bad-visibility.json",
+        "object-twice.json",
+        "tag-twice.json",
     }
     assert "invalid JSON" in reasons["malformed.json"]
     assert "'namespace'" in reasons["no-namespace.json"]
@@ -286,7 +292,20 @@ def test_broken_files_are_reported_and_the_rest_load(db: Database, tmp_path: Pat
     assert "name" in reasons["long-name.json"] and "80" in reasons["long-name.json"]
     assert "4-byte" in reasons["emoji.json"]
     assert "shared" in reasons["bad-visibility.json"]
+    assert "object 'o1' appears twice" in reasons["object-twice.json"]
+    assert "tag 't' appears twice" in reasons["tag-twice.json"]
     assert [r.namespace for r in summary if not r.failed] == ["Test::Sample"]
+    assert [r.file for r in summary] == sorted(r.file for r in summary)  # in name order
+    assert list(snapshot(db)) == ["Test::Sample"]
+
+
+def test_one_file_loads_and_tags_may_be_plain_names(db: Database, tmp_path: Path) -> None:
+    """The path may name one file; a tag may be given as its name alone."""
+    path = write_json(tmp_path, "sample.json", sample(tags=["plain", {"name": "object"}]))
+    write_json(tmp_path, "other.json", sample(namespace="Other"))
+    summary = load_metadefs(db, str(path))
+    assert [(r.file, r.action) for r in summary] == [("sample.json", "created")]
+    assert sorted(snapshot(db)["Test::Sample"]["tags"]) == ["object", "plain"]
     assert list(snapshot(db)) == ["Test::Sample"]
 
 

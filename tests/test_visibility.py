@@ -18,7 +18,7 @@ import pytest
 
 import glancedb.api
 from glancedb import Database, Record, RequestContext
-from glancedb.exception import Forbidden, Invalid
+from glancedb.exception import Forbidden, ImageNotFound, Invalid
 from tests.support.backends import count_statements
 from tests.support.factories import add_member
 
@@ -159,6 +159,14 @@ def test_foreign_context(db: Database) -> None:
     assert db.image_get(member, shared["id"])["id"] == shared["id"]
     assert not db.is_image_mutable(member, shared)
     assert db.is_image_mutable(ForeignContext("tenant-b"), shared)
+    # Without can_see_deleted, an admin (or show_deleted) sees deleted images.
+    db.image_destroy(admin, shared["id"])
+    owner = ForeignContext("tenant-b")
+    with pytest.raises(ImageNotFound):
+        db.image_get(owner, shared["id"])
+    owner.show_deleted = True
+    assert db.image_get(owner, shared["id"])["deleted"]
+    assert db.image_get(ForeignContext(None, is_admin=True), shared["id"])["deleted"]
 
 
 def test_visibility_queries_only_for_shared_non_owned(db: Database) -> None:

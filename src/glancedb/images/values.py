@@ -205,7 +205,10 @@ def prepare_location(location: Any, *, require_id: bool = False) -> LocationValu
     if location_id is None:
         if require_id:
             raise Invalid(f"The location has no id: {dict(location)!r}")
-    elif isinstance(location_id, bool) or not isinstance(location_id, int):
+    elif isinstance(location_id, bool):
+        # Python's True is 1: it would quietly name location 1.
+        raise Invalid(f"location id must be an integer, got {location_id!r}")
+    elif not isinstance(location_id, int):
         location_id = to_int("location id", location_id)
     # An integer id no location can have (beyond 64 bits, say) is kept: the
     # update reports it as not found, as it does any unknown id.
