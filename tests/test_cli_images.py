@@ -84,6 +84,7 @@ def test_list_filters_sort_limit_marker(db: Database) -> None:
     assert listed("--tag", "t1") == [b, a]
     assert listed("--tag", "t1", "--tag", "t2") == [a]
     assert listed("--sort", "name:asc") == [a, b, c]
+    assert listed("--sort", "name") == [c, b, a]  # descending unless told
     assert listed("--sort", "owner:desc", "--sort", "name:asc") == [c, a, b]
     assert listed("--limit", "1") == [c]
     assert listed("--marker", c, "--limit", "1") == [b]
@@ -116,6 +117,22 @@ def test_list_has_a_default_limit_and_all(db: Database) -> None:
     assert everything.stderr == ""
     exact = run(db, "list", "--limit", "30", "-f", "value", "-c", "name")
     assert len(exact.stdout.split()) == 30 and exact.stderr == ""
+
+
+def test_a_table_keeps_its_columns_aligned_from_page_to_page(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A column widens for a longer value on a later page, and never narrows."""
+    names = ["a-much-longer-name", "b", "c", "d", "z-still-longer-name-than-before"]
+    for name in names:
+        insert_image(db, name=name, size=len(name))
+    monkeypatch.setattr(cli_images, "PAGE_SIZE", 2)
+    result = run(db, "list", "--all", "-c", "name", "-c", "size", "--sort", "name:asc")
+    assert result.exit_code == 0, result.output
+    rows = result.stdout.splitlines()[2:]
+    starts = [row.index(str(len(name)), len(name)) for row, name in zip(rows, names, strict=True)]
+    assert starts[:4] == [len(names[0]) + 2] * 4  # pages 1 and 2 alike
+    assert starts[4] == len(names[4]) + 2  # widened by page 3
 
 
 def test_list_streams_page_by_page(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,7 +169,9 @@ def test_list_streams_page_by_page(db: Database, monkeypatch: pytest.MonkeyPatch
 
 
 def test_output_formats_columns_and_headers(db: Database) -> None:
-    image_id = insert_image(db, name='fmt, "quoted"', size=7, properties={"a": "1"}, tags=["t"])
+    image_id = insert_image(
+        db, name='fmt, "quoted"', size=7, properties={"b": "2", "a": "1"}, tags=["t", "u"]
+    )
     table = run(db, "list", "-c", "name", "-c", "size")
     assert table.stdout.splitlines()[0].split() == ["name", "size"]
     bare = run(db, "list", "-c", "id", "--no-headers")
@@ -161,10 +180,17 @@ def test_output_formats_columns_and_headers(db: Database) -> None:
         csv.reader(io.StringIO(run(db, "list", "-f", "csv", "-c", "id", "-c", "name").stdout))
     )
     assert rows == [["id", "name"], [image_id, 'fmt, "quoted"']]
+    headless = run(db, "list", "-f", "csv", "-c", "id", "-c", "properties", "--no-headers").stdout
+    # A mapping (or list) in a CSV cell is JSON.
+    assert list(csv.reader(io.StringIO(headless))) == [[image_id, '{"a": "1", "b": "2"}']]
     ndjson = run(db, "list", "-f", "ndjson").stdout.splitlines()
-    assert len(ndjson) == 1 and json.loads(ndjson[0])["properties"] == {"a": "1"}
+    assert len(ndjson) == 1 and json.loads(ndjson[0])["properties"] == {"a": "1", "b": "2"}
+    # One record per line, a list's items side by side.
     value = run(db, "list", "-f", "value", "-c", "size", "-c", "tags")
-    assert value.stdout == "7 t\n"
+    assert value.stdout == "7 t u\n"
+    # A table cell holds a mapping's items one per line, in key order.
+    cells = run(db, "list", "-c", "properties", "--no-headers").stdout.split()
+    assert cells == ["a=1", "b=2"]
     unknown = run(db, "list", "-c", "bogus")
     assert unknown.exit_code == 2 and "unknown column 'bogus'" in unknown.stderr
     assert run_json(db, "list", "-c", "id") == [{"id": image_id}]
@@ -366,6 +392,7 @@ def test_property_set_and_unset(db: Database) -> None:
     assert missing.exit_code == 1 and "NotFound" in missing.stderr
     assert run_json(db, "show", image_id)["properties"] == {"keep": "9", "new": "3"}  # rolled back
     assert run(db, "property", "set", image_id, "novalue").exit_code == 2
+    assert run(db, "property", "set", image_id, "=nameless").exit_code == 2
     assert run(db, "property", "set", "nope", "a=b").exit_code == 1
 
 

@@ -10,7 +10,6 @@ reader of the output went away (``glancedb image list | head``).
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import sys
@@ -194,13 +193,10 @@ class GlanceDBGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("\nInterrupted.", err=True)
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
-        except BrokenPipeError:
+        except BrokenPipeError:  # Python's OSError for EPIPE, whatever raised it
             _quiet_stdout()
             raise click.exceptions.Exit(0) from None
         except OSError as exc:
-            if exc.errno == errno.EPIPE:
-                _quiet_stdout()
-                raise click.exceptions.Exit(0) from None
             if debug:
                 traceback.print_exc()
             raise click.ClickException(one_line(f"{exc}")) from None

@@ -54,8 +54,6 @@ def cell(value: Any) -> str:
     value = plain(value)
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return str(value)
     if isinstance(value, dict):
         return "\n".join(f"{k}={_inline(v)}" for k, v in sorted(value.items()))
     if isinstance(value, list):
