@@ -25,6 +25,7 @@ from glancedb.exception import (
     ForbiddenPublicImage,
     ImageNotFound,
     Invalid,
+    SchemaError,
 )
 from glancedb.images.records import IMAGE_COLUMNS
 from glancedb.models import tables as t
@@ -975,6 +976,9 @@ def test_an_error_names_a_huge_value_in_a_few_words(db: Database, ctx: RequestCo
     # The reason, at the end of the message, is kept.
     with pytest.raises(Invalid, match=r"needs a 64-bit integer$"):
         db.image_get_all(ctx, filters={"size_max": huge})
+    # A schema report quotes no input: every one of its differences is kept.
+    report = "; ".join(f"column t.c{i} has type DATETIME" for i in range(100))
+    assert SchemaError(report).msg == report
 
 
 @pytest.mark.parametrize(

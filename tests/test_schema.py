@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -676,6 +677,90 @@ def test_tampered_glance_database_is_refused(
     )
     assert image_rows(glance.engine) == before
     assert difference in glance.db_check()
+
+
+def _drop_index(name: str, backend: str) -> str:
+    return f"DROP INDEX {name}" + (" ON image_tags" if backend == "mysql" else "")
+
+
+#: Changes to keys and to what an index is (not which columns it has), the
+#: statements by backend (SQLite alters no key of an existing table), and the
+#: difference each one is.
+KEY_TAMPERING: list[tuple[str, Callable[[str], list[str]], str, tuple[str, ...]]] = [
+    (
+        "primary key",
+        lambda backend: (
+            [
+                "ALTER TABLE image_tags DROP CONSTRAINT image_tags_pkey",
+                "ALTER TABLE image_tags ADD PRIMARY KEY (id, image_id)",
+            ]
+            if backend == "postgresql"
+            else ["ALTER TABLE image_tags DROP PRIMARY KEY, ADD PRIMARY KEY (id, image_id)"]
+        ),
+        "primary key of image_tags is (id, image_id), expected (id)",
+        ("postgresql", "mysql"),
+    ),
+    (
+        "foreign key dropped",
+        lambda backend: [
+            "ALTER TABLE image_tags DROP "
+            + (
+                "CONSTRAINT image_tags_image_id_fkey"
+                if backend == "postgresql"
+                else "FOREIGN KEY image_tags_ibfk_1"
+            )
+        ],
+        "foreign key image_tags(image_id) -> images(id) missing",
+        ("postgresql", "mysql"),
+    ),
+    (
+        "foreign key added",
+        lambda _backend: [
+            "ALTER TABLE image_tags ADD CONSTRAINT extra_fk"
+            " FOREIGN KEY (value) REFERENCES images (id)"
+        ],
+        "extra foreign key image_tags(value) -> images(id)",
+        ("postgresql", "mysql"),
+    ),
+    (
+        "index made unique",
+        lambda backend: [
+            _drop_index("ix_image_tags_image_id_tag_value", backend),
+            "CREATE UNIQUE INDEX ix_image_tags_image_id_tag_value ON image_tags (image_id, value)",
+        ],
+        "index ix_image_tags_image_id_tag_value on image_tags is unique",
+        ("sqlite", "postgresql", "mysql"),
+    ),
+    (
+        "index made partial",
+        lambda backend: [
+            _drop_index("ix_image_tags_image_id", backend),
+            "CREATE INDEX ix_image_tags_image_id ON image_tags (image_id) WHERE deleted = false",
+        ],
+        "index ix_image_tags_image_id on image_tags is using btree, where deleted = false,"
+        " expected using btree",
+        ("postgresql",),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("statements", "difference"),
+    [
+        pytest.param(statements, difference, id=name, marks=pytest.mark.backends(*backends))
+        for name, statements, difference, backends in KEY_TAMPERING
+    ],
+)
+def test_changed_keys_and_index_kinds_are_refused(
+    glance: Database, backend: str, statements: Callable[[str], list[str]], difference: str
+) -> None:
+    with glance.engine.begin() as conn:
+        for statement in statements(backend):
+            conn.exec_driver_sql(statement)
+    assert difference in migration.compare_schema(glance.engine)
+    with pytest.raises(exception.SchemaError, match=re.escape(difference)):
+        glance.db_sync()
+    assert glance.db_version() is None
 
 
 def test_every_difference_is_named(glance: Database, backend: str) -> None:

@@ -8,9 +8,10 @@ exception leaves the public API.
 
 from __future__ import annotations
 
-#: The longest message an error carries.  A message naming a caller's
-#: megabyte of bad input (or a driver error quoting a statement with
-#: thousands of parameters) keeps its start and its end, where the reason is.
+#: The longest message an error that may quote a caller's input carries.  A
+#: message naming a megabyte of bad input (or a driver error quoting a
+#: statement with thousands of parameters) keeps its start and its end,
+#: where the reason is.
 MAX_MESSAGE_LENGTH = 1000
 _MESSAGE_HEAD, _MESSAGE_TAIL = 600, 300
 
@@ -27,9 +28,16 @@ class GlanceDBError(Exception):
     """Base class of every error raised by glancedb."""
 
     default_message = "An unknown glancedb error occurred"
+    #: Whether the message may quote what a caller passed, and so is bounded
+    #: (:func:`bounded_message`).
+    quotes_input = True
 
     def __init__(self, message: str | None = None) -> None:
-        self.msg = bounded_message(message) if message else self.default_message
+        if not message:
+            message = self.default_message
+        elif self.quotes_input:
+            message = bounded_message(message)
+        self.msg = message
         super().__init__(self.msg)
 
 
@@ -162,6 +170,9 @@ class SchemaError(GlanceDBError):
     """The database schema is missing, outdated or differs from the models."""
 
     default_message = "The database schema does not match glancedb's"
+    # Its message lists the database's differences, every one of them (a
+    # Glance database on MySQL has dozens): nothing a caller passed.
+    quotes_input = False
 
 
 # --- metadata definitions ----------------------------------------------------
