@@ -739,7 +739,7 @@ KEY_TAMPERING: list[tuple[str, Callable[[str], list[str]], str, tuple[str, ...]]
         ],
         "index ix_image_tags_image_id on image_tags is using btree, where deleted = false,"
         " expected using btree",
-        ("postgresql",),
+        ("sqlite", "postgresql"),
     ),
 ]
 

@@ -303,7 +303,8 @@ def _actual_form(index_info: Any) -> Form:
     if not isinstance(lengths, dict):
         lengths = {c: lengths for c in index_info["column_names"]}
     using = str(options.get("postgresql_using") or "btree").lower()
-    where = options.get("postgresql_where")
+    # SQLite's partial indexes too: glancedb wants none there, so one is drift.
+    where = options.get("postgresql_where", options.get("sqlite_where"))
     return (
         tuple(sorted((str(k), int(v)) for k, v in lengths.items())),
         using,
