@@ -86,10 +86,29 @@ def test_positions_of_different_kinds_never_cover_each_other() -> None:
 def test_a_database_keeps_the_furthest_of_its_writes() -> None:
     written = WritePosition()
     assert written.position is None
-    written.advance(WalPosition(5))
-    written.advance(WalPosition(3))  # a write that committed earlier, reported later
+    written.advance(WalPosition(5), written.ticket())
+    written.advance(WalPosition(3), written.ticket())  # committed earlier, reported later
     assert written.position == WalPosition(5)
-    written.advance(UNKNOWN)  # a write whose position could not be read
+    written.advance(UNKNOWN, written.ticket())  # a write whose position could not be read
     assert not any(written.position.covers(p) for p in (WalPosition(5), WalPosition(9)))
-    written.advance(WalPosition(9))  # a later write's position covers the unknown one
+    # A write that began committing after it: its position lies past it.
+    written.advance(WalPosition(9), written.ticket())
     assert written.position == WalPosition(9)
+
+
+def test_an_unknown_position_gives_way_only_to_a_later_commit() -> None:
+    """Thread B begins its COMMIT; thread A's write commits and its position
+    cannot be read; B's position, read after, may still lie before A's commit."""
+    written = WritePosition()
+    written.advance(WalPosition(50), written.ticket())
+    b_ticket = written.ticket()  # B: about to COMMIT
+    written.advance(UNKNOWN, written.ticket())  # A: committed, position unknown
+    written.advance(WalPosition(90), b_ticket)  # B's: perhaps before A's commit
+    assert written.position is UNKNOWN  # so reads stay on the primary
+    written.advance(WalPosition(120), written.ticket())  # C began committing after A
+    assert written.position == WalPosition(120)
+    c_ticket = written.ticket()
+    written.advance(UNKNOWN, written.ticket())
+    written.advance(UNKNOWN, written.ticket())
+    written.advance(WalPosition(130), c_ticket)
+    assert written.position is UNKNOWN

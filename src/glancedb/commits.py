@@ -144,23 +144,42 @@ UNKNOWN = _Unknown()
 
 
 class WritePosition:
-    """The furthest position reached by a Database's own writes (thread-safe)."""
+    """The furthest position reached by a Database's own writes (thread-safe).
+
+    A write whose position could not be read makes the position
+    :data:`UNKNOWN` (reads go to the primary) until a write that began its
+    COMMIT after that one had committed records a position: only such a
+    write's position is sure to lie past it.  A write of another thread that
+    was already committing may have committed first, so its position does
+    not replace the unknown one.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._position: Position | None = None
+        self._unknowns = 0  # writes recorded without a position, so far
 
     @property
     def position(self) -> Position | None:
         """None until the first tracked write."""
         return self._position
 
-    def advance(self, position: Position) -> None:
-        """Record a write that committed at ``position``."""
+    def ticket(self) -> int:
+        """Taken just before a COMMIT, and handed back to :meth:`advance` with its position."""
+        return self._unknowns
+
+    def advance(self, position: Position, ticket: int) -> None:
+        """Record a write that committed at ``position`` (``ticket``: see :meth:`ticket`)."""
         with self._lock:
             current = self._position
-            if current is None or isinstance(current, _Unknown):
+            if isinstance(position, _Unknown):
+                self._unknowns += 1
                 self._position = position
+            elif current is None:
+                self._position = position
+            elif isinstance(current, _Unknown):
+                if ticket == self._unknowns:
+                    self._position = position
             else:
                 self._position = current.merged(position)
 

@@ -617,6 +617,7 @@ class DatabaseCore:
         deadline: float,
     ) -> None:
         """A write's COMMIT, resolving a lost connection; then note its position."""
+        ticket = self._written.ticket()
         try:
             transaction.commit()
         except sa_exc.SQLAlchemyError as exc:
@@ -636,9 +637,9 @@ class DatabaseCore:
                     f"{error.msg}"
                 ) from exc
             LOG.warning("connection lost during COMMIT, which had committed: %s", error.msg)
-            self._note_write(None)
+            self._note_write(None, ticket)
             return
-        self._note_write(connection)
+        self._note_write(connection, ticket)
 
     def _commit_outcome(self, connection: Connection, xid: str | None, deadline: float) -> str:
         """``committed``, ``aborted`` or ``unknown``: what became of a lost COMMIT.
@@ -668,10 +669,11 @@ class DatabaseCore:
             time.sleep(pause)
             pause = min(pause * 2, 0.2)
 
-    def _note_write(self, connection: Connection | None) -> None:
+    def _note_write(self, connection: Connection | None, ticket: int) -> None:
         """Remember where a write committed, when a replica needs to know.
 
-        ``connection`` is the one that committed (None: another one is asked).
+        ``connection`` is the one that committed (None: another one is asked);
+        ``ticket`` was taken before its COMMIT (:meth:`WritePosition.ticket`).
         """
         if (
             self.read_engine is self.engine
@@ -688,7 +690,7 @@ class DatabaseCore:
         except (sa_exc.SQLAlchemyError, ValueError):
             LOG.debug("reading the commit position failed", exc_info=True)
             position = commits.UNKNOWN
-        self._written.advance(position)
+        self._written.advance(position, ticket)
 
 
 def _connect(engine: Engine) -> Connection:
