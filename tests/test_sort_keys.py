@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import Boolean, DateTime, Enum, Integer, Table
+from sqlalchemy import Table
 
 from glancedb import Database, RequestContext
-from glancedb.keyset import EMPTY_TIME
+from glancedb.keyset import sort_value
 from glancedb.models import tables as t
 from tests.support.factories import image_row, insert, task_row
 
@@ -38,47 +38,27 @@ def moment(i: int) -> datetime.datetime:
     return START + datetime.timedelta(hours=i % 4)
 
 
-def sortable(table: Table, column: str, value: Any) -> Any:
-    """``value`` as the listing orders it: NULL as the empty value of its type."""
-    column_type = table.c[column].type
-    if value is not None:
-        return str(value) if isinstance(column_type, Enum) else value
-    if isinstance(column_type, Boolean):
-        return False
-    if isinstance(column_type, Integer):
-        return 0
-    if isinstance(column_type, DateTime):
-        return EMPTY_TIME
-    return ""
-
-
-def walk(fetch: Callable[[Any], list[Any]], identify: Callable[[Any], Any]) -> list[Any]:
-    """Every record of a listing, page by page (``fetch(marker)``), the last record's
-    identity as the next marker."""
-    seen: list[Any] = []
+def assert_pages_complete_and_ordered(
+    table: Table, column: str, direction: str, fetch: Callable[[Any, int | None], list[Any]]
+) -> None:
+    """``fetch(marker, limit)`` lists the rows: walked page by page (the last
+    row's id as the next marker), the pages are the whole listing, in order."""
+    full = fetch(None, None)
+    assert len(full) == ROWS
+    paged: list[Any] = []
     marker = None
     for _ in range(ROWS + 2):
-        page = fetch(marker)
+        page = fetch(marker, PAGE)
         if not page:
-            return seen
+            break
         assert len(page) <= PAGE
-        seen.extend(page)
-        marker = identify(page[-1])
-    raise AssertionError("the pages never ended")
-
-
-def check(
-    table: Table,
-    column: str,
-    direction: str,
-    full: list[Any],
-    paged: list[Any],
-    key: Callable[[Any], Any],
-    value: Callable[[Any, str], Any],
-) -> None:
-    assert len(full) == ROWS
-    assert [key(r) for r in paged] == [key(r) for r in full]
-    order = [sortable(table, column, value(r, column)) for r in full]
+        paged.extend(page)
+        marker = page[-1]["id"]
+    else:
+        raise AssertionError("the pages never ended")
+    assert [r["id"] for r in paged] == [r["id"] for r in full]
+    # A NULL orders as its type's empty value, an enum as its text.
+    order = [sort_value(table.c[column], r[column]) for r in full]
     assert order == sorted(order, reverse=direction == "desc"), (column, direction, order)
 
 
@@ -115,12 +95,12 @@ def test_images_page_by_every_column(db: Database, column: str, direction: str) 
         "sort_key": [column],
         "sort_dir": [direction],
     }
-    full = db.image_get_all(ADMIN, **options)
-    paged = walk(
-        lambda marker: db.image_get_all(ADMIN, marker=marker, limit=PAGE, **options),
-        lambda image: image["id"],
+    assert_pages_complete_and_ordered(
+        t.images,
+        column,
+        direction,
+        lambda marker, limit: db.image_get_all(ADMIN, marker=marker, limit=limit, **options),
     )
-    check(t.images, column, direction, full, paged, lambda r: r["id"], lambda r, c: r[c])
 
 
 def task_values(i: int) -> dict[str, Any]:
@@ -143,14 +123,14 @@ def task_values(i: int) -> dict[str, Any]:
 @pytest.mark.parametrize("column", [c.name for c in t.tasks.c])
 def test_tasks_page_by_every_column(db: Database, column: str, direction: str) -> None:
     insert(db, t.tasks, [task_values(i) for i in range(ROWS)])
-    full = db.task_get_all(ADMIN, sort_key=column, sort_dir=direction)
-    paged = walk(
-        lambda marker: db.task_get_all(
-            ADMIN, marker=marker, limit=PAGE, sort_key=column, sort_dir=direction
+    assert_pages_complete_and_ordered(
+        t.tasks,
+        column,
+        direction,
+        lambda marker, limit: db.task_get_all(
+            ADMIN, marker=marker, limit=limit, sort_key=column, sort_dir=direction
         ),
-        lambda task: task["id"],
     )
-    check(t.tasks, column, direction, full, paged, lambda r: r["id"], lambda r, c: r[c])
 
 
 def make_namespaces(db: Database) -> None:
@@ -175,13 +155,14 @@ def make_namespaces(db: Database) -> None:
 def test_metadef_namespaces_page_by_every_column(db: Database, column: str, direction: str) -> None:
     make_namespaces(db)
     options: dict[str, Any] = {"sort_key": column, "sort_dir": direction}
-    full = db.metadef_namespace_get_all(ADMIN, **options)
-    paged = walk(
-        lambda marker: db.metadef_namespace_get_all(ADMIN, marker=marker, limit=PAGE, **options),
-        lambda namespace: namespace["id"],
+    assert_pages_complete_and_ordered(
+        t.metadef_namespaces,
+        column,
+        direction,
+        lambda marker, limit: db.metadef_namespace_get_all(
+            ADMIN, marker=marker, limit=limit, **options
+        ),
     )
-    table = t.metadef_namespaces
-    check(table, column, direction, full, paged, lambda r: r["id"], lambda r, c: r[c])
 
 
 @pytest.mark.parametrize("direction", ["asc", "desc"])
@@ -195,12 +176,11 @@ def test_metadef_tags_page_by_every_column(db: Database, column: str, direction:
             {"name": f"tag-{(i * 5) % ROWS:02d}", "created_at": moment(i)},
         )
     options: dict[str, Any] = {"sort_key": column, "sort_dir": direction}
-    full = db.metadef_tag_get_all(ADMIN, "tagged", **options)
-    paged = walk(
-        lambda marker: db.metadef_tag_get_all(
-            ADMIN, "tagged", marker=marker, limit=PAGE, **options
+    assert_pages_complete_and_ordered(
+        t.metadef_tags,
+        column,
+        direction,
+        lambda marker, limit: db.metadef_tag_get_all(
+            ADMIN, "tagged", marker=marker, limit=limit, **options
         ),
-        lambda tag: tag["id"],
     )
-    table = t.metadef_tags
-    check(table, column, direction, full, paged, lambda r: r["id"], lambda r, c: r[c])
