@@ -334,13 +334,14 @@ def test_statement_count_ignores_page_size_and_children(
 
 @pytest.mark.backends("sqlite")
 def test_sqlite_plans_of_the_shapes(db: Database) -> None:
-    """Driving reads the (name, value) index; the walk reads created_at."""
+    """Driving reads the (name, value) index; the walk reads created_at (revision
+    0012's walk index)."""
     build_catalogue(db.engine, 300)
     db.dispose()
     for context in (RequestContext(project_id="tenant-007"), RequestContext(is_admin=True)):
         for shape, expected in (
             ("driving", "ix_glancedb_image_properties_name_value"),
-            ("correlated", "created_at_image_idx"),
+            ("correlated", "SCAN images USING INDEX ix_glancedb_images_walk_filters"),
         ):
             stmt = page_statement(
                 context,

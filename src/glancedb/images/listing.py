@@ -100,8 +100,10 @@ ORDER_INDEX_COLUMNS = frozenset({"name", "size"})
 #: with a value and those without one apart (see :class:`NullSplit`).
 PLAIN_ORDER_INDEX_DIALECTS = frozenset(models.PLAIN_ORDER_INDEX_DIALECTS)
 #: Where a page walks the walk indexes (revisions 0010 and 0011) in a derived table
-#: (:func:`_walked_page_statement`).
-WALK_INDEX_DIALECTS = PLAIN_ORDER_INDEX_DIALECTS
+#: (:func:`_walked_page_statement`).  SQLite walks its own (revision 0012) with
+#: the plain statement: its deferred seek already reads the row of an image
+#: only once the index entry has passed the tests.
+WALKED_PAGE_DIALECTS = PLAIN_ORDER_INDEX_DIALECTS
 ORDER_INDEX_DIALECTS = frozenset(models.ORDER_INDEX_DIALECTS) | PLAIN_ORDER_INDEX_DIALECTS
 
 
@@ -540,7 +542,7 @@ def shaped_page_statement(shape: PageShape) -> Select[Any]:
         return _split_page_statement(shape, shape.null_split)
     keys = order_keys(shape.sort)
     conditions = page_conditions(shape)
-    if shape.limited and shape.dialect in WALK_INDEX_DIALECTS:
+    if shape.limited and shape.dialect in WALKED_PAGE_DIALECTS:
         return _walked_page_statement(keys, conditions)
     stmt = select(t.images).where(*conditions).order_by(*order_terms(keys))
     if shape.limited:

@@ -35,9 +35,10 @@ PROPERTY_VALUE_INDEXED = f"octet_length(value) < {PROPERTY_VALUE_MAX_BYTES}"
 ORDER_INDEX_DIALECTS = ("sqlite", "postgresql")
 #: The backends that index the plain columns instead.
 PLAIN_ORDER_INDEX_DIALECTS = ("mysql", "mariadb")
-#: The columns after the order in MySQL's walk indexes (revision
-#: 0011_mysql_images_walk_filters): what a regular context's visibility test
-#: reads of an image, then the columns listing pages filter on most.
+#: The columns after the order in the walk indexes (revisions
+#: 0011_mysql_images_walk_filters and 0012_sqlite_images_walk): what a
+#: regular context's visibility test reads of an image, then the columns
+#: listing pages filter on most.
 WALK_COLUMNS = (
     "deleted",
     "status",
@@ -47,6 +48,9 @@ WALK_COLUMNS = (
     "disk_format",
     "container_format",
 )
+#: The created_at walk index, and the backends that have it.
+WALK_INDEX = "ix_glancedb_images_walk_filters"
+WALK_INDEX_DIALECTS = (*PLAIN_ORDER_INDEX_DIALECTS, "sqlite")
 
 # A native enum on PostgreSQL and MySQL; a plain VARCHAR(9) without CHECK on
 # SQLite, exactly as Glance creates it.
@@ -84,13 +88,17 @@ class Image(SoftDeleteMixin, Base):
         # reads the NULLs apart; and InnoDB stores rows in (random) id order,
         # so each order is followed by what the visibility test and the
         # usual filters read: a page walks the index, not the rows
-        # (glancedb.images.listing).
+        # (glancedb.images.listing).  The created_at one on SQLite too
+        # (revision 0012_sqlite_images_walk): a walked image's tests read
+        # the index entry, and only the images that pass seek their row.
+        Index(WALK_INDEX, "created_at", "id", *WALK_COLUMNS).ddl_if(
+            dialect=WALK_INDEX_DIALECTS  # type: ignore[arg-type]
+        ),
         *(
             Index(name, *order, *WALK_COLUMNS).ddl_if(
                 dialect=PLAIN_ORDER_INDEX_DIALECTS  # type: ignore[arg-type]
             )
             for name, order in (
-                ("ix_glancedb_images_walk_filters", ("created_at", "id")),
                 ("ix_glancedb_images_name_walk_filters", ("name", "created_at", "id")),
                 ("ix_glancedb_images_size_walk_filters", ("size", "created_at", "id")),
             )
