@@ -118,7 +118,7 @@ def versions(backend: str, server: str) -> str:
     return ", ".join(parts)
 
 
-def _num(value: float) -> str:
+def format_ms(value: float) -> str:
     if math.isnan(value):
         return "-"
     return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 100 else f"{value:.0f}"
@@ -133,8 +133,8 @@ def table(measurements: list[Measurement], repeat: int) -> str:
     for m in measurements:
         rows = str(m.rows) if m.floor_rows == m.rows else f"{m.rows} (floor: {m.floor_rows})"
         lines.append(
-            f"| {m.label} | {m.context} | {_num(m.glancedb_ms)} | {_num(m.floor_ms)}"
-            f" | {m.ratio:.1f} | {_num(m.glancedb_cpu_ms)} | {_num(m.floor_cpu_ms)}"
+            f"| {m.label} | {m.context} | {format_ms(m.glancedb_ms)} | {format_ms(m.floor_ms)}"
+            f" | {m.ratio:.1f} | {format_ms(m.glancedb_cpu_ms)} | {format_ms(m.floor_cpu_ms)}"
             f" | {m.cpu_ratio:.1f}"
             f" | {m.statements} | {rows} | {m.fetched} |"
         )
@@ -152,7 +152,7 @@ def literal_table(comparisons: list[LiteralComparison]) -> str:
     for c in comparisons:
         ratio = c.bound_ms / c.literal_ms if c.literal_ms > 0 else float("nan")
         lines.append(
-            f"| {c.label} | {c.context} | {_num(c.bound_ms)} | {_num(c.literal_ms)}"
+            f"| {c.label} | {c.context} | {format_ms(c.bound_ms)} | {format_ms(c.literal_ms)}"
             f" | {ratio:.1f} | {'yes' if c.same_plan else 'no'} |"
         )
     return "\n".join(lines)

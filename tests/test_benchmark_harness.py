@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from benchmarks import harness, report
+from benchmarks import growth, harness, report
 from benchmarks.catalogue import generate
 from benchmarks.run import Options, run_one
 from sqlalchemy import Table
@@ -143,3 +143,21 @@ def test_the_newest_images_are_the_same_at_every_size() -> None:
     # the small one) are not among the 150 newest.
     assert newest(small, 150) == newest(large, 150)
     assert newest(small, 150) != newest(generate(500, seed=7), 150)
+
+
+def test_growth_alternates_both_sizes_per_operation(tmp_path: Path) -> None:
+    """benchmarks.growth: each operation on both catalogues, its rows of times and growths."""
+    lines = growth.run(
+        "sqlite", 300, 600, rounds=2, repeat=1, only=["first_page", "tag"], sqlite_dir=str(tmp_path)
+    )
+    header, rule, *rows = lines
+    assert "300" in header and "600" in header and rule.startswith("|---|")
+    assert [row.split(" | ")[:2] for row in rows] == [
+        ["| first page", "admin"],
+        ["| first page", "tenant"],
+        ["| tag gpu", "admin"],
+        ["| tag gpu", "tenant"],
+    ]
+    for row in rows:
+        cells = row.strip("| ").split(" | ")[2:]
+        assert len(cells) == 7 and all(math.isfinite(float(cell)) for cell in cells), row
