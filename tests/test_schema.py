@@ -46,6 +46,17 @@ TIMESTAMP_COLUMNS = sorted(
     for column in table.columns
     if isinstance(column.type, DateTime)
 )
+#: What the walk indexes of revisions 0011 (MySQL) and 0012 (SQLite) hold after
+#: the page order: the visibility test's columns, then the usual filters'.
+WALK_FILTERS = (
+    "deleted",
+    "status",
+    "visibility",
+    "owner",
+    "os_hidden",
+    "disk_format",
+    "container_format",
+)
 GLANCEDB_REVISIONS: dict[str, dict[str, list[Added]]] = {
     "0002_image_members_member": {
         "all": [
@@ -104,20 +115,7 @@ GLANCEDB_REVISIONS: dict[str, dict[str, list[Added]]] = {
     "0011_mysql_images_walk_filters": {
         "all": [],
         "mysql": [
-            (
-                "images",
-                name,
-                (
-                    *order,
-                    "deleted",
-                    "status",
-                    "visibility",
-                    "owner",
-                    "os_hidden",
-                    "disk_format",
-                    "container_format",
-                ),
-            )
+            ("images", name, (*order, *WALK_FILTERS))
             for name, order in (
                 ("ix_glancedb_images_walk_filters", ("created_at", "id")),
                 ("ix_glancedb_images_name_walk_filters", ("name", "created_at", "id")),
@@ -128,21 +126,7 @@ GLANCEDB_REVISIONS: dict[str, dict[str, list[Added]]] = {
     "0012_sqlite_images_walk": {
         "all": [],
         "sqlite": [
-            (
-                "images",
-                "ix_glancedb_images_walk_filters",
-                (
-                    "created_at",
-                    "id",
-                    "deleted",
-                    "status",
-                    "visibility",
-                    "owner",
-                    "os_hidden",
-                    "disk_format",
-                    "container_format",
-                ),
-            )
+            ("images", "ix_glancedb_images_walk_filters", ("created_at", "id", *WALK_FILTERS))
         ],
     },
 }
