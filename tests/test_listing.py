@@ -697,7 +697,8 @@ def test_sqlite_plan_walks_created_at_without_statistics(db: Database, backend: 
                 plan = " / ".join(
                     row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)
                 )
-            assert plan.startswith("SCAN images USING INDEX ix_glancedb_images_walk_filters")
+            walk = "SCAN images USING INDEX ix_glancedb_images_walk_filters"
+            assert plan.startswith(walk), (filters, plan)
             assert "ix_images_deleted" not in plan and "visibility_image_idx" not in plan
             if not context.is_admin:
                 # Each membership probe: one lookup in revision 0009's index alone.
